@@ -1,0 +1,135 @@
+package sdk
+
+import "context"
+
+// Sampling controls generation.
+type Sampling struct {
+	// Temperature 0 means greedy decoding.
+	Temperature float64
+	// TopP in (0,1] keeps the smallest set of tokens whose probability
+	// reaches TopP; 0 or 1 disables it.
+	TopP      float64
+	MaxTokens int
+	// Stop ends a completion when the generated text contains one of these
+	// strings; the stop string is kept in the completion.
+	Stop []string
+	Seed int64
+}
+
+// GenerateRequest asks for one completion per context.
+type GenerateRequest struct {
+	Contexts []string
+	Sampling Sampling
+}
+
+// Completion is one generated continuation.
+type Completion struct {
+	Text string
+	// Tokens are the model's token ids of Text, opaque to the host; pass
+	// them back in PolicyExample so training scores exactly these tokens.
+	Tokens []int32
+	// Logprobs holds the log-probability of each token under the sampling
+	// distribution's underlying model (before temperature/top-p).
+	Logprobs []float64
+	// StopReason is "stop", "length" (MaxTokens) or "context" (the model's
+	// context window was full).
+	StopReason string
+}
+
+// GenerateResponse holds one completion per context, in order.
+type GenerateResponse struct {
+	Completions []Completion
+}
+
+// ModelInfo describes a model instance.
+type ModelInfo struct {
+	Name       string
+	Parameters int64
+	Context    int // tokens
+	Vocab      int
+	Device     string
+	Backend    string // e.g. "gorgonia+openblas"
+}
+
+// Model generates text. Models own their tokenizer; text is the boundary.
+type Model interface {
+	Plugin
+	Generate(ctx context.Context, req GenerateRequest) (GenerateResponse, error)
+	Info(ctx context.Context) (ModelInfo, error)
+}
+
+// SupervisedExample is a context and the target the model should produce
+// after it. Loss is taken on Target's tokens only.
+type SupervisedExample struct {
+	Context string
+	Target  string
+}
+
+// SupervisedBatch is one optimizer step of supervised training.
+type SupervisedBatch struct {
+	Examples []SupervisedExample
+	// Step and TotalSteps place this step in the learning-rate schedule.
+	Step       int
+	TotalSteps int
+}
+
+// PolicyExample is one completion to reinforce (or discourage).
+type PolicyExample struct {
+	Context    string
+	Completion string
+	// Tokens are the completion's token ids from Generate; when empty the
+	// model tokenizes Completion itself.
+	Tokens []int32
+	// Advantage is applied to every token of the completion.
+	Advantage float64
+	// OldLogprobs are the per-token log-probs under the policy that sampled
+	// the completion (for the PPO ratio); RefLogprobs under the frozen
+	// reference model (for the KL penalty). Either may be empty.
+	OldLogprobs []float64
+	RefLogprobs []float64
+}
+
+// PolicyBatch is one optimizer step of policy-gradient training.
+type PolicyBatch struct {
+	Examples   []PolicyExample
+	ClipEps    float64 // PPO clip range, e.g. 0.2
+	KLCoef     float64 // weight of the KL-to-reference penalty, e.g. 0.01
+	Step       int
+	TotalSteps int
+}
+
+// TrainStats reports one optimizer step.
+type TrainStats struct {
+	Loss    float64
+	Tokens  int // target tokens that carried loss
+	Metrics map[string]float64
+}
+
+// LogprobsRequest asks for the per-token log-probs of each completion
+// after its context.
+type LogprobsRequest struct {
+	Examples []PolicyExample // Context, Completion and Tokens are used
+}
+
+// LogprobsResponse holds one slice of per-token log-probs per example.
+type LogprobsResponse struct {
+	Logprobs [][]float64
+}
+
+// ModelWithTraining is a model that can be trained. Inference-only models
+// do not implement it and `lathe validate` says so before a run starts.
+type ModelWithTraining interface {
+	// FitTokenizer trains the model's tokenizer on a corpus before the first
+	// training step; a model loaded from a checkpoint keeps its tokenizer.
+	FitTokenizer(ctx context.Context, corpus []string) error
+	TrainSupervised(ctx context.Context, batch SupervisedBatch) (TrainStats, error)
+	TrainPolicy(ctx context.Context, batch PolicyBatch) (TrainStats, error)
+	Logprobs(ctx context.Context, req LogprobsRequest) (LogprobsResponse, error)
+}
+
+// ModelWithCheckpoints saves and restores everything needed to continue
+// training bit for bit: weights, optimizer state, tokenizer, config and RNG.
+type ModelWithCheckpoints interface {
+	Save(ctx context.Context, dir string) error
+	Load(ctx context.Context, dir string) error
+}

@@ -1,0 +1,120 @@
+package sdk
+
+import "context"
+
+// Task is one repair task: a program to repair and the tests that decide
+// whether it is repaired. See DESIGN.md §5.
+type Task struct {
+	ID   string `json:"task_id"`
+	Text string `json:"text,omitempty"`
+	// Program is the code the model starts from (broken, for a repair task).
+	Program string `json:"program"`
+	// Tests is Python source, typically assert lines, run after Program.
+	Tests string `json:"tests"`
+	// Reference is a correct solution, when known. Tools never show it to
+	// the model; the synthesizer corrupts it, the sandbox may compare test
+	// values against it.
+	Reference string `json:"reference,omitempty"`
+	// Setup is Python source run before the program (imports, helpers).
+	Setup string `json:"setup,omitempty"`
+	// TimeoutS overrides the sandbox's wall-clock limit for this task.
+	TimeoutS float64 `json:"timeout_s,omitempty"`
+	// Split is "train", "validation" or "test" when the loader knows it.
+	Split string `json:"split,omitempty"`
+}
+
+// StepInfo is what the tool knows after a command, in a form rewards and
+// the runner can use without parsing the observation text.
+type StepInfo struct {
+	Passed int // tests passed
+	Total  int // tests run
+	// Solved is true when every test passed.
+	Solved bool
+	// Valid is false when the action was malformed or out of range; the
+	// program is then unchanged.
+	Valid bool
+	// ErrorClass names why an action was invalid ("parse", "range",
+	// "unknown-command", ...) or why the program failed ("syntax",
+	// "assertion", "exception", "timeout"); empty when there is nothing to say.
+	ErrorClass string
+	// Exited is true when the action was EXIT (or, for a one-shot tool,
+	// the single answer).
+	Exited bool
+	// TurnLimit is true when the episode ended because max_turns was reached.
+	TurnLimit bool
+	// Turn counts the actions applied in this session so far.
+	Turn int
+}
+
+// Observation is the tool state the model sees after Reset or a Step.
+type Observation struct {
+	// Text is the rendered state: numbered code, "***", feedback.
+	Text string
+	Info StepInfo
+	// Done is true when the episode is over (EXIT, one-shot answer, or the
+	// turn limit).
+	Done bool
+}
+
+// ResetRequest starts an episode on a task.
+type ResetRequest struct {
+	Task Task
+}
+
+// ResetResponse carries the new session's id, the instruction to show the
+// model before the first state, and that first state.
+type ResetResponse struct {
+	Session     string
+	Prompt      string
+	Observation Observation
+}
+
+// StepRequest applies one action (one DSL command) in a session.
+type StepRequest struct {
+	Session string
+	Action  string
+}
+
+// StepResponse is the state after the action.
+type StepResponse struct {
+	Observation Observation
+}
+
+// Tool is an environment the model drives through a DSL, one action per turn.
+type Tool interface {
+	Plugin
+	Reset(ctx context.Context, req ResetRequest) (ResetResponse, error)
+	Step(ctx context.Context, req StepRequest) (StepResponse, error)
+	// Close forgets a session. Closing an unknown session is not an error.
+	Close(ctx context.Context, session string) error
+}
+
+// ToolWithBatch steps many sessions at once, so a tool can run their checks
+// in parallel and the host pays one round trip.
+type ToolWithBatch interface {
+	StepBatch(ctx context.Context, reqs []StepRequest) ([]StepResponse, error)
+}
+
+// DemonstrateRequest asks for n synthetic expert traces on one task.
+type DemonstrateRequest struct {
+	Task Task
+	Seed int64
+	N    int
+}
+
+// Demonstration is one expert trace: the broken program the episode starts
+// from and the actions, in order, that repair it (ending with the tool's
+// stop action where it has one).
+type Demonstration struct {
+	TaskID  string
+	Program string
+	Actions []string
+	// Corruptions names the operators that broke the program, for stats.
+	Corruptions []string
+}
+
+// ToolWithDemonstrate produces synthetic demonstrations for supervised
+// training. The tool knows its own DSL, so it writes its own traces.
+type ToolWithDemonstrate interface {
+	Demonstrate(ctx context.Context, req DemonstrateRequest) ([]Demonstration, error)
+}
