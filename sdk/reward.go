@@ -10,6 +10,9 @@ type Transition struct {
 	After  StepInfo // state after the action
 	Turn   int      // 0-based index of this action in the episode
 	Done   bool     // the episode ended with this action
+	// SolvedEarlier is true when the tests passed after some earlier turn
+	// of this episode (so "first pass" rewards need no state of their own).
+	SolvedEarlier bool
 }
 
 // Score is a reward and its named parts (for logging).
