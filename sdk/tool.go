@@ -67,6 +67,10 @@ type ResetResponse struct {
 	Session     string
 	Prompt      string
 	Observation Observation
+	// Stop lists the strings that end one action in the model's output
+	// (e.g. "\n" for a one-line DSL command); the runner samples with them,
+	// so swapping tools needs no change elsewhere.
+	Stop []string
 }
 
 // StepRequest applies one action (one DSL command) in a session.
