@@ -1,0 +1,97 @@
+// Package episode renders what a model sees in a multi-turn episode: the
+// tool's prompt, the first state, then (action, new state) pairs, as in the
+// Chain-of-Edits paper. Supervised training and rollouts both build their
+// contexts here, so a model is trained on exactly the text it later sees.
+//
+// The layout, with history "full":
+//
+//	<prompt>
+//	<state 0>
+//	$ <action 1><state 1>
+//	$ <action 2><state 2>
+//	$
+//
+// The model writes its next action after the final "$ ". Every action ends
+// with one of the tool's stop strings (a newline for a one-line DSL
+// command), so the next state starts on a fresh line.
+package episode
+
+import (
+	"fmt"
+	"strings"
+)
+
+// ActionPrompt precedes every action in a context.
+const ActionPrompt = "$ "
+
+// History selects how much of the episode goes into the context.
+type History string
+
+const (
+	// Full keeps every (action, state) pair.
+	Full History = "full"
+	// Last keeps only the prompt and the latest state, for models whose
+	// context window cannot hold a long episode.
+	Last History = "last"
+)
+
+// ParseHistory accepts "full" or "last".
+func ParseHistory(s string) (History, error) {
+	switch History(s) {
+	case Full, Last:
+		return History(s), nil
+	case "":
+		return Full, nil
+	}
+	return "", fmt.Errorf("episode: unknown history %q (want %q or %q)", s, Full, Last)
+}
+
+// Context renders the context in which the model writes action
+// len(actions)+1. states holds the state after Reset and after each action,
+// so len(states) == len(actions)+1. Each past action is ended by the tool's
+// stop strings as the model would have written it (see EndAction).
+func Context(prompt string, states, actions, stop []string, h History) (string, error) {
+	if len(states) != len(actions)+1 {
+		return "", fmt.Errorf("episode: %d states for %d actions, want one more state than actions", len(states), len(actions))
+	}
+	var b strings.Builder
+	b.WriteString(prompt)
+	if !strings.HasSuffix(prompt, "\n") {
+		b.WriteByte('\n')
+	}
+	if h == Last {
+		writeState(&b, states[len(states)-1])
+		b.WriteString(ActionPrompt)
+		return b.String(), nil
+	}
+	writeState(&b, states[0])
+	for i, a := range actions {
+		b.WriteString(ActionPrompt)
+		b.WriteString(EndAction(a, stop))
+		writeState(&b, states[i+1])
+	}
+	b.WriteString(ActionPrompt)
+	return b.String(), nil
+}
+
+func writeState(b *strings.Builder, state string) {
+	b.WriteString(state)
+	if !strings.HasSuffix(state, "\n") {
+		b.WriteByte('\n')
+	}
+}
+
+// EndAction returns the action as the model writes it: ended by the tool's
+// first stop string unless it already ends with one. Without stop strings
+// a newline ends the action.
+func EndAction(action string, stop []string) string {
+	if len(stop) == 0 {
+		stop = []string{"\n"}
+	}
+	for _, s := range stop {
+		if s != "" && strings.HasSuffix(action, s) {
+			return action
+		}
+	}
+	return action + stop[0]
+}
