@@ -1,0 +1,437 @@
+// Package rollout plays multi-turn episodes: for each task it starts G
+// sessions of a tool, asks the model for one action per session per turn
+// (all live sessions in one batched Generate call), applies the actions,
+// scores each transition with the reward, and stops a session when the
+// tool says the episode is done.
+//
+// It is used by GRPO (groups of G samples, rewards and log-probs kept for
+// the update) and by evaluation (n samples, success per turn budget).
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/lathe-ml/lathe/core/episode"
+	"github.com/lathe-ml/lathe/sdk"
+)
+
+// Engine holds the plugins an episode runs through.
+type Engine struct {
+	Tool sdk.Tool
+	// ToolBatch, when set, steps all live sessions in one call.
+	ToolBatch sdk.ToolWithBatch
+	Model     sdk.Model
+	// Reward may be nil (evaluation needs no reward).
+	Reward      sdk.Reward
+	RewardBatch sdk.RewardWithBatch
+	// Parallel bounds concurrent Step/Score calls when the plugin has no
+	// batch form; default 8.
+	Parallel int
+	// GenerateBatch bounds the contexts in one Generate call; default 64.
+	GenerateBatch int
+}
+
+// Config controls one Play call.
+type Config struct {
+	// Group is the number of trajectories per task (G for GRPO, n for
+	// pass@k); default 1.
+	Group int
+	// MaxTurns caps every episode on top of the tool's own limit; 0 leaves
+	// the tool's limit alone.
+	MaxTurns int
+	History  episode.History
+	// Sampling is passed to the model; its Stop is taken from the tool and
+	// Seed is advanced per Generate call so every call draws new samples.
+	Sampling sdk.Sampling
+}
+
+// Turn is one action and what followed.
+type Turn struct {
+	Context    string
+	Completion sdk.Completion
+	Info       sdk.StepInfo // after the action
+	Done       bool
+	Reward     float64
+	Components map[string]float64
+}
+
+// Trajectory is one episode.
+type Trajectory struct {
+	TaskID string
+	// Sample is the index of this trajectory within its task's group.
+	Sample int
+	Prompt string
+	Stop   []string
+	// States holds the observation text after Reset and after each turn.
+	States []string
+	Turns  []Turn
+	// Initial is the state's info after Reset (before any action).
+	Initial sdk.StepInfo
+	// SolvedAt is the 1-based turn after which the tests first passed, or
+	// 0 if no action made them pass (never, or already before turn 1).
+	SolvedAt int
+	// Overflowed is true when the context no longer fit the model's
+	// window, even with only the last state; the episode then ended.
+	Overflowed bool
+	// Truncated counts turns that fell back from full to last-state history
+	// because the full history did not fit.
+	Truncated int
+}
+
+// Return is the sum of the trajectory's rewards.
+func (t *Trajectory) Return() float64 {
+	var r float64
+	for _, tu := range t.Turns {
+		r += tu.Reward
+	}
+	return r
+}
+
+// SolvedWithin reports whether the program passed its tests in the state
+// the episode was in after budget turns (or at its end, if shorter): what
+// a run with max_turns = budget would have returned.
+func (t *Trajectory) SolvedWithin(budget int) bool {
+	if len(t.Turns) == 0 {
+		return t.Initial.Solved
+	}
+	i := min(budget, len(t.Turns)) - 1
+	if i < 0 {
+		return t.Initial.Solved
+	}
+	return t.Turns[i].Info.Solved
+}
+
+// Solved reports whether the episode ended with the tests passing.
+func (t *Trajectory) Solved() bool { return t.SolvedWithin(len(t.Turns)) }
+
+// GeneratedTokens counts the tokens the model generated in the episode.
+func (t *Trajectory) GeneratedTokens() int {
+	n := 0
+	for _, tu := range t.Turns {
+		n += max(len(tu.Completion.Tokens), len(tu.Completion.Logprobs))
+	}
+	return n
+}
+
+// live is a trajectory still being played.
+type live struct {
+	traj    *Trajectory
+	session string
+	actions []string
+	info    sdk.StepInfo
+	solved  bool // solved at some turn so far
+}
+
+// Play runs cfg.Group episodes per task and returns them grouped by task in
+// input order: out[i*Group+j] is sample j of tasks[i].
+func (e *Engine) Play(ctx context.Context, tasks []sdk.Task, cfg Config) ([]*Trajectory, error) {
+	group := max(cfg.Group, 1)
+	lives := make([]*live, 0, len(tasks)*group)
+	out := make([]*Trajectory, 0, len(tasks)*group)
+	defer func() {
+		// Sessions are closed on every path so a failed rollout does not
+		// leak tool state.
+		for _, l := range lives {
+			if l.session != "" {
+				_ = e.Tool.Close(context.WithoutCancel(ctx), l.session)
+			}
+		}
+	}()
+
+	for _, task := range tasks {
+		for j := 0; j < group; j++ {
+			resp, err := e.Tool.Reset(ctx, sdk.ResetRequest{Task: task})
+			if err != nil {
+				return nil, fmt.Errorf("rollout: reset task %s: %w", task.ID, err)
+			}
+			tr := &Trajectory{
+				TaskID:  task.ID,
+				Sample:  j,
+				Prompt:  resp.Prompt,
+				Stop:    resp.Stop,
+				States:  []string{resp.Observation.Text},
+				Initial: resp.Observation.Info,
+			}
+			// A program that passes before any action counts as solved
+			// earlier, so no turn is rewarded for it.
+			l := &live{traj: tr, session: resp.Session, info: resp.Observation.Info, solved: resp.Observation.Info.Solved}
+			out = append(out, tr)
+			lives = append(lives, l)
+			if resp.Observation.Done {
+				e.closeLive(ctx, l)
+			}
+		}
+	}
+
+	seed := cfg.Sampling.Seed
+	for turn := 0; ; turn++ {
+		var active []*live
+		for _, l := range lives {
+			if l.session != "" && (cfg.MaxTurns <= 0 || turn < cfg.MaxTurns) {
+				active = append(active, l)
+			}
+		}
+		if len(active) == 0 {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		completions, contexts, err := e.generate(ctx, active, cfg, seed)
+		if err != nil {
+			return nil, err
+		}
+		seed += int64(len(active))
+
+		// An overflowed context ends its episode without an action.
+		var stepping []*live
+		var reqs []sdk.StepRequest
+		for i, l := range active {
+			if completions[i].StopReason == "context" {
+				l.traj.Overflowed = true
+				e.closeLive(ctx, l)
+				continue
+			}
+			stepping = append(stepping, l)
+			reqs = append(reqs, sdk.StepRequest{Session: l.session, Action: completions[i].Text})
+		}
+		resps, err := e.step(ctx, reqs)
+		if err != nil {
+			return nil, err
+		}
+
+		transitions := make([]sdk.Transition, len(stepping))
+		for i, l := range stepping {
+			obs := resps[i].Observation
+			idx := indexOf(active, l)
+			done := obs.Done || (cfg.MaxTurns > 0 && turn+1 >= cfg.MaxTurns)
+			transitions[i] = sdk.Transition{
+				TaskID:        l.traj.TaskID,
+				Action:        completions[idx].Text,
+				Before:        l.info,
+				After:         obs.Info,
+				Turn:          turn,
+				Done:          done,
+				SolvedEarlier: l.solved,
+			}
+			l.traj.Turns = append(l.traj.Turns, Turn{
+				Context:    contexts[idx],
+				Completion: completions[idx],
+				Info:       obs.Info,
+				Done:       done,
+			})
+			l.traj.States = append(l.traj.States, obs.Text)
+			l.actions = append(l.actions, completions[idx].Text)
+			l.info = obs.Info
+			if obs.Info.Solved {
+				if !l.solved {
+					l.traj.SolvedAt = turn + 1
+				}
+				l.solved = true
+			}
+		}
+		if e.Reward != nil && len(transitions) > 0 {
+			scores, err := e.score(ctx, transitions)
+			if err != nil {
+				return nil, err
+			}
+			for i, l := range stepping {
+				t := &l.traj.Turns[len(l.traj.Turns)-1]
+				t.Reward, t.Components = scores[i].Reward, scores[i].Components
+			}
+		}
+		for i, l := range stepping {
+			if transitions[i].Done {
+				e.closeLive(ctx, l)
+			}
+		}
+	}
+	return out, nil
+}
+
+func indexOf(ls []*live, l *live) int {
+	for i, x := range ls {
+		if x == l {
+			return i
+		}
+	}
+	panic("rollout: live trajectory lost")
+}
+
+func (e *Engine) closeLive(ctx context.Context, l *live) {
+	_ = e.Tool.Close(context.WithoutCancel(ctx), l.session)
+	l.session = ""
+}
+
+// generate asks the model for the next action of every active trajectory.
+// A trajectory whose full history does not fit falls back to the last
+// state only (counted in Truncated); if even that does not fit, its
+// completion comes back with StopReason "context".
+func (e *Engine) generate(ctx context.Context, active []*live, cfg Config, seed int64) ([]sdk.Completion, []string, error) {
+	history := cfg.History
+	if history == "" {
+		history = episode.Full
+	}
+	contexts := make([]string, len(active))
+	for i, l := range active {
+		c, err := episode.Context(l.traj.Prompt, l.traj.States, l.actions, l.traj.Stop, history)
+		if err != nil {
+			return nil, nil, err
+		}
+		contexts[i] = c
+	}
+	completions, err := e.generateChunked(ctx, contexts, stopsOf(active), cfg.Sampling, seed)
+	if err != nil {
+		return nil, nil, err
+	}
+	if history == episode.Last {
+		return completions, contexts, nil
+	}
+	var retry []int
+	for i, c := range completions {
+		if c.StopReason == "context" && len(active[i].actions) > 0 {
+			retry = append(retry, i)
+		}
+	}
+	if len(retry) == 0 {
+		return completions, contexts, nil
+	}
+	short := make([]string, len(retry))
+	stops := make([][]string, len(retry))
+	for j, i := range retry {
+		l := active[i]
+		c, err := episode.Context(l.traj.Prompt, l.traj.States, l.actions, l.traj.Stop, episode.Last)
+		if err != nil {
+			return nil, nil, err
+		}
+		short[j], stops[j] = c, l.traj.Stop
+		l.traj.Truncated++
+	}
+	again, err := e.generateChunked(ctx, short, stops, cfg.Sampling, seed+int64(len(active)))
+	if err != nil {
+		return nil, nil, err
+	}
+	for j, i := range retry {
+		completions[i], contexts[i] = again[j], short[j]
+	}
+	return completions, contexts, nil
+}
+
+func stopsOf(ls []*live) [][]string {
+	out := make([][]string, len(ls))
+	for i, l := range ls {
+		out[i] = l.traj.Stop
+	}
+	return out
+}
+
+// generateChunked calls Generate once per run of contexts that share stop
+// strings, at most GenerateBatch at a time.
+func (e *Engine) generateChunked(ctx context.Context, contexts []string, stops [][]string, s sdk.Sampling, seed int64) ([]sdk.Completion, error) {
+	batch := e.GenerateBatch
+	if batch <= 0 {
+		batch = 64
+	}
+	out := make([]sdk.Completion, 0, len(contexts))
+	for start := 0; start < len(contexts); {
+		end := start + 1
+		for end < len(contexts) && end-start < batch && sameStops(stops[end], stops[start]) {
+			end++
+		}
+		req := s
+		req.Stop = stops[start]
+		req.Seed = seed + int64(start)
+		resp, err := e.Model.Generate(ctx, sdk.GenerateRequest{Contexts: contexts[start:end], Sampling: req})
+		if err != nil {
+			return nil, fmt.Errorf("rollout: generate: %w", err)
+		}
+		if len(resp.Completions) != end-start {
+			return nil, fmt.Errorf("rollout: model returned %d completions for %d contexts", len(resp.Completions), end-start)
+		}
+		out = append(out, resp.Completions...)
+		start = end
+	}
+	return out, nil
+}
+
+func sameStops(a, b []string) bool { return strings.Join(a, "\x00") == strings.Join(b, "\x00") }
+
+func (e *Engine) step(ctx context.Context, reqs []sdk.StepRequest) ([]sdk.StepResponse, error) {
+	if len(reqs) == 0 {
+		return nil, nil
+	}
+	if e.ToolBatch != nil {
+		resps, err := e.ToolBatch.StepBatch(ctx, reqs)
+		if err != nil {
+			return nil, fmt.Errorf("rollout: step: %w", err)
+		}
+		if len(resps) != len(reqs) {
+			return nil, fmt.Errorf("rollout: tool returned %d states for %d actions", len(resps), len(reqs))
+		}
+		return resps, nil
+	}
+	resps := make([]sdk.StepResponse, len(reqs))
+	err := e.parallel(len(reqs), func(i int) error {
+		r, err := e.Tool.Step(ctx, reqs[i])
+		resps[i] = r
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rollout: step: %w", err)
+	}
+	return resps, nil
+}
+
+func (e *Engine) score(ctx context.Context, ts []sdk.Transition) ([]sdk.Score, error) {
+	if e.RewardBatch != nil {
+		scores, err := e.RewardBatch.ScoreBatch(ctx, ts)
+		if err != nil {
+			return nil, fmt.Errorf("rollout: score: %w", err)
+		}
+		if len(scores) != len(ts) {
+			return nil, fmt.Errorf("rollout: reward returned %d scores for %d transitions", len(scores), len(ts))
+		}
+		return scores, nil
+	}
+	scores := make([]sdk.Score, len(ts))
+	err := e.parallel(len(ts), func(i int) error {
+		s, err := e.Reward.Score(ctx, ts[i])
+		scores[i] = s
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rollout: score: %w", err)
+	}
+	return scores, nil
+}
+
+// parallel runs fn(0..n-1) with at most e.Parallel at once and returns the
+// first error.
+func (e *Engine) parallel(n int, fn func(i int) error) error {
+	limit := e.Parallel
+	if limit <= 0 {
+		limit = 8
+	}
+	sem := make(chan struct{}, limit)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			errs[i] = fn(i)
+		}(i)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
