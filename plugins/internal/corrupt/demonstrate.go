@@ -2,7 +2,12 @@ package corrupt
 
 import (
 	"context"
+	_ "embed"
 	"errors"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"strings"
 
 	"github.com/lathe-ml/lathe/sdk"
 )
@@ -23,11 +28,117 @@ const (
 // demonstration starts from a genuinely broken program.
 type FailingFunc func(ctx context.Context, program string) (bool, error)
 
+// MaxCorruptions is the most corruptions applied to one program; each
+// demonstration draws its count uniformly from 1..MaxCorruptions.
+const MaxCorruptions = 5
+
+//go:embed donors.txt
+var donorPool string
+
+// genericDonors are statements common in small Python functions; insert_line
+// and replace_line draw from them and from the task's own lines.
+var genericDonors = strings.Split(strings.TrimSpace(donorPool), "\n")
+
 // Demonstrations corrupts task.Reference (or task.Program when no reference
 // is given) with 1-5 token-level corruptions per attempt and returns up to n
 // demonstrations whose corrupted program fails the tests according to
 // failing. The result depends only on (task, seed, n, style): the same inputs
-// give the same demonstrations in the same order.
+// give the same demonstrations in the same order. Corrupted programs are
+// distinct; a short program may have fewer than n distinct failing
+// corruptions within the attempt budget (16n+64 attempts), and then fewer
+// are returned.
 func Demonstrations(ctx context.Context, task sdk.Task, seed int64, n int, style Style, failing FailingFunc) ([]sdk.Demonstration, error) {
-	return nil, errors.New("corrupt: not implemented yet")
+	ref := task.Reference
+	if ref == "" {
+		ref = task.Program
+	}
+	if strings.TrimSpace(ref) == "" {
+		return nil, fmt.Errorf("corrupt: task %s: no reference program to corrupt", task.ID)
+	}
+	if failing == nil {
+		return nil, errors.New("corrupt: nil failing func")
+	}
+	donors := taskDonors(ref)
+	seen := map[string]bool{ref: true}
+	var out []sdk.Demonstration
+	for attempt := 0; len(out) < n && attempt < 16*n+64; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("corrupt: task %s: %w", task.ID, err)
+		}
+		r := rand.New(rand.NewPCG(uint64(seed), attemptKey(task.ID, attempt)))
+		broken, undo, ops := Corrupt(r, ref, donors, 1+r.IntN(MaxCorruptions))
+		if len(ops) == 0 || seen[broken] {
+			continue
+		}
+		seen[broken] = true
+		bad, err := failing(ctx, broken)
+		if err != nil {
+			return nil, fmt.Errorf("corrupt: task %s: check corrupted program: %w", task.ID, err)
+		}
+		if !bad {
+			continue
+		}
+		d := sdk.Demonstration{TaskID: task.ID, Program: broken, Corruptions: ops}
+		switch style {
+		case Rewrite:
+			d.Actions = []string{ref}
+		default:
+			d.Actions = Trace(undo)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// Trace renders undo edits, as returned by Corrupt, as the command trace
+// that repairs the corrupted program: the edits in reverse order of the
+// corruptions, then EXIT.
+func Trace(undo []Edit) []string {
+	out := make([]string, 0, len(undo)+1)
+	for i := len(undo) - 1; i >= 0; i-- {
+		out = append(out, undo[i].Command())
+	}
+	return append(out, "EXIT")
+}
+
+// Corrupt applies k corruptions drawn with r to src, taking inserted and
+// replacement lines from donors. It returns the corrupted program, for each
+// applied corruption the edit that undoes it (valid on the program right
+// after that corruption), and the operators' names. An operator that finds
+// nothing to break is redrawn; after a bounded number of draws fewer than k
+// corruptions may be applied.
+func Corrupt(r *rand.Rand, src string, donors []string, k int) (string, []Edit, []string) {
+	p := parseProgram(src)
+	var undo []Edit
+	var ops []string
+	for tries := 0; len(ops) < k && tries < 8*k; tries++ {
+		op := operatorTable[r.IntN(len(operatorTable))]
+		q := p.clone()
+		e, ok := op.apply(r, &q, donors)
+		if !ok || q.String() == p.String() {
+			continue
+		}
+		p = q
+		undo = append(undo, e)
+		ops = append(ops, op.name)
+	}
+	return p.String(), undo, ops
+}
+
+// taskDonors is the generic pool plus the reference's own code lines
+// (moving a line elsewhere is a realistic bug).
+func taskDonors(ref string) []string {
+	donors := append([]string(nil), genericDonors...)
+	for _, l := range parseProgram(ref).lines {
+		if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(t, "#") && !strings.Contains(t, ">>>") {
+			donors = append(donors, t)
+		}
+	}
+	return donors
+}
+
+func attemptKey(taskID string, attempt int) uint64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s\x00%d", taskID, attempt)
+	return h.Sum64()
 }
