@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lathe-ml/lathe/plugins/coedit/dsl"
 	"github.com/lathe-ml/lathe/sdk"
 )
 
@@ -288,7 +289,7 @@ func mbppCode(t testing.TB) []string {
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, strings.ReplaceAll(rec.Code, "\r\n", "\n"))
+		out = append(out, Canonical(rec.Code))
 	}
 	return out
 }
@@ -311,6 +312,9 @@ func TestRoundTripMBPP(t *testing.T) {
 				hist[o]++
 			}
 			got, err := applyDSL(d.Program, d.Actions)
+			if err == nil {
+				err = applyWithDSLPackage(d.Program, d.Actions, code)
+			}
 			if err != nil || got != code {
 				t.Fatalf("task %d: %v\nprogram:\n%s\nactions %q\ngot:\n%s\nwant:\n%s", i, err, d.Program, d.Actions, got, code)
 			}
@@ -325,6 +329,25 @@ func TestRoundTripMBPP(t *testing.T) {
 		}
 	}
 	t.Logf("operator histogram: %v", hist)
+}
+
+// applyWithDSLPackage replays actions with the coedit tool's own parser and
+// applier and compares the result with want.
+func applyWithDSLPackage(program string, actions []string, want string) error {
+	lines := dsl.SplitProgram(program)
+	for _, a := range actions {
+		c, err := dsl.ParseAction(a + "\n")
+		if err != nil {
+			return err
+		}
+		if lines, err = dsl.Apply(lines, c); err != nil {
+			return err
+		}
+	}
+	if got := dsl.JoinProgram(lines); got != want {
+		return fmt.Errorf("dsl package gives\n%s", got)
+	}
+	return nil
 }
 
 func join(toks []Token) string {

@@ -52,6 +52,7 @@ func Demonstrations(ctx context.Context, task sdk.Task, seed int64, n int, style
 	if ref == "" {
 		ref = task.Program
 	}
+	ref = Canonical(ref)
 	if strings.TrimSpace(ref) == "" {
 		return nil, fmt.Errorf("corrupt: task %s: no reference program to corrupt", task.ID)
 	}
@@ -115,7 +116,9 @@ func Corrupt(r *rand.Rand, src string, donors []string, k int) (string, []Edit, 
 		op := operatorTable[r.IntN(len(operatorTable))]
 		q := p.clone()
 		e, ok := op.apply(r, &q, donors)
-		if !ok || q.String() == p.String() {
+		// A blank last line would vanish when the tool splits the
+		// program into lines, shifting the trace's line numbers.
+		if !ok || q.String() == p.String() || len(q.lines) == 0 || q.lines[len(q.lines)-1] == "" {
 			continue
 		}
 		p = q
@@ -123,6 +126,20 @@ func Corrupt(r *rand.Rand, src string, donors []string, k int) (string, []Edit, 
 		ops = append(ops, op.name)
 	}
 	return p.String(), undo, ops
+}
+
+// Canonical is src as the coedit tool holds it: "\r\n" and lone "\r" line
+// ends (Python reads both as newlines) become "\n", trailing newlines are
+// dropped and one "\n" ends the last line.
+// Demonstrations corrupt and return programs in this form, so the line
+// numbers in a trace are the ones the tool shows.
+func Canonical(src string) string {
+	src = strings.ReplaceAll(strings.ReplaceAll(src, "\r\n", "\n"), "\r", "\n")
+	src = strings.TrimRight(src, "\n")
+	if src == "" {
+		return ""
+	}
+	return src + "\n"
 }
 
 // taskDonors is the generic pool plus the reference's own code lines
