@@ -1,0 +1,55 @@
+package transformer
+
+import (
+	"math"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// geluK is sqrt(2/pi) for the tanh approximation of GELU used by GPT-2.
+var geluK = float32(math.Sqrt(2 / math.Pi))
+
+func tanh32(x float32) float32 { return float32(math.Tanh(float64(x))) }
+
+// geluForward computes y = 0.5 x (1 + tanh(k (x + 0.044715 x^3))).
+func geluForward(y, x []float32) {
+	parallelFor(len(x), 1<<14, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := x[i]
+			y[i] = 0.5 * v * (1 + tanh32(geluK*(v+0.044715*v*v*v)))
+		}
+	})
+}
+
+// geluBackward adds dy * gelu'(x) to dx.
+func geluBackward(dx, x, dy []float32) {
+	parallelFor(len(x), 1<<14, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := x[i]
+			u := geluK * (v + 0.044715*v*v*v)
+			t := tanh32(u)
+			sech2 := 1 - t*t
+			d := 0.5*(1+t) + 0.5*v*sech2*geluK*(1+3*0.044715*v*v)
+			dx[i] += d * dy[i]
+		}
+	})
+}
+
+// geluOp is elementwise GELU as a gorgonia op on a matrix.
+func geluOp() *kernelOp {
+	return &kernelOp{
+		name: "GELU", in: []int{2}, out: 2, wrt: []bool{true},
+		shape: func(s []tensor.Shape) (tensor.Shape, error) { return s[0].Clone(), nil },
+		do: func(in []*tensor.Dense) (G.Value, error) {
+			y := newDense(in[0].Shape().Clone())
+			geluForward(f32(y), f32(in[0]))
+			return y, nil
+		},
+		grad: func(_ int, in []*tensor.Dense, _ G.Value, dout G.Value) (*tensor.Dense, error) {
+			dx := newDense(in[0].Shape().Clone())
+			geluBackward(f32(dx), f32(in[0]), f32(dout))
+			return dx, nil
+		},
+	}
+}
