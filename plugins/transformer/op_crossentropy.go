@@ -26,7 +26,7 @@ func softmaxXent(probs []float32, targets []int32, logp, ent []float32, m, v int
 				sum += e
 			}
 			t := targets[i]
-			logp[i] = float32(math.Log(float64(row[t])/sum))
+			logp[i] = float32(math.Log(float64(row[t]) / sum))
 			inv := float32(1 / sum)
 			var h float64
 			for j := range row {
