@@ -1,0 +1,110 @@
+// Package train holds the training loops that the sft and grpo stages run:
+// deterministic batching by (seed, step), periodic checkpoints that record
+// the data cursor beside the model's own state, and resumption from the
+// last complete checkpoint. The model plugin owns weights, optimizer and
+// RNG; this package owns where the data stands.
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/lathe-ml/lathe/sdk"
+)
+
+// cursorFile marks a checkpoint as complete: it is written, atomically,
+// only after the model has saved, so a checkpoint without it is ignored.
+const cursorFile = "lathe-cursor.json"
+
+// Cursor is where a training loop stands.
+type Cursor struct {
+	Stage string `json:"stage"`
+	// Step is the number of optimizer steps completed.
+	Step int `json:"step"`
+	// Metrics holds running values a loop needs to continue exactly.
+	Metrics map[string]float64 `json:"metrics,omitempty"`
+}
+
+// SaveCheckpoint saves model and cursor into dir/step-<N> and returns that
+// directory.
+func SaveCheckpoint(ctx context.Context, m sdk.ModelWithCheckpoints, dir string, c Cursor) (string, error) {
+	ck := filepath.Join(dir, fmt.Sprintf("step-%06d", c.Step))
+	if err := os.MkdirAll(ck, 0o755); err != nil {
+		return "", fmt.Errorf("train: checkpoint: %w", err)
+	}
+	if err := m.Save(ctx, ck); err != nil {
+		return "", fmt.Errorf("train: save model to %s: %w", ck, err)
+	}
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	if err := writeAtomic(filepath.Join(ck, cursorFile), b); err != nil {
+		return "", fmt.Errorf("train: checkpoint: %w", err)
+	}
+	return ck, nil
+}
+
+// LatestCheckpoint returns the complete checkpoint with the most steps in
+// dir, or ok=false when there is none.
+func LatestCheckpoint(dir string) (path string, c Cursor, ok bool, err error) {
+	entries, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return "", Cursor{}, false, nil
+	}
+	if err != nil {
+		return "", Cursor{}, false, fmt.Errorf("train: %w", err)
+	}
+	type found struct {
+		step int
+		name string
+	}
+	var steps []found
+	for _, e := range entries {
+		n, perr := strconv.Atoi(strings.TrimPrefix(e.Name(), "step-"))
+		if e.IsDir() && strings.HasPrefix(e.Name(), "step-") && perr == nil {
+			steps = append(steps, found{n, e.Name()})
+		}
+	}
+	sort.Slice(steps, func(i, j int) bool { return steps[i].step > steps[j].step })
+	for _, s := range steps {
+		p := filepath.Join(dir, s.name)
+		b, rerr := os.ReadFile(filepath.Join(p, cursorFile))
+		if rerr != nil {
+			continue // interrupted while saving: not a checkpoint
+		}
+		if jerr := json.Unmarshal(b, &c); jerr != nil {
+			return "", Cursor{}, false, fmt.Errorf("train: %s: %w", filepath.Join(p, cursorFile), jerr)
+		}
+		return p, c, true, nil
+	}
+	return "", Cursor{}, false, nil
+}
+
+func writeAtomic(path string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,202 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/lathe-ml/lathe/core/episode"
+	"github.com/lathe-ml/lathe/core/grpo"
+	"github.com/lathe-ml/lathe/core/rollout"
+	"github.com/lathe-ml/lathe/sdk"
+)
+
+// Trainable is a model the loops can train and checkpoint.
+type Trainable interface {
+	sdk.Model
+	sdk.ModelWithTraining
+	sdk.ModelWithCheckpoints
+}
+
+// MetricsFunc receives one record per optimizer step.
+type MetricsFunc func(step int, values map[string]float64) error
+
+// ProgressFunc is told after each step; it may draw a progress bar.
+type ProgressFunc func(step, total int, values map[string]float64)
+
+// Common are the settings both loops share.
+type Common struct {
+	Stage           string
+	Steps           int
+	CheckpointEvery int // 0: only the final checkpoint
+	Seed            int64
+	CheckpointDir   string
+	Metrics         MetricsFunc
+	Progress        ProgressFunc
+}
+
+// resume loads the latest complete checkpoint of this loop, if any, and
+// returns the number of steps already done.
+func (c Common) resume(ctx context.Context, m Trainable) (int, string, error) {
+	path, cur, ok, err := LatestCheckpoint(c.CheckpointDir)
+	if err != nil || !ok {
+		return 0, "", err
+	}
+	if err := m.Load(ctx, path); err != nil {
+		return 0, "", fmt.Errorf("train: %s: resume from %s: %w", c.Stage, path, err)
+	}
+	return cur.Step, path, nil
+}
+
+// after logs a finished step and saves a checkpoint when one is due; it
+// returns the checkpoint directory when it wrote one.
+func (c Common) after(ctx context.Context, m Trainable, step int, values map[string]float64) (string, error) {
+	if c.Metrics != nil {
+		if err := c.Metrics(step, values); err != nil {
+			return "", fmt.Errorf("train: %s: metrics: %w", c.Stage, err)
+		}
+	}
+	if c.Progress != nil {
+		c.Progress(step, c.Steps, values)
+	}
+	if step == c.Steps || (c.CheckpointEvery > 0 && step%c.CheckpointEvery == 0) {
+		return SaveCheckpoint(ctx, m, c.CheckpointDir, Cursor{Stage: c.Stage, Step: step})
+	}
+	return "", nil
+}
+
+// SFTConfig configures supervised fine-tuning.
+type SFTConfig struct {
+	Common
+	BatchSize int
+}
+
+// SFT trains m on examples for cfg.Steps optimizer steps, resuming from the
+// last complete checkpoint in cfg.CheckpointDir, and returns the final
+// checkpoint's directory.
+func SFT(ctx context.Context, m Trainable, examples []sdk.SupervisedExample, cfg SFTConfig) (string, error) {
+	if len(examples) == 0 {
+		return "", fmt.Errorf("train: %s: no training examples", cfg.Stage)
+	}
+	start, last, err := cfg.resume(ctx, m)
+	if err != nil {
+		return "", err
+	}
+	for step := start + 1; step <= cfg.Steps; step++ {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		idx := BatchIndices(len(examples), cfg.BatchSize, step-1, cfg.Seed)
+		batch := sdk.SupervisedBatch{Step: step - 1, TotalSteps: cfg.Steps}
+		for _, i := range idx {
+			batch.Examples = append(batch.Examples, examples[i])
+		}
+		t0 := time.Now()
+		st, err := m.TrainSupervised(ctx, batch)
+		if err != nil {
+			return "", fmt.Errorf("train: %s step %d: %w", cfg.Stage, step, err)
+		}
+		values := map[string]float64{"loss": st.Loss, "tokens": float64(st.Tokens),
+			"tokens_per_s": float64(st.Tokens) / time.Since(t0).Seconds()}
+		for k, v := range st.Metrics {
+			values[k] = v
+		}
+		ck, err := cfg.after(ctx, m, step, values)
+		if err != nil {
+			return "", err
+		}
+		if ck != "" {
+			last = ck
+		}
+	}
+	return last, nil
+}
+
+// GRPOConfig configures multi-turn GRPO.
+type GRPOConfig struct {
+	Common
+	TasksPerStep int
+	Group        int
+	ClipEps      float64
+	KLCoef       float64
+	Mode         grpo.Mode
+	History      episode.History
+	MaxTurns     int
+	Sampling     sdk.Sampling // Temperature, TopP, MaxTokens; Seed is derived per step
+}
+
+// GRPO trains the engine's model (which must be m) on tasks: each step plays
+// Group episodes on TasksPerStep tasks, turns their per-turn rewards into
+// group-relative advantages, scores the turns under the frozen reference
+// model ref, and takes one clipped policy-gradient step with a KL penalty.
+func GRPO(ctx context.Context, m Trainable, ref sdk.ModelWithTraining, engine *rollout.Engine, tasks []sdk.Task, cfg GRPOConfig) (string, error) {
+	if len(tasks) == 0 {
+		return "", fmt.Errorf("train: %s: no tasks", cfg.Stage)
+	}
+	start, last, err := cfg.resume(ctx, m)
+	if err != nil {
+		return "", err
+	}
+	for step := start + 1; step <= cfg.Steps; step++ {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		t0 := time.Now()
+		var picked []sdk.Task
+		for _, i := range BatchIndices(len(tasks), cfg.TasksPerStep, step-1, cfg.Seed) {
+			picked = append(picked, tasks[i])
+		}
+		sampling := cfg.Sampling
+		sampling.Seed = cfg.Seed*1_000_003 + int64(step)*10_007
+		trajs, err := engine.Play(ctx, picked, rollout.Config{
+			Group: cfg.Group, MaxTurns: cfg.MaxTurns, History: cfg.History, Sampling: sampling})
+		if err != nil {
+			return "", fmt.Errorf("train: %s step %d: rollout: %w", cfg.Stage, step, err)
+		}
+		rolled := time.Since(t0)
+		examples, rs, err := grpo.Batch(trajs, cfg.Group, cfg.Mode)
+		if err != nil {
+			return "", err
+		}
+		values := map[string]float64{
+			"reward": rs.MeanReturn, "pass_rate": rs.PassRate, "turns": rs.MeanTurns,
+			"invalid_rate": rs.InvalidRate, "overflows": float64(rs.Overflows),
+			"zero_groups": float64(rs.ZeroGroups), "examples": float64(len(examples)),
+			"gen_tokens_per_s": float64(rs.Tokens) / rolled.Seconds(),
+		}
+		if len(examples) > 0 {
+			if cfg.KLCoef != 0 && ref != nil {
+				lp, err := ref.Logprobs(ctx, sdk.LogprobsRequest{Examples: examples})
+				if err != nil {
+					return "", fmt.Errorf("train: %s step %d: reference log-probs: %w", cfg.Stage, step, err)
+				}
+				if len(lp.Logprobs) != len(examples) {
+					return "", fmt.Errorf("train: %s step %d: reference returned %d log-prob rows for %d examples", cfg.Stage, step, len(lp.Logprobs), len(examples))
+				}
+				for i := range examples {
+					examples[i].RefLogprobs = lp.Logprobs[i]
+				}
+			}
+			t1 := time.Now()
+			st, err := m.TrainPolicy(ctx, sdk.PolicyBatch{Examples: examples, ClipEps: cfg.ClipEps,
+				KLCoef: cfg.KLCoef, Step: step - 1, TotalSteps: cfg.Steps})
+			if err != nil {
+				return "", fmt.Errorf("train: %s step %d: %w", cfg.Stage, step, err)
+			}
+			values["loss"] = st.Loss
+			values["train_tokens_per_s"] = float64(st.Tokens) / time.Since(t1).Seconds()
+			for k, v := range st.Metrics {
+				values[k] = v
+			}
+		}
+		values["step_s"] = time.Since(t0).Seconds()
+		ck, err := cfg.after(ctx, m, step, values)
+		if err != nil {
+			return "", err
+		}
+		if ck != "" {
+			last = ck
+		}
+	}
+	return last, nil
+}
