@@ -29,6 +29,23 @@ type Cursor struct {
 	Step int `json:"step"`
 	// Metrics holds running values a loop needs to continue exactly.
 	Metrics map[string]float64 `json:"metrics,omitempty"`
+	// Plugin and Config say which model plugin, configured how, wrote the
+	// checkpoint, so `lathe eval --checkpoint DIR` can start it again.
+	Plugin string          `json:"plugin,omitempty"`
+	Config json.RawMessage `json:"config,omitempty"`
+}
+
+// ReadCursor reads the cursor of the checkpoint in dir.
+func ReadCursor(dir string) (Cursor, error) {
+	var c Cursor
+	b, err := os.ReadFile(filepath.Join(dir, cursorFile))
+	if err != nil {
+		return c, fmt.Errorf("train: %s is not a complete Lathe checkpoint: %w", dir, err)
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("train: %s: %w", filepath.Join(dir, cursorFile), err)
+	}
+	return c, nil
 }
 
 // SaveCheckpoint saves model and cursor into dir/step-<N> and returns that

@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -33,6 +34,9 @@ type Common struct {
 	CheckpointDir   string
 	Metrics         MetricsFunc
 	Progress        ProgressFunc
+	// Plugin and PluginConfig are recorded in every checkpoint.
+	Plugin       string
+	PluginConfig sdk.Config
 }
 
 // resume loads the latest complete checkpoint of this loop, if any, and
@@ -60,7 +64,8 @@ func (c Common) after(ctx context.Context, m Trainable, step int, values map[str
 		c.Progress(step, c.Steps, values)
 	}
 	if step == c.Steps || (c.CheckpointEvery > 0 && step%c.CheckpointEvery == 0) {
-		return SaveCheckpoint(ctx, m, c.CheckpointDir, Cursor{Stage: c.Stage, Step: step})
+		return SaveCheckpoint(ctx, m, c.CheckpointDir, Cursor{Stage: c.Stage, Step: step,
+			Plugin: c.Plugin, Config: json.RawMessage(c.PluginConfig)})
 	}
 	return "", nil
 }
