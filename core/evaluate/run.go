@@ -1,0 +1,90 @@
+package evaluate
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/lathe-ml/lathe/core/episode"
+	"github.com/lathe-ml/lathe/core/rollout"
+	"github.com/lathe-ml/lathe/sdk"
+)
+
+// Options configures one evaluation.
+type Options struct {
+	Samples     int   // n episodes per task
+	Ks          []int // pass@k reported, each <= Samples
+	Temperature float64
+	TopP        float64
+	MaxTokens   int
+	MaxTurns    int // 0: the tool's own limit
+	History     episode.History
+	Seed        int64
+	// Greedy also plays one greedy (temperature 0) episode per task.
+	Greedy bool
+}
+
+// Result is a Summary with the time it took.
+type Result struct {
+	Summary
+	Wall time.Duration
+}
+
+// Run plays Samples sampled episodes (and a greedy one, if asked) per task
+// and summarises them.
+func Run(ctx context.Context, engine *rollout.Engine, tasks []sdk.Task, o Options) (Result, error) {
+	if len(tasks) == 0 {
+		return Result{}, fmt.Errorf("evaluate: no tasks")
+	}
+	t0 := time.Now()
+	n := max(o.Samples, 1)
+	sampled, err := engine.Play(ctx, tasks, rollout.Config{Group: n, MaxTurns: o.MaxTurns, History: o.History,
+		Sampling: sdk.Sampling{Temperature: o.Temperature, TopP: o.TopP, MaxTokens: o.MaxTokens, Seed: o.Seed}})
+	if err != nil {
+		return Result{}, err
+	}
+	var greedy []*rollout.Trajectory
+	if o.Greedy {
+		greedy, err = engine.Play(ctx, tasks, rollout.Config{Group: 1, MaxTurns: o.MaxTurns, History: o.History,
+			Sampling: sdk.Sampling{Temperature: 0, MaxTokens: o.MaxTokens, Seed: o.Seed}})
+		if err != nil {
+			return Result{}, err
+		}
+	}
+	s, err := Summarize(sampled, n, o.Ks, greedy)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Summary: s, Wall: time.Since(t0)}, nil
+}
+
+// RepairTasks gives every task a broken program to start from. A task whose
+// Program differs from its Reference is already a repair task and is kept
+// as it is; a task that only has correct code is broken by the tool's own
+// demonstration generator with seed, so every tool and every checkpoint is
+// evaluated on the same broken programs. Tasks for which no failing
+// corruption could be made are dropped and counted.
+func RepairTasks(ctx context.Context, tool sdk.ToolWithDemonstrate, tasks []sdk.Task, seed int64) ([]sdk.Task, int, error) {
+	var out []sdk.Task
+	dropped := 0
+	for _, t := range tasks {
+		if t.Program != "" && t.Reference != "" && t.Program != t.Reference {
+			out = append(out, t)
+			continue
+		}
+		demos, err := tool.Demonstrate(ctx, sdk.DemonstrateRequest{Task: t, Seed: seed, N: 1})
+		if err != nil {
+			return nil, 0, fmt.Errorf("evaluate: break task %s: %w", t.ID, err)
+		}
+		if len(demos) == 0 {
+			dropped++
+			continue
+		}
+		if t.Reference == "" {
+			t.Reference = t.Program
+		}
+		t.Program = demos[0].Program
+		out = append(out, t)
+	}
+	return out, dropped, nil
+}
