@@ -1,0 +1,426 @@
+// Package repairtool is the machinery the two program-repair tools, coedit
+// (Chain-of-Edits) and rewrite (direct answer), have in common: their shared
+// configuration schema, the sandbox that runs the tests, the table of live
+// sessions, turn counting and the rendering of a state. What differs between
+// the tools (what an action is, the prompt, how a completion ends) is an
+// [Editor]; each tool package is an Editor plus its documentation.
+//
+// Both tools accept the same attributes, so swapping one for the other in an
+// experiment file is the only change needed to compare them.
+package repairtool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lathe-ml/lathe/core/sandbox"
+	"github.com/lathe-ml/lathe/plugins/coedit/dsl"
+	"github.com/lathe-ml/lathe/plugins/internal/corrupt"
+	"github.com/lathe-ml/lathe/sdk"
+)
+
+// Editor is what makes a repair tool: how one action changes the program.
+type Editor interface {
+	// Name is the plugin name, used as the error prefix and in session ids.
+	Name() string
+	// Description is the schema's description of the tool.
+	Description() string
+	// Instructions explains the action language to the model; the task's
+	// text (and tests, when shown) are added around it.
+	Instructions() string
+	// Stop lists the strings that end one action in the model's output.
+	Stop() []string
+	// Edit applies one action to the program. On a malformed action it
+	// returns a *dsl.Error and the program is left as it was. exit reports
+	// that the episode ends with this action.
+	Edit(lines []string, action string) (next []string, exit bool, err error)
+	// Style selects the demonstrations' action form; FinishDemo may then
+	// rewrite each demonstration into the exact action text the tool takes.
+	Style() corrupt.Style
+	FinishDemo(d sdk.Demonstration) sdk.Demonstration
+}
+
+// Options is the configuration block both tools accept.
+type Options struct {
+	MaxTurns     int     `json:"max_turns"`
+	TimeoutS     float64 `json:"timeout_s"`
+	Workers      int     `json:"workers"`
+	ShowFeedback bool    `json:"show_feedback"`
+	ShowTests    bool    `json:"show_tests"`
+}
+
+// DefaultMaxTurns is the paper's turn budget.
+const DefaultMaxTurns = 10
+
+// DefaultTimeoutS is the wall-clock limit of one check.
+const DefaultTimeoutS = 5.0
+
+func defaults() Options {
+	return Options{MaxTurns: DefaultMaxTurns, TimeoutS: DefaultTimeoutS, ShowFeedback: true}
+}
+
+// Attributes is the configuration schema both tools report.
+func Attributes() []sdk.Attribute {
+	d := defaults()
+	return []sdk.Attribute{
+		{Name: "max_turns", Type: "number", Default: float64(d.MaxTurns),
+			Description: "actions per episode before it ends (the rewrite tool always stops after its one answer)"},
+		{Name: "timeout_s", Type: "number", Default: d.TimeoutS,
+			Description: "wall-clock seconds one test run may take (a task's own timeout_s wins)"},
+		{Name: "workers", Type: "number", Default: float64(0),
+			Description: "Python checks run in parallel; 0 means one per CPU core"},
+		{Name: "show_feedback", Type: "bool", Default: d.ShowFeedback,
+			Description: "show the first failing test and its error after ***; false shows only how many tests passed"},
+		{Name: "show_tests", Type: "bool", Default: false,
+			Description: "include the task's test source in the prompt"},
+	}
+}
+
+// RunnerFactory starts the sandbox a configured tool runs its checks in.
+// The returned stop function releases it.
+type RunnerFactory func(ctx context.Context, o Options) (sandbox.Runner, func() error, error)
+
+// StaticRunner returns a factory that always hands out r and never stops
+// it: for tests, and for several tools sharing one pool.
+func StaticRunner(r sandbox.Runner) RunnerFactory {
+	return func(context.Context, Options) (sandbox.Runner, func() error, error) {
+		return r, func() error { return nil }, nil
+	}
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// Tool implements sdk.Tool, sdk.ToolWithBatch and sdk.ToolWithDemonstrate
+// for an Editor. It is safe for concurrent use.
+type Tool struct {
+	ed        Editor
+	newRunner RunnerFactory
+
+	mu       sync.Mutex
+	opts     Options
+	sessions map[string]*session
+	next     uint64
+
+	runnerMu   sync.Mutex
+	runner     sandbox.Runner
+	stopRunner func() error
+}
+
+type session struct {
+	mu    sync.Mutex
+	task  sdk.Task
+	lines []string
+	// checked holds the latest check's results (Passed, Total, Solved,
+	// ErrorClass) and feedback its text, shown again after EXIT.
+	checked  sdk.StepInfo
+	feedback string
+	turn     int
+	done     bool
+}
+
+// New returns an unconfigured tool; checks run on the runner that
+// newRunner starts on first use (PoolFactory for the real sandbox).
+func New(ed Editor, newRunner RunnerFactory) *Tool {
+	return &Tool{ed: ed, newRunner: newRunner, opts: defaults(), sessions: map[string]*session{}}
+}
+
+func (t *Tool) errorf(format string, args ...any) error {
+	return fmt.Errorf(t.ed.Name()+": "+format, args...)
+}
+
+// Schema implements sdk.Plugin.
+func (t *Tool) Schema(context.Context) (sdk.Schema, error) {
+	return sdk.Schema{Description: t.ed.Description(), Attributes: Attributes()}, nil
+}
+
+// Configure implements sdk.Plugin. Omitted attributes keep their defaults.
+func (t *Tool) Configure(_ context.Context, cfg sdk.Config) error {
+	o := defaults()
+	if err := cfg.Decode(&o); err != nil {
+		return t.errorf("configure: %w", err)
+	}
+	switch {
+	case o.MaxTurns < 1:
+		return t.errorf("configure: max_turns must be at least 1, got %d", o.MaxTurns)
+	case o.TimeoutS <= 0:
+		return t.errorf("configure: timeout_s must be positive, got %g", o.TimeoutS)
+	case o.Workers < 0:
+		return t.errorf("configure: workers must be 0 (one per core) or more, got %d", o.Workers)
+	}
+	if o.Workers == 0 {
+		o.Workers = runtime.NumCPU()
+	}
+	t.mu.Lock()
+	t.opts = o
+	t.mu.Unlock()
+	return nil
+}
+
+// Options returns the configuration in force, defaults resolved.
+func (t *Tool) Options() Options {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	o := t.opts
+	if o.Workers == 0 {
+		o.Workers = runtime.NumCPU()
+	}
+	return o
+}
+
+// Runner starts the sandbox on first use and returns it.
+func (t *Tool) Runner(ctx context.Context) (sandbox.Runner, error) {
+	t.runnerMu.Lock()
+	defer t.runnerMu.Unlock()
+	if t.runner != nil {
+		return t.runner, nil
+	}
+	if t.newRunner == nil {
+		return nil, t.errorf("no sandbox runner configured")
+	}
+	r, stop, err := t.newRunner(ctx, t.Options())
+	if err != nil {
+		return nil, t.errorf("start sandbox: %w", err)
+	}
+	t.runner, t.stopRunner = r, stop
+	return r, nil
+}
+
+// Shutdown forgets every session and stops the sandbox the tool started.
+func (t *Tool) Shutdown() error {
+	t.mu.Lock()
+	t.sessions = map[string]*session{}
+	t.mu.Unlock()
+	t.runnerMu.Lock()
+	defer t.runnerMu.Unlock()
+	if t.stopRunner == nil {
+		return nil
+	}
+	err := t.stopRunner()
+	t.runner, t.stopRunner = nil, nil
+	if err != nil {
+		return t.errorf("stop sandbox: %w", err)
+	}
+	return nil
+}
+
+// Prompt is the instruction shown before the first state.
+func (t *Tool) Prompt(task sdk.Task) string {
+	var b strings.Builder
+	b.WriteString("Repair the Python program below so that its tests pass.\n")
+	if s := strings.TrimSpace(task.Text); s != "" {
+		b.WriteString("Task: ")
+		b.WriteString(s)
+		b.WriteByte('\n')
+	}
+	if t.Options().ShowTests {
+		if s := strings.TrimSpace(task.Tests); s != "" {
+			b.WriteString("Tests:\n")
+			b.WriteString(s)
+			b.WriteByte('\n')
+		}
+	}
+	b.WriteString(t.ed.Instructions())
+	if !strings.HasSuffix(b.String(), "\n") {
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// Reset implements sdk.Tool: the task's program is checked once and shown.
+func (t *Tool) Reset(ctx context.Context, req sdk.ResetRequest) (sdk.ResetResponse, error) {
+	s := &session{task: req.Task, lines: dsl.SplitProgram(req.Task.Program)}
+	info, feedback, err := t.check(ctx, s.task, s.lines)
+	if err != nil {
+		return sdk.ResetResponse{}, t.errorf("reset %s: %w", req.Task.ID, err)
+	}
+	info.Valid = true
+	s.checked, s.feedback = info, feedback
+
+	t.mu.Lock()
+	t.next++
+	id := t.ed.Name() + "-" + strconv.FormatUint(t.next, 10)
+	t.sessions[id] = s
+	t.mu.Unlock()
+
+	return sdk.ResetResponse{
+		Session:     id,
+		Prompt:      t.Prompt(req.Task),
+		Observation: sdk.Observation{Text: dsl.Render(s.lines, feedback), Info: info},
+		Stop:        t.ed.Stop(),
+	}, nil
+}
+
+// Step implements sdk.Tool.
+func (t *Tool) Step(ctx context.Context, req sdk.StepRequest) (sdk.StepResponse, error) {
+	t.mu.Lock()
+	s, ok := t.sessions[req.Session]
+	t.mu.Unlock()
+	if !ok {
+		return sdk.StepResponse{}, t.errorf("step: unknown session %q", req.Session)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return sdk.StepResponse{}, t.errorf("step: session %q is over after %d turns", req.Session, s.turn)
+	}
+	s.turn++
+	next, exit, err := t.ed.Edit(s.lines, req.Action)
+
+	info, feedback := s.checked, s.feedback
+	var de *dsl.Error
+	switch {
+	case errors.As(err, &de):
+		// The program is unchanged, so its test results are too; the
+		// feedback says what was wrong with the action instead.
+		info.Valid, info.ErrorClass = false, string(de.Class)
+		feedback = de.Msg
+	case err != nil:
+		return sdk.StepResponse{}, t.errorf("step: %w", err)
+	case exit && equalLines(next, s.lines):
+		// EXIT: nothing to run again; the last results stand.
+		info.Valid = true
+	default:
+		info, feedback, err = t.check(ctx, s.task, next)
+		if err != nil {
+			return sdk.StepResponse{}, t.errorf("step: %w", err)
+		}
+		info.Valid = true
+		s.lines, s.checked, s.feedback = next, info, feedback
+	}
+	info.Turn, info.Exited = s.turn, exit
+	info.TurnLimit = !exit && s.turn >= t.Options().MaxTurns
+	s.done = info.Exited || info.TurnLimit
+	return sdk.StepResponse{Observation: sdk.Observation{
+		Text: dsl.Render(s.lines, feedback),
+		Info: info,
+		Done: s.done,
+	}}, nil
+}
+
+func equalLines(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// StepBatch implements sdk.ToolWithBatch: sessions step in parallel (the
+// sandbox bounds how many checks run at once); several actions for one
+// session run in their order in reqs.
+func (t *Tool) StepBatch(ctx context.Context, reqs []sdk.StepRequest) ([]sdk.StepResponse, error) {
+	order := map[string][]int{}
+	var ids []string
+	for i, r := range reqs {
+		if _, seen := order[r.Session]; !seen {
+			ids = append(ids, r.Session)
+		}
+		order[r.Session] = append(order[r.Session], i)
+	}
+	out := make([]sdk.StepResponse, len(reqs))
+	errs := make([]error, len(reqs))
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Add(1)
+		go func(idx []int) {
+			defer wg.Done()
+			for _, i := range idx {
+				out[i], errs[i] = t.Step(ctx, reqs[i])
+			}
+		}(order[id])
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Close implements sdk.Tool.
+func (t *Tool) Close(_ context.Context, id string) error {
+	t.mu.Lock()
+	delete(t.sessions, id)
+	t.mu.Unlock()
+	return nil
+}
+
+// Sessions returns how many sessions are open.
+func (t *Tool) Sessions() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.sessions)
+}
+
+// Demonstrate implements sdk.ToolWithDemonstrate: the corruption engine
+// breaks the task's reference, keeps the programs that fail the tests in
+// the sandbox, and writes the repair in this tool's action form.
+func (t *Tool) Demonstrate(ctx context.Context, req sdk.DemonstrateRequest) ([]sdk.Demonstration, error) {
+	r, err := t.Runner(ctx)
+	if err != nil {
+		return nil, err
+	}
+	failing := func(ctx context.Context, program string) (bool, error) {
+		v, err := r.Run(ctx, t.Check(req.Task, program))
+		if err != nil {
+			return false, err
+		}
+		return v.Status != sandbox.StatusPass, nil
+	}
+	demos, err := corrupt.Demonstrations(ctx, req.Task, req.Seed, req.N, t.ed.Style(), failing)
+	if err != nil {
+		return nil, t.errorf("demonstrate: %w", err)
+	}
+	for i := range demos {
+		demos[i] = t.ed.FinishDemo(demos[i])
+	}
+	return demos, nil
+}
+
+// Check is the sandbox check of program against task's tests.
+func (t *Tool) Check(task sdk.Task, program string) sandbox.Check {
+	timeout := seconds(t.Options().TimeoutS)
+	if task.TimeoutS > 0 {
+		timeout = seconds(task.TimeoutS)
+	}
+	return sandbox.Check{
+		Setup:     task.Setup,
+		Program:   program,
+		Tests:     task.Tests,
+		Reference: task.Reference,
+		Timeout:   timeout,
+	}
+}
+
+// check runs the tests on lines and turns the verdict into step info and
+// the feedback shown after "***".
+func (t *Tool) check(ctx context.Context, task sdk.Task, lines []string) (sdk.StepInfo, string, error) {
+	r, err := t.Runner(ctx)
+	if err != nil {
+		return sdk.StepInfo{}, "", err
+	}
+	v, err := r.Run(ctx, t.Check(task, dsl.JoinProgram(lines)))
+	if err != nil {
+		return sdk.StepInfo{}, "", fmt.Errorf("run tests of %s: %w", task.ID, err)
+	}
+	info := sdk.StepInfo{
+		Passed:     v.Passed,
+		Total:      v.Total,
+		Solved:     v.Status == sandbox.StatusPass,
+		ErrorClass: v.ErrorClass,
+	}
+	feedback := v.Feedback
+	if !t.Options().ShowFeedback && !info.Solved {
+		feedback = fmt.Sprintf("%d of %d tests passed.", v.Passed, v.Total)
+	}
+	return info, feedback, nil
+}
