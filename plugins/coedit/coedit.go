@@ -33,6 +33,13 @@ const Name = "coedit"
 // sdk.ToolWithDemonstrate.
 type Tool = repairtool.Tool
 
+// New returns an unconfigured coedit tool that starts its own sandbox pool
+// (sized by the workers and timeout_s options) on first use and stops it on
+// Shutdown.
+func New() *Tool {
+	return repairtool.New(editor{}, repairtool.PoolFactory)
+}
+
 // NewWithRunner returns an unconfigured coedit tool whose checks run on r,
 // which the tool never stops: for tests and for tools sharing one pool.
 func NewWithRunner(r sandbox.Runner) *Tool {

@@ -40,6 +40,13 @@ var Stop = []string{"\n" + Terminator + "\n"}
 // sdk.ToolWithDemonstrate.
 type Tool = repairtool.Tool
 
+// New returns an unconfigured rewrite tool that starts its own sandbox pool
+// (sized by the workers and timeout_s options) on first use and stops it on
+// Shutdown.
+func New() *Tool {
+	return repairtool.New(editor{}, repairtool.PoolFactory)
+}
+
 // NewWithRunner returns an unconfigured rewrite tool whose checks run on r,
 // which the tool never stops.
 func NewWithRunner(r sandbox.Runner) *Tool {
