@@ -1,0 +1,15 @@
+package builtin
+
+import (
+	"github.com/lathe-ml/lathe/plugins/transformer"
+	"github.com/lathe-ml/lathe/sdk"
+)
+
+func init() {
+	register(Entry{
+		Name:        "transformer",
+		Kind:        sdk.KindModel,
+		Description: "small decoder-only transformer with a byte-level BPE tokenizer, trained on CPU",
+		NewModel:    func() sdk.Model { return transformer.New() },
+	})
+}

@@ -1,0 +1,164 @@
+package transformer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+)
+
+// A checkpoint is a directory with two files:
+//
+//	weights.bin    parameters, then AdamW first and second moments, each the
+//	               full parameter slab as little-endian float32 in the order
+//	               the manifest lists the parameters
+//	manifest.json  version, config, parameter names and shapes, tokenizer
+//	               merges, optimizer step, RNG state, weights.bin's SHA-256
+//
+// Each file is written to a temporary name and renamed into place, manifest
+// last, so a crash leaves either the old checkpoint or the new one.
+
+const checkpointVersion = 1
+
+type manifest struct {
+	Version     int         `json:"version"`
+	Config      Config      `json:"config"`
+	Params      []paramSpec `json:"params"`
+	Merges      [][2]int32  `json:"merges"`
+	Fitted      bool        `json:"tokenizer_fitted"`
+	Step        int         `json:"step"`
+	AdamT       int         `json:"adam_t"`
+	Truncations int         `json:"truncations"`
+	RNG         []byte      `json:"rng"`
+	WeightsHash string      `json:"weights_sha256"`
+}
+
+// Save implements sdk.ModelWithCheckpoints.
+func (m *Model) Save(_ context.Context, dir string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.ready(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("transformer: save: %w", err)
+	}
+	n := len(m.net.p.data)
+	buf := make([]byte, 3*4*n)
+	for k, slab := range [][]float32{m.net.p.data, m.opt.M, m.opt.V} {
+		for i, v := range slab {
+			binary.LittleEndian.PutUint32(buf[(k*n+i)*4:], math.Float32bits(v))
+		}
+	}
+	sum := sha256.Sum256(buf)
+	rng, err := m.pcg.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("transformer: save rng: %w", err)
+	}
+	man := manifest{
+		Version: checkpointVersion, Config: m.cfg, Params: m.cfg.arch().specs(), Merges: m.tok.Merges,
+		Fitted: m.fitted, Step: m.step, AdamT: m.opt.T, Truncations: m.truncations, RNG: rng,
+		WeightsHash: hex.EncodeToString(sum[:]),
+	}
+	js, err := json.MarshalIndent(man, "", "  ")
+	if err != nil {
+		return fmt.Errorf("transformer: save: %w", err)
+	}
+	if err := writeAtomic(filepath.Join(dir, "weights.bin"), buf); err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(dir, "manifest.json"), js)
+}
+
+func writeAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("transformer: save: %w", err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("transformer: save %s: %w", path, err)
+	}
+	return nil
+}
+
+// Load implements sdk.ModelWithCheckpoints. The checkpoint's architecture
+// and tokenizer replace the configured ones.
+func (m *Model) Load(_ context.Context, dir string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mpath := filepath.Join(dir, "manifest.json")
+	js, err := os.ReadFile(mpath)
+	if err != nil {
+		return fmt.Errorf("transformer: load: %w", err)
+	}
+	var man manifest
+	if err := json.Unmarshal(js, &man); err != nil {
+		return fmt.Errorf("transformer: load %s: %w", mpath, err)
+	}
+	if man.Version != checkpointVersion {
+		return fmt.Errorf("transformer: load %s: checkpoint version %d, this build reads %d", mpath, man.Version, checkpointVersion)
+	}
+	if err := man.Config.validate(); err != nil {
+		return fmt.Errorf("transformer: load %s: %w", mpath, err)
+	}
+	want := man.Config.arch().specs()
+	if len(want) != len(man.Params) {
+		return fmt.Errorf("transformer: load %s: %d parameters listed, config implies %d", mpath, len(man.Params), len(want))
+	}
+	for i, p := range man.Params {
+		if p.Name != want[i].Name || fmt.Sprint(p.Shape) != fmt.Sprint(want[i].Shape) {
+			return fmt.Errorf("transformer: load %s: parameter %d is %s %v, config implies %s %v", mpath, i, p.Name, p.Shape, want[i].Name, want[i].Shape)
+		}
+	}
+	wpath := filepath.Join(dir, "weights.bin")
+	buf, err := os.ReadFile(wpath)
+	if err != nil {
+		return fmt.Errorf("transformer: load: %w", err)
+	}
+	if sum := sha256.Sum256(buf); hex.EncodeToString(sum[:]) != man.WeightsHash {
+		return fmt.Errorf("transformer: load %s: SHA-256 does not match the manifest (corrupt or from another save)", wpath)
+	}
+	n := man.Config.arch().numParams()
+	if len(buf) != 3*4*n {
+		return fmt.Errorf("transformer: load %s: %d bytes, want %d", wpath, len(buf), 3*4*n)
+	}
+	tok := &Tokenizer{Merges: man.Merges}
+	if err := tok.validate(); err != nil {
+		return fmt.Errorf("transformer: load %s: %w", mpath, err)
+	}
+	if tok.Size() > man.Config.Vocab {
+		return fmt.Errorf("transformer: load %s: tokenizer has %d ids, vocab is %d", mpath, tok.Size(), man.Config.Vocab)
+	}
+	tok.build()
+	m.setup(man.Config)
+	for k, slab := range [][]float32{m.net.p.data, m.opt.M, m.opt.V} {
+		for i := range slab {
+			slab[i] = math.Float32frombits(binary.LittleEndian.Uint32(buf[(k*n+i)*4:]))
+		}
+	}
+	if err := m.pcg.UnmarshalBinary(man.RNG); err != nil {
+		return fmt.Errorf("transformer: load %s: rng: %w", mpath, err)
+	}
+	m.setTokenizer(tok)
+	m.fitted = true
+	m.step, m.opt.T, m.truncations = man.Step, man.AdamT, man.Truncations
+	m.log.Info("checkpoint loaded", "dir", dir, "step", m.step, "params", n, "backend", m.backend)
+	return nil
+}

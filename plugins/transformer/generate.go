@@ -1,0 +1,354 @@
+package transformer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+
+	"github.com/lathe-ml/lathe/sdk"
+)
+
+// kvCache holds, per layer, the keys and values of every position seen so
+// far for each sequence: k[l] and v[l] are [slots, Context, C].
+type kvCache struct {
+	k, v [][]float32
+}
+
+func newKVCache(a arch, slots int) *kvCache {
+	c := &kvCache{}
+	for range a.Layers {
+		c.k = append(c.k, make([]float32, slots*a.Context*a.DModel))
+		c.v = append(c.v, make([]float32, slots*a.Context*a.DModel))
+	}
+	return c
+}
+
+// prefill runs prompts through the full forward pass (several at a time,
+// padded), stores their keys and values in slots first.. of the cache and
+// returns the logits [len(prompts), V] of each prompt's last position.
+func (m *model) prefill(prompts [][]int32, cache *kvCache, first int, budget int) []float32 {
+	C, V := m.DModel, m.Vocab
+	out := make([]float32, len(prompts)*V)
+	for i := 0; i < len(prompts); {
+		T := 0
+		j := i
+		for ; j < len(prompts); j++ {
+			t := max(T, len(prompts[j]))
+			if j > i && t*(j-i+1) > budget {
+				break
+			}
+			T = t
+		}
+		B := j - i
+		tokens := make([]int32, B*T)
+		rows := make([]int32, B)
+		for b := range B {
+			p := prompts[i+b]
+			copy(tokens[b*T:], p)
+			rows[b] = int32(b*T + len(p) - 1)
+		}
+		// forward cannot fail here: Generate checked lengths and ids.
+		if err := m.forward(tokens, B, T, rows, nil); err != nil {
+			panic(err)
+		}
+		for l, la := range m.a.layers {
+			for b := range B {
+				slot := first + i + b
+				for t := range len(prompts[i+b]) {
+					src := la.qkv[(b*T+t)*3*C:]
+					dst := (slot*m.Context + t) * C
+					copy(cache.k[l][dst:dst+C], src[C:2*C])
+					copy(cache.v[l][dst:dst+C], src[2*C:3*C])
+				}
+			}
+		}
+		copy(out[i*V:], m.a.logits[:B*V])
+		i = j
+	}
+	return out
+}
+
+// decodeBuf is the scratch of one decoding step for nb sequences.
+type decodeBuf struct {
+	x, ln, mean, rstd, qkv, atty, tmp, fch, fchg, logits []float32
+}
+
+// step feeds one new token per sequence (tokens[i] at position pos[i], cache
+// slot slots[i]) and returns the next-token logits [nb, V]. It is the same
+// network as forward, one row per sequence, attending over the cache.
+func (m *model) step(buf *decodeBuf, cache *kvCache, tokens []int32, pos, slots []int) []float32 {
+	C, H, V, T := m.DModel, m.Heads, m.Vocab, m.Context
+	nb := len(tokens)
+	hs := C / H
+	scale := float32(1 / math.Sqrt(float64(hs)))
+	buf.x, buf.ln, buf.tmp, buf.atty = grow(buf.x, nb*C), grow(buf.ln, nb*C), grow(buf.tmp, nb*C), grow(buf.atty, nb*C)
+	buf.mean, buf.rstd, buf.qkv = grow(buf.mean, nb), grow(buf.rstd, nb), grow(buf.qkv, nb*3*C)
+	buf.fch, buf.fchg, buf.logits = grow(buf.fch, nb*4*C), grow(buf.fchg, nb*4*C), grow(buf.logits, nb*V)
+	for i, tok := range tokens {
+		x, w, p := buf.x[i*C:(i+1)*C], m.p.wte[int(tok)*C:], m.p.wpe[pos[i]*C:]
+		for j := range x {
+			x[j] = w[j] + p[j]
+		}
+	}
+	for l := range m.Layers {
+		lp := &m.p.layers[l]
+		Kc, Vc := cache.k[l], cache.v[l]
+		layerNormForward(buf.ln, buf.mean, buf.rstd, buf.x, lp.ln1g, lp.ln1b, nb, C)
+		m.matmulForward(buf.qkv, buf.ln, lp.qkvw, lp.qkvb, nb, C, 3*C)
+		for i := range nb {
+			dst := (slots[i]*T + pos[i]) * C
+			copy(Kc[dst:dst+C], buf.qkv[i*3*C+C:i*3*C+2*C])
+			copy(Vc[dst:dst+C], buf.qkv[i*3*C+2*C:i*3*C+3*C])
+		}
+		parallelFor(nb*H, 1, func(lo, hi int) {
+			sc := make([]float32, T)
+			for u := lo; u < hi; u++ {
+				i, h := u/H, u%H
+				q := buf.qkv[i*3*C+h*hs : i*3*C+h*hs+hs]
+				base := slots[i] * T * C
+				n := pos[i] + 1
+				mx := float32(math.Inf(-1))
+				for t := range n {
+					k := Kc[base+t*C+h*hs : base+t*C+h*hs+hs]
+					var s float32
+					for d := range q {
+						s += q[d] * k[d]
+					}
+					s *= scale
+					sc[t] = s
+					mx = max(mx, s)
+				}
+				var sum float32
+				for t := range n {
+					sc[t] = float32(math.Exp(float64(sc[t] - mx)))
+					sum += sc[t]
+				}
+				o := buf.atty[i*C+h*hs : i*C+h*hs+hs]
+				clear(o)
+				for t := range n {
+					a := sc[t] / sum
+					v := Vc[base+t*C+h*hs : base+t*C+h*hs+hs]
+					for d := range o {
+						o[d] += a * v[d]
+					}
+				}
+			}
+		})
+		m.matmulForward(buf.tmp, buf.atty, lp.projw, lp.projb, nb, C, C)
+		residual(buf.x, buf.x, buf.tmp, nil)
+		layerNormForward(buf.ln, buf.mean, buf.rstd, buf.x, lp.ln2g, lp.ln2b, nb, C)
+		m.matmulForward(buf.fch, buf.ln, lp.fcw, lp.fcb, nb, C, 4*C)
+		geluForward(buf.fchg, buf.fch)
+		m.matmulForward(buf.tmp, buf.fchg, lp.fcprojw, lp.fcprojb, nb, 4*C, C)
+		residual(buf.x, buf.x, buf.tmp, nil)
+	}
+	layerNormForward(buf.ln, buf.mean, buf.rstd, buf.x, m.p.lnfg, m.p.lnfb, nb, C)
+	m.matmulForward(buf.logits, buf.ln, m.p.wte, nil, nb, C, V)
+	m.maskDead(buf.logits, nb)
+	return buf.logits
+}
+
+// Generate implements sdk.Model: all contexts decode together, one token per
+// sequence per step, over a KV cache. A prompt that would leave less room
+// than MaxTokens is left-truncated, keeping at least half the window; a
+// sequence that fills the window stops with StopReason "context". MaxTokens
+// 0 means "until the window is full". The same Seed gives the same text:
+// each context samples from its own generator seeded by (Seed, index).
+func (m *Model) Generate(ctx context.Context, req sdk.GenerateRequest) (sdk.GenerateResponse, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.ready(); err != nil {
+		return sdk.GenerateResponse{}, err
+	}
+	S := req.Sampling
+	if S.Temperature < 0 || S.TopP < 0 || S.TopP > 1 || S.MaxTokens < 0 {
+		return sdk.GenerateResponse{}, fmt.Errorf("transformer: bad sampling: temperature %g, top_p %g, max_tokens %d", S.Temperature, S.TopP, S.MaxTokens)
+	}
+	n := len(req.Contexts)
+	if n == 0 {
+		return sdk.GenerateResponse{}, nil
+	}
+	T, V := m.cfg.Context, m.cfg.Vocab
+	room := S.MaxTokens
+	if room == 0 {
+		room = T
+	}
+	keep := max(T-room, T/2)
+	prompts := make([][]int32, n)
+	for i, c := range req.Contexts {
+		p := m.tok.Encode(c)
+		if len(p) == 0 {
+			p = []int32{'\n'} // as in training: the first token needs a predecessor
+		}
+		if len(p) > keep {
+			p = p[len(p)-keep:]
+			m.truncations++
+		}
+		prompts[i] = p
+	}
+	cache := newKVCache(m.net.arch, n)
+	logits := m.net.prefill(prompts, cache, 0, m.cfg.BatchTokens)
+
+	type state struct {
+		rng    *rand.Rand
+		length int // tokens in the window so far
+		gen    []byte
+		out    sdk.Completion
+		done   bool
+	}
+	st := make([]*state, n)
+	for i := range st {
+		st[i] = &state{rng: rand.New(rand.NewPCG(uint64(S.Seed), uint64(i))), length: len(prompts[i])}
+	}
+	stops := make([][]byte, 0, len(S.Stop))
+	for _, s := range S.Stop {
+		if s != "" {
+			stops = append(stops, []byte(s))
+		}
+	}
+	active := make([]int, n) // active[r] = context index of logits row r
+	for i := range active {
+		active[i] = i
+	}
+	var buf decodeBuf
+	probs := make([]float64, V)
+	for len(active) > 0 {
+		if err := ctx.Err(); err != nil {
+			return sdk.GenerateResponse{}, fmt.Errorf("transformer: %w", err)
+		}
+		var next []int
+		var toks []int32
+		var pos, slots []int
+		for r, i := range active {
+			s := st[i]
+			row := logits[r*V : (r+1)*V]
+			tok, lp := sample(row, S, s.rng, probs)
+			s.out.Tokens = append(s.out.Tokens, tok)
+			s.out.Logprobs = append(s.out.Logprobs, lp)
+			prev := len(s.gen)
+			s.gen = append(s.gen, m.tok.tokenBytes(tok)...)
+			s.length++
+			if end, ok := findStop(s.gen, prev, stops); ok {
+				s.gen, s.out.StopReason = s.gen[:end], "stop"
+			} else if S.MaxTokens > 0 && len(s.out.Tokens) >= S.MaxTokens {
+				s.out.StopReason = "length"
+			} else if s.length >= T {
+				s.out.StopReason = "context"
+			} else {
+				next = append(next, i)
+				toks = append(toks, tok)
+				pos = append(pos, s.length-1)
+				slots = append(slots, i)
+				continue
+			}
+			s.done = true
+		}
+		active = next
+		if len(active) > 0 {
+			logits = m.net.step(&buf, cache, toks, pos, slots)
+		}
+	}
+	resp := sdk.GenerateResponse{Completions: make([]sdk.Completion, n)}
+	for i, s := range st {
+		s.out.Text = string(s.gen)
+		resp.Completions[i] = s.out
+	}
+	return resp, nil
+}
+
+// findStop looks for a stop string ending in the bytes added after prev and
+// returns the end of the first match.
+func findStop(gen []byte, prev int, stops [][]byte) (int, bool) {
+	best := -1
+	for _, s := range stops {
+		from := max(0, prev-len(s)+1)
+		if k := bytes.Index(gen[from:], s); k >= 0 {
+			if end := from + k + len(s); best < 0 || end < best {
+				best = end
+			}
+		}
+	}
+	return best, best >= 0
+}
+
+// sample picks the next token from raw logits and returns it with its
+// log-probability under the unmodified model distribution. Temperature 0 is
+// greedy; otherwise logits/temperature are softmaxed and, with 0 < TopP < 1,
+// restricted to the smallest set of tokens whose mass reaches TopP.
+func sample(logits []float32, S sdk.Sampling, rng *rand.Rand, probs []float64) (int32, float64) {
+	mx := logits[0]
+	arg := 0
+	for j, x := range logits {
+		if x > mx {
+			mx, arg = x, j
+		}
+	}
+	var sum float64
+	for _, x := range logits {
+		sum += math.Exp(float64(x - mx))
+	}
+	lse := float64(mx) + math.Log(sum)
+	if S.Temperature == 0 {
+		return int32(arg), float64(logits[arg]) - lse
+	}
+	var z float64
+	for j, x := range logits {
+		probs[j] = math.Exp(float64(x-mx) / S.Temperature)
+		z += probs[j]
+	}
+	idx := make([]int, 0, len(logits))
+	for j := range logits {
+		idx = append(idx, j)
+	}
+	limit := z
+	if S.TopP > 0 && S.TopP < 1 {
+		sort.Slice(idx, func(a, b int) bool { return probs[idx[a]] > probs[idx[b]] })
+		var c float64
+		for k, j := range idx {
+			c += probs[j]
+			if c >= S.TopP*z {
+				idx, limit = idx[:k+1], c
+				break
+			}
+		}
+	}
+	u := rng.Float64() * limit
+	pick := idx[len(idx)-1]
+	for _, j := range idx {
+		u -= probs[j]
+		if u < 0 {
+			pick = j
+			break
+		}
+	}
+	return int32(pick), float64(logits[pick]) - lse
+}
+
+// generateUncached decodes greedily by rerunning the whole sequence through
+// forward for every new token; it exists to measure (and test) the cache.
+func (m *model) generateUncached(prompt []int32, n int) ([]int32, error) {
+	seq := append([]int32(nil), prompt...)
+	var out []int32
+	for range n {
+		if len(seq) > m.Context {
+			return out, errors.New("transformer: context full")
+		}
+		if err := m.forward(seq, 1, len(seq), []int32{int32(len(seq) - 1)}, nil); err != nil {
+			return out, err
+		}
+		row := m.a.logits[:m.Vocab]
+		best := 0
+		for j, x := range row {
+			if x > row[best] {
+				best = j
+			}
+		}
+		out = append(out, int32(best))
+		seq = append(seq, int32(best))
+	}
+	return out, nil
+}

@@ -1,0 +1,496 @@
+// Package transformer is Lathe's built-in language model: a small
+// decoder-only transformer (pre-LayerNorm, GELU, causal self-attention,
+// learned positions, tied embeddings) with its own byte-level BPE tokenizer,
+// trained on CPU through the sdk.Model, sdk.ModelWithTraining and
+// sdk.ModelWithCheckpoints interfaces.
+//
+// The network is written llm.c style: an explicit forward and backward per
+// layer over flat float32 slices, with matrix products on gorgonia's BLAS
+// interface (gonum's pure-Go BLAS by default, OpenBLAS when built with
+// -tags openblas). LayerNorm, GELU, fused causal attention and masked
+// cross-entropy are also gorgonia Ops with symbolic gradients (see op.go),
+// checked against finite differences. It is not a general deep-learning
+// library: it holds exactly this architecture.
+package transformer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+	G "gorgonia.org/gorgonia"
+
+	"github.com/lathe-ml/lathe/sdk"
+)
+
+// Config is the model's HCL block, defaults filled in.
+type Config struct {
+	Layers      int     `json:"layers"`
+	DModel      int     `json:"d_model"`
+	Heads       int     `json:"heads"`
+	Context     int     `json:"context"`
+	Vocab       int     `json:"vocab"`
+	Dropout     float64 `json:"dropout"`
+	Seed        int64   `json:"seed"`
+	Device      string  `json:"device"`
+	LR          float64 `json:"lr"`
+	MinLRFrac   float64 `json:"min_lr_frac"`
+	Warmup      int     `json:"warmup"`
+	WeightDecay float64 `json:"weight_decay"`
+	GradClip    float64 `json:"grad_clip"`
+	BatchTokens int     `json:"batch_tokens"`
+}
+
+// DefaultConfig suits a 2-core CPU: a quickstart trains a few hundred SFT
+// steps in minutes.
+func DefaultConfig() Config {
+	return Config{
+		Layers: 2, DModel: 128, Heads: 4, Context: 512, Vocab: 1024, Dropout: 0, Seed: 1,
+		Device: "cpu", LR: 3e-3, MinLRFrac: 0.1, Warmup: 20, WeightDecay: 0.01, GradClip: 1,
+		BatchTokens: 4096,
+	}
+}
+
+var schema = sdk.Schema{
+	Description: "A small decoder-only transformer trained on CPU, with its own byte-level BPE tokenizer.",
+	Attributes: []sdk.Attribute{
+		{Name: "layers", Type: "number", Description: "Transformer blocks.", Default: 2.0},
+		{Name: "d_model", Type: "number", Description: "Width of the residual stream; divisible by heads.", Default: 128.0},
+		{Name: "heads", Type: "number", Description: "Attention heads.", Default: 4.0},
+		{Name: "context", Type: "number", Description: "Context window in tokens; longer contexts are left-truncated.", Default: 512.0},
+		{Name: "vocab", Type: "number", Description: "Tokenizer vocabulary size (256 bytes plus learned merges).", Default: 1024.0},
+		{Name: "dropout", Type: "number", Description: "Residual dropout during supervised training, in [0,1).", Default: 0.0},
+		{Name: "seed", Type: "number", Description: "Seed for initialisation, dropout and data order.", Default: 1.0},
+		{Name: "device", Type: "string", Description: `"cpu" ("cuda" needs a binary built with -tags cuda).`, Default: "cpu"},
+		{Name: "lr", Type: "number", Description: "Peak AdamW learning rate.", Default: 3e-3},
+		{Name: "min_lr_frac", Type: "number", Description: "Cosine schedule floor as a fraction of lr.", Default: 0.1},
+		{Name: "warmup", Type: "number", Description: "Linear warmup steps.", Default: 20.0},
+		{Name: "weight_decay", Type: "number", Description: "AdamW decoupled weight decay (matrices only).", Default: 0.01},
+		{Name: "grad_clip", Type: "number", Description: "Global gradient-norm clip; 0 disables.", Default: 1.0},
+		{Name: "batch_tokens", Type: "number", Description: "Tokens per micro-batch (padded B*T); larger batches accumulate gradients.", Default: 4096.0},
+	},
+}
+
+func (c Config) validate() error {
+	var errs []error
+	pos := func(name string, v int) {
+		if v <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %d", name, v))
+		}
+	}
+	pos("layers", c.Layers)
+	pos("d_model", c.DModel)
+	pos("heads", c.Heads)
+	pos("context", c.Context)
+	pos("batch_tokens", c.BatchTokens)
+	if c.Heads > 0 && c.DModel%c.Heads != 0 {
+		errs = append(errs, fmt.Errorf("d_model %d is not divisible by heads %d", c.DModel, c.Heads))
+	}
+	if c.Vocab < 256 {
+		errs = append(errs, fmt.Errorf("vocab must be at least 256 (the byte tokens), got %d", c.Vocab))
+	}
+	if c.Dropout < 0 || c.Dropout >= 1 {
+		errs = append(errs, fmt.Errorf("dropout must be in [0,1), got %g", c.Dropout))
+	}
+	if c.LR <= 0 || c.Warmup < 0 || c.WeightDecay < 0 || c.GradClip < 0 || c.MinLRFrac < 0 || c.MinLRFrac > 1 {
+		errs = append(errs, fmt.Errorf("lr must be positive and warmup, weight_decay, grad_clip, min_lr_frac non-negative (min_lr_frac <= 1)"))
+	}
+	switch c.Device {
+	case "cpu":
+	case "cuda":
+		errs = append(errs, errors.New(`device "cuda" is not available: this binary was built without -tags cuda; use device = "cpu"`))
+	default:
+		errs = append(errs, fmt.Errorf(`device must be "cpu" or "cuda", got %q`, c.Device))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("transformer: config: %w", err)
+	}
+	return nil
+}
+
+func (c Config) arch() arch {
+	return arch{Layers: c.Layers, DModel: c.DModel, Heads: c.Heads, Context: c.Context, Vocab: c.Vocab}
+}
+
+func (c Config) hyper() hyper {
+	return hyper{LR: c.LR, MinLRFrac: c.MinLRFrac, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8,
+		WeightDecay: c.WeightDecay, GradClip: c.GradClip, Warmup: c.Warmup}
+}
+
+// Model is the transformer plugin. Its methods are safe for concurrent use;
+// they run one at a time.
+type Model struct {
+	mu      sync.Mutex
+	log     hclog.Logger
+	bl      G.BLAS
+	backend string
+
+	cfg Config
+	tok *Tokenizer
+	net *model
+	opt adamW
+	pcg *rand.PCG // training randomness (dropout); saved with checkpoints
+	rng *rand.Rand
+	// step counts optimizer updates; truncations counts examples cut to fit.
+	step, truncations int
+	fitted            bool
+}
+
+// New returns an unconfigured model using the build's default BLAS.
+func New() *Model {
+	bl, name := defaultBLAS()
+	return &Model{bl: bl, backend: name, log: hclog.New(&hclog.LoggerOptions{Name: "transformer", Output: os.Stderr})}
+}
+
+// Schema implements sdk.Plugin.
+func (m *Model) Schema(context.Context) (sdk.Schema, error) { return schema, nil }
+
+// Configure implements sdk.Plugin: it validates the options and builds a
+// freshly initialised network with a bytes-only tokenizer (FitTokenizer or
+// Load replace it).
+func (m *Model) Configure(_ context.Context, raw sdk.Config) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cfg, err := decodeConfig(raw)
+	if err != nil {
+		return err
+	}
+	m.setup(cfg)
+	m.log.Info("configured", "params", m.cfg.arch().numParams(), "layers", cfg.Layers, "d_model", cfg.DModel,
+		"heads", cfg.Heads, "context", cfg.Context, "vocab", cfg.Vocab, "backend", m.backend)
+	return nil
+}
+
+// decodeConfig reads the block over the defaults. Numbers arrive as JSON
+// floats, so integer options are checked to be whole.
+func decodeConfig(raw sdk.Config) (Config, error) {
+	var f map[string]any
+	if err := raw.Decode(&f); err != nil {
+		return Config{}, fmt.Errorf("transformer: %w", err)
+	}
+	cfg := DefaultConfig()
+	var errs []error
+	num := func(k string) (float64, bool) {
+		v, ok := f[k]
+		if !ok || v == nil {
+			return 0, false
+		}
+		x, ok := v.(float64)
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s must be a number, got %v", k, v))
+		}
+		return x, ok
+	}
+	ints := map[string]*int{"layers": &cfg.Layers, "d_model": &cfg.DModel, "heads": &cfg.Heads, "context": &cfg.Context,
+		"vocab": &cfg.Vocab, "warmup": &cfg.Warmup, "batch_tokens": &cfg.BatchTokens}
+	for k, p := range ints {
+		if x, ok := num(k); ok {
+			if x != math.Trunc(x) || math.Abs(x) > 1<<40 {
+				errs = append(errs, fmt.Errorf("%s must be a whole number, got %g", k, x))
+			}
+			*p = int(x)
+		}
+	}
+	floats := map[string]*float64{"dropout": &cfg.Dropout, "lr": &cfg.LR, "min_lr_frac": &cfg.MinLRFrac,
+		"weight_decay": &cfg.WeightDecay, "grad_clip": &cfg.GradClip}
+	for k, p := range floats {
+		if x, ok := num(k); ok {
+			*p = x
+		}
+	}
+	if x, ok := num("seed"); ok {
+		cfg.Seed = int64(x)
+	}
+	if v, ok := f["device"]; ok && v != nil {
+		s, ok := v.(string)
+		if !ok {
+			errs = append(errs, fmt.Errorf("device must be a string, got %v", v))
+		}
+		cfg.Device = s
+	}
+	known := map[string]bool{}
+	for _, a := range schema.Attributes {
+		known[a.Name] = true
+	}
+	for k := range f {
+		if !known[k] {
+			errs = append(errs, fmt.Errorf("unknown option %q", k))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, fmt.Errorf("transformer: config: %w", err)
+	}
+	return cfg, cfg.validate()
+}
+
+// setup builds a fresh network, optimizer and RNG for cfg.
+func (m *Model) setup(cfg Config) {
+	m.cfg = cfg
+	a := cfg.arch()
+	m.net = newModel(a, m.bl)
+	m.net.dropout = float32(cfg.Dropout)
+	initParams(a, m.net.p, rand.New(rand.NewPCG(uint64(cfg.Seed), 0x1a7e)))
+	n := a.numParams()
+	m.opt = adamW{M: make([]float32, n), V: make([]float32, n)}
+	m.pcg = rand.NewPCG(uint64(cfg.Seed), 0xd20b)
+	m.rng = rand.New(m.pcg)
+	m.setTokenizer(&Tokenizer{})
+	m.step, m.truncations, m.fitted = 0, 0, false
+}
+
+// setTokenizer installs t and tells the network which ids are live.
+func (m *Model) setTokenizer(t *Tokenizer) {
+	if t.rank == nil {
+		t.build()
+	}
+	m.tok = t
+	m.net.live = t.Size()
+}
+
+func (m *Model) ready() error {
+	if m.net == nil {
+		return errors.New("transformer: model used before Configure or Load")
+	}
+	return nil
+}
+
+// Info implements sdk.Model.
+func (m *Model) Info(context.Context) (sdk.ModelInfo, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.ready(); err != nil {
+		return sdk.ModelInfo{}, err
+	}
+	return sdk.ModelInfo{
+		Name: "transformer", Parameters: int64(m.cfg.arch().numParams()), Context: m.cfg.Context,
+		Vocab: m.cfg.Vocab, Device: m.cfg.Device, Backend: m.backend,
+	}, nil
+}
+
+// FitTokenizer implements sdk.ModelWithTraining. A model that has already
+// trained or was loaded keeps its tokenizer, since its embeddings are tied
+// to those ids.
+func (m *Model) FitTokenizer(ctx context.Context, corpus []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.ready(); err != nil {
+		return err
+	}
+	if m.fitted || m.step > 0 {
+		m.log.Info("tokenizer kept", "reason", "already fitted or trained", "vocab", m.tok.Size())
+		return nil
+	}
+	t, err := TrainTokenizer(corpus, m.cfg.Vocab)
+	if err != nil {
+		return err
+	}
+	m.setTokenizer(t)
+	m.fitted = true
+	m.log.Info("tokenizer fitted", "documents", len(corpus), "merges", len(t.Merges), "vocab", t.Size())
+	return nil
+}
+
+// TrainSupervised implements sdk.ModelWithTraining: mean cross-entropy over
+// the target tokens of the batch, contexts masked.
+func (m *Model) TrainSupervised(ctx context.Context, batch sdk.SupervisedBatch) (sdk.TrainStats, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.ready(); err != nil {
+		return sdk.TrainStats{}, err
+	}
+	seqs, trunc := m.layoutAll(len(batch.Examples), func(i int) (string, string, []int32) {
+		return batch.Examples[i].Context, batch.Examples[i].Target, nil
+	})
+	total := countTargets(seqs)
+	if total == 0 {
+		return sdk.TrainStats{}, errors.New("transformer: supervised batch has no target tokens")
+	}
+	var loss, ent float64
+	for _, mb := range microBatches(seqs, m.cfg.BatchTokens) {
+		if err := ctx.Err(); err != nil {
+			return sdk.TrainStats{}, fmt.Errorf("transformer: %w", err)
+		}
+		s, err := m.net.score(mb, m.rng)
+		if err != nil {
+			return sdk.TrainStats{}, err
+		}
+		g := make([]float32, len(s.logp))
+		for i := range g {
+			g[i] = -1 / float32(total)
+			loss -= float64(s.logp[i])
+			ent += float64(s.ent[i])
+		}
+		xentBackward(m.net.a.logits, s.targets, g, len(g), m.net.Vocab)
+		m.net.backward()
+	}
+	lr := m.cfg.hyper().lrAt(batch.Step, batch.TotalSteps)
+	norm := m.opt.update(m.net, m.cfg.hyper(), lr)
+	m.step++
+	return sdk.TrainStats{Loss: loss / float64(total), Tokens: total, Metrics: map[string]float64{
+		"lr": lr, "grad_norm": norm, "entropy": ent / float64(total), "truncated": float64(trunc),
+	}}, nil
+}
+
+// TrainPolicy implements sdk.ModelWithTraining: per token, the PPO clipped
+// surrogate -min(r A, clip(r, 1-eps, 1+eps) A) with r = exp(logp - old),
+// plus KLCoef times the k3 estimator of KL(policy || reference),
+// exp(ref-logp) - (ref-logp) - 1, averaged over the batch's tokens. Dropout
+// is off so the ratio compares like with like.
+func (m *Model) TrainPolicy(ctx context.Context, batch sdk.PolicyBatch) (sdk.TrainStats, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.ready(); err != nil {
+		return sdk.TrainStats{}, err
+	}
+	seqs, trunc := m.layoutAll(len(batch.Examples), func(i int) (string, string, []int32) {
+		e := batch.Examples[i]
+		return e.Context, e.Completion, e.Tokens
+	})
+	for _, s := range seqs {
+		e := batch.Examples[s.ex]
+		if err := checkLogprobs("old", s.ex, e.OldLogprobs, len(s.target)); err != nil {
+			return sdk.TrainStats{}, err
+		}
+		if err := checkLogprobs("reference", s.ex, e.RefLogprobs, len(s.target)); err != nil {
+			return sdk.TrainStats{}, err
+		}
+	}
+	total := countTargets(seqs)
+	if total == 0 {
+		return sdk.TrainStats{}, errors.New("transformer: policy batch has no completion tokens")
+	}
+	eps := batch.ClipEps
+	var loss, kl, ent, clipped float64
+	for _, mb := range microBatches(seqs, m.cfg.BatchTokens) {
+		if err := ctx.Err(); err != nil {
+			return sdk.TrainStats{}, fmt.Errorf("transformer: %w", err)
+		}
+		s, err := m.net.score(mb, nil)
+		if err != nil {
+			return sdk.TrainStats{}, err
+		}
+		g := make([]float32, len(s.logp))
+		k := 0
+		for _, sq := range mb {
+			e := batch.Examples[sq.ex]
+			A := e.Advantage
+			for j := range sq.target {
+				lp := float64(s.logp[k])
+				old := lp
+				if len(e.OldLogprobs) > 0 {
+					old = e.OldLogprobs[j]
+				}
+				r := math.Exp(lp - old)
+				surr := math.Min(r*A, clamp(r, 1-eps, 1+eps)*A)
+				var d float64 // dLoss/dlogp before averaging
+				if eps > 0 && ((A >= 0 && r > 1+eps) || (A < 0 && r < 1-eps)) {
+					clipped++
+				} else {
+					d = -A * r
+				}
+				tokLoss := -surr
+				if len(e.RefLogprobs) > 0 && batch.KLCoef != 0 {
+					x := e.RefLogprobs[j] - lp
+					k3 := math.Exp(x) - x - 1
+					kl += k3
+					tokLoss += batch.KLCoef * k3
+					d += batch.KLCoef * (1 - math.Exp(x))
+				}
+				loss += tokLoss
+				ent += float64(s.ent[k])
+				g[k] = float32(d / float64(total))
+				k++
+			}
+		}
+		xentBackward(m.net.a.logits, s.targets, g, len(g), m.net.Vocab)
+		m.net.backward()
+	}
+	lr := m.cfg.hyper().lrAt(batch.Step, batch.TotalSteps)
+	norm := m.opt.update(m.net, m.cfg.hyper(), lr)
+	m.step++
+	n := float64(total)
+	return sdk.TrainStats{Loss: loss / n, Tokens: total, Metrics: map[string]float64{
+		"loss": loss / n, "kl": kl / n, "clip_frac": clipped / n, "entropy": ent / n,
+		"lr": lr, "grad_norm": norm, "truncated": float64(trunc),
+	}}, nil
+}
+
+func clamp(x, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, x)) }
+
+// Logprobs implements sdk.ModelWithTraining: the log-probability of each
+// completion token after its context (tokens cut to fit the window get none).
+func (m *Model) Logprobs(ctx context.Context, req sdk.LogprobsRequest) (sdk.LogprobsResponse, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.ready(); err != nil {
+		return sdk.LogprobsResponse{}, err
+	}
+	seqs, _ := m.layoutAll(len(req.Examples), func(i int) (string, string, []int32) {
+		e := req.Examples[i]
+		return e.Context, e.Completion, e.Tokens
+	})
+	out := make([][]float64, len(req.Examples))
+	for i := range out {
+		out[i] = []float64{}
+	}
+	for _, mb := range microBatches(seqs, m.cfg.BatchTokens) {
+		if err := ctx.Err(); err != nil {
+			return sdk.LogprobsResponse{}, fmt.Errorf("transformer: %w", err)
+		}
+		s, err := m.net.score(mb, nil)
+		if err != nil {
+			return sdk.LogprobsResponse{}, err
+		}
+		k := 0
+		for _, sq := range mb {
+			lp := make([]float64, len(sq.target))
+			for j := range lp {
+				lp[j] = float64(s.logp[k])
+				k++
+			}
+			out[sq.ex] = lp
+		}
+	}
+	return sdk.LogprobsResponse{Logprobs: out}, nil
+}
+
+// layoutAll tokenizes n (context, completion, tokens) examples and lays them
+// out for the window, counting truncations (also logged in aggregate).
+func (m *Model) layoutAll(n int, get func(i int) (string, string, []int32)) ([]sequence, int) {
+	seqs := make([]sequence, n)
+	trunc := 0
+	for i := range seqs {
+		c, comp, toks := get(i)
+		if len(toks) == 0 {
+			toks = m.tok.Encode(comp)
+		}
+		seqs[i] = layout(i, m.tok.Encode(c), toks, m.cfg.Context)
+		if seqs[i].truncated {
+			trunc++
+		}
+	}
+	if trunc > 0 {
+		m.truncations += trunc
+		m.log.Debug("examples truncated to the context window", "batch", trunc, "total", m.truncations)
+	}
+	return seqs, trunc
+}
+
+func countTargets(seqs []sequence) int {
+	n := 0
+	for _, s := range seqs {
+		n += len(s.target)
+	}
+	return n
+}
+
+var (
+	_ sdk.Model                = (*Model)(nil)
+	_ sdk.ModelWithTraining    = (*Model)(nil)
+	_ sdk.ModelWithCheckpoints = (*Model)(nil)
+)
