@@ -72,7 +72,7 @@ func (a arch) specs() []paramSpec {
 
 // layerParams are views of one block's tensors (weights are [out, in]).
 type layerParams struct {
-	ln1g, ln1b, qkvw, qkvb, projw, projb []float32
+	ln1g, ln1b, qkvw, qkvb, projw, projb   []float32
 	ln2g, ln2b, fcw, fcb, fcprojw, fcprojb []float32
 }
 
