@@ -1,0 +1,29 @@
+// Package sandbox runs untrusted Python programs against their tests and
+// returns a verdict the program cannot forge.
+//
+// A Pool keeps warm python3 workers (the real interpreter, resolved once,
+// never a pyenv shim). Each worker is started once inside fresh PID, mount
+// and network namespaces where the kernel allows and forks one child per
+// check ahead of time. Before a child sees its check it drops to an
+// unprivileged uid reserved for its worker, sets RLIMIT_CPU, AS, NPROC,
+// FSIZE, NOFILE and CORE, and moves into an empty private /tmp. The worker
+// enforces the wall-clock limit, kills the child's process group, and as
+// the namespace's init (or a child subreaper) kills and reaps everything a
+// check leaves behind. The host kills and replaces a worker that stops
+// answering, and every wait honours the caller's context.
+//
+// The tests run after the program in the same child, judged by a harness
+// built before any untrusted code existed: every top-level assert is one
+// test, compared values are copied to exact builtin types first (so an
+// object whose __eq__ is always true cannot pass), and only a complete,
+// untampered record of every test counts as a pass. When a Check has a
+// Reference, the reference runs in a separate child and the host compares
+// the values the tests checked under both programs, so the verdict does not
+// depend on anything the program could write.
+//
+// Feedback (Verdict.Feedback) is model input: it is deterministic, with no
+// temporary paths, process ids or timings in it.
+//
+// This package does not decide what a task is or how a tool renders its
+// state; it only runs checks.
+package sandbox

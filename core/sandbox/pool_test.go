@@ -1,0 +1,183 @@
+package sandbox
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	sharedOnce sync.Once
+	sharedPool *Pool
+	sharedErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sharedPool != nil {
+		sharedPool.Close()
+	}
+	os.Exit(code)
+}
+
+// testPool is one pool shared by the package's tests (starting workers
+// costs ~0.5 s); tests that need their own options start their own.
+func testPool(t testing.TB) *Pool {
+	t.Helper()
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not on PATH")
+	}
+	sharedOnce.Do(func() {
+		sharedPool, sharedErr = NewPool(context.Background(), Options{Timeout: 2 * time.Second})
+	})
+	if sharedErr != nil {
+		t.Fatalf("NewPool: %v", sharedErr)
+	}
+	return sharedPool
+}
+
+func TestRunVerdicts(t *testing.T) {
+	p := testPool(t)
+	add := "def add(a, b):\n    return a + b\n"
+	tests := "assert add(1, 2) == 3\nassert add(2, 2) == 4\nassert add(-1, 1) == 0\n"
+	cases := []struct {
+		name     string
+		check    Check
+		status   Status
+		class    string
+		passed   int
+		total    int
+		feedback string // exact when it starts with "=", otherwise a substring
+	}{
+		{"pass", Check{Program: add, Tests: tests}, StatusPass, "", 3, 3, "=All 3 tests passed."},
+		{"wrong value", Check{Program: "def add(a, b):\n    return a * b\n", Tests: tests}, StatusFail, "assertion", 1, 3,
+			"=Test 1 of 3 failed:\nassert add(1, 2) == 3\nAssertionError: 2 != 3"},
+		{"syntax error", Check{Program: "def add(a, b):\n    x = 1\n    retrun a\n", Tests: tests}, StatusError, "syntax", 0, 3,
+			"=  File \"<program>\", line 3\n    retrun a\nSyntaxError: invalid syntax"},
+		{"exception in program function", Check{Program: "def add(a, b):\n    return a + 'x'\n", Tests: tests}, StatusError, "exception", 0, 3,
+			"=Test 1 of 3 failed:\nassert add(1, 2) == 3\n  File \"<program>\", line 2, in add\n    return a + 'x'\nTypeError: unsupported operand type(s) for +: 'int' and 'str'"},
+		{"error at top level", Check{Program: "x = undefined_name\n" + add, Tests: tests}, StatusError, "exception", 0, 3,
+			"=  File \"<program>\", line 1, in <module>\n    x = undefined_name\nNameError: name 'undefined_name' is not defined"},
+		{"stdout shown on failure", Check{Program: "def add(a, b):\n    print('debug', a)\n    return 0\n", Tests: tests}, StatusFail, "assertion", 1, 3,
+			"--- stdout ---\ndebug 1\ndebug 2\ndebug -1"},
+		{"setup runs first", Check{Setup: "import math\nK = 10\n", Program: "def f():\n    return K + math.floor(0.5)\n", Tests: "assert f() == 10\n"}, StatusPass, "", 1, 1, "=All 1 tests passed."},
+		{"stdlib imports work under the dropped uid", Check{Program: "import heapq, re, collections, itertools, bisect\ndef f():\n    return heapq.nsmallest(2, [3, 1, 2])\n", Tests: "assert f() == [1, 2]\n"}, StatusPass, "", 1, 1, ""},
+		{"test statements and block tests", Check{Program: add, Tests: "x = add(1, 1)\nassert x == 2\nfor i in range(3):\n    assert add(i, 0) == i\n"}, StatusPass, "", 2, 2, ""},
+		{"assert message", Check{Program: add, Tests: "assert add(1, 1) == 3, 'one plus one'\n"}, StatusFail, "assertion", 0, 1, "AssertionError: one plus one"},
+		{"not and membership", Check{Program: add, Tests: "assert not add(0, 0)\nassert add(1, 1) in [2, 3]\nassert add(1, 1) is not None\n"}, StatusPass, "", 3, 3, ""},
+		{"namedtuple and Counter are plain", Check{Program: "from collections import namedtuple, Counter\nP = namedtuple('P', 'x y')\ndef f():\n    return P(1, 2), Counter('aab')\n", Tests: "assert f()[0] == (1, 2)\nassert f()[1] == {'a': 2, 'b': 1}\n"}, StatusPass, "", 2, 2, ""},
+		{"tests do not compile", Check{Program: add, Tests: "assert add(1,\n"}, StatusError, "syntax", 0, 0, "The tests do not compile"},
+		{"reference agrees", Check{Program: "def add(a, b):\n    return b + a\n", Tests: tests, Reference: add}, StatusPass, "", 3, 3, "=All 3 tests passed."},
+		{"reference disagrees", Check{Program: "def add(a, b):\n    return a - b\n", Tests: tests, Reference: add}, StatusFail, "assertion", 0, 3, "AssertionError: -1 != 3"},
+		{"timeout", Check{Program: "while True:\n    pass\n", Tests: tests, Timeout: 300 * time.Millisecond}, StatusTimeout, "timeout", 0, 3, "=Timeout: the program ran longer than 300ms (test 1 of 3 was running)."},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := p.Run(context.Background(), tc.check)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Status != tc.status || v.ErrorClass != tc.class || v.Passed != tc.passed || v.Total != tc.total {
+				t.Errorf("got %s/%s %d/%d, want %s/%s %d/%d\nfeedback:\n%s", v.Status, v.ErrorClass, v.Passed, v.Total,
+					tc.status, tc.class, tc.passed, tc.total, v.Feedback)
+			}
+			if want, exact := strings.CutPrefix(tc.feedback, "="); exact && v.Feedback != want {
+				t.Errorf("feedback:\n%s\nwant:\n%s", v.Feedback, want)
+			} else if !exact && !strings.Contains(v.Feedback, tc.feedback) {
+				t.Errorf("feedback:\n%s\nwant it to contain:\n%s", v.Feedback, tc.feedback)
+			}
+		})
+	}
+}
+
+func TestCacheAndDeterminism(t *testing.T) {
+	p := testPool(t)
+	c := Check{Program: "def f():\n    return sorted({'b', 'a'}) + [len('x' * 3)]\n", Tests: "assert f() == ['a', 'b', 2]\n"}
+	before := p.Stats()
+	v1, err := p.Run(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := p.Run(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v1.Cached || !v2.Cached {
+		t.Errorf("cached flags: first %v, second %v", v1.Cached, v2.Cached)
+	}
+	if v1.Feedback != v2.Feedback || v1.Status != StatusFail {
+		t.Errorf("verdicts differ or wrong: %+v vs %+v", v1, v2)
+	}
+	after := p.Stats()
+	if after.Checks-before.Checks != 2 || after.CacheHits-before.CacheHits != 1 {
+		t.Errorf("stats moved by %d checks, %d hits; want 2, 1", after.Checks-before.Checks, after.CacheHits-before.CacheHits)
+	}
+	// The same failing program run uncached in another pool gives the
+	// same feedback byte for byte (no paths, pids or timings).
+	q, err := NewPool(context.Background(), Options{Workers: 1, CacheSize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	for range 3 {
+		v3, err := q.Run(context.Background(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v3.Feedback != v1.Feedback {
+			t.Fatalf("feedback not deterministic:\n%s\nvs\n%s", v3.Feedback, v1.Feedback)
+		}
+	}
+}
+
+func TestRunBatchKeepsOrderAndHonoursContext(t *testing.T) {
+	p := testPool(t)
+	var cs []Check
+	for i := range 8 {
+		prog := "def f():\n    return " + strings.Repeat("1 + ", i) + "0\n"
+		cs = append(cs, Check{Program: prog, Tests: "assert f() == 3\n"})
+	}
+	vs, err := p.RunBatch(context.Background(), cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vs {
+		want := StatusFail
+		if i == 3 {
+			want = StatusPass
+		}
+		if v.Status != want {
+			t.Errorf("check %d: %s, want %s", i, v.Status, want)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = p.Run(ctx, Check{Program: "import time\ntime.sleep(30)\n", Tests: "assert True\n", Timeout: 10 * time.Second})
+	if err == nil || time.Since(start) > 3*time.Second {
+		t.Errorf("cancelled run: err %v after %v", err, time.Since(start))
+	}
+	// The pool recovers from the killed worker.
+	v, err := p.Run(context.Background(), Check{Program: "x = 1\n", Tests: "assert x == 1\n"})
+	if err != nil || v.Status != StatusPass {
+		t.Errorf("after cancellation: %+v, %v", v, err)
+	}
+}
+
+func TestIsolationLayers(t *testing.T) {
+	p := testPool(t)
+	iso := p.Isolation()
+	if !iso.Rlimits || !iso.Timeout || !iso.ProcessGroupKill {
+		t.Fatalf("minimum layers missing: %s", iso)
+	}
+	if os.Geteuid() == 0 && (!iso.UIDDrop || !iso.PIDNamespace || !iso.NetNamespace || !iso.PrivateTmp) {
+		t.Errorf("running as root, expected uid drop and namespaces: %s", iso)
+	}
+	if strings.Contains(p.Python(), "shims") {
+		t.Errorf("interpreter not resolved behind the shim: %s", p.Python())
+	}
+}
