@@ -1,0 +1,105 @@
+package transformer
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestChunks(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"def f(x):", []string{"def", " f", "(", "x", "):"}},
+		{"    return x1\n\n", []string{"   ", " return", " x", "1", "\n\n"}},
+		{"a  = 10", []string{"a", "  ", "=", " 10"}},
+		{"", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			if got := chunks(tc.in); !slices.Equal(got, tc.want) {
+				t.Fatalf("chunks(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestTokenizerRoundTrip(t *testing.T) {
+	corpus := []string{"def add(a, b):\n    return a + b\n", "def sub(a, b):\n    return a - b\n", "L 1 def f():\nREPL 2 >>>    return 1\n"}
+	tok, err := TrainTokenizer(corpus, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tok.Merges) == 0 {
+		t.Fatal("no merges learned")
+	}
+	tests := []string{"def add(a, b):\n    return a + b\n", "unseen text \x00\xff ünïcode", "", "REPW 3 >>>x >>>y"}
+	for _, s := range tests {
+		t.Run(s, func(t *testing.T) {
+			ids := tok.Encode(s)
+			got, err := tok.Decode(ids)
+			if err != nil || got != s {
+				t.Fatalf("decode(encode(%q)) = %q, %v", s, got, err)
+			}
+		})
+	}
+	// A frequent word compresses to fewer tokens than bytes.
+	if n := len(tok.Encode("    return a")); n >= len("    return a") {
+		t.Fatalf("no compression: %d tokens", n)
+	}
+	again, _ := TrainTokenizer(corpus, 300)
+	if !slices.Equal(again.Merges, tok.Merges) {
+		t.Fatal("training is not deterministic")
+	}
+	if _, err := tok.Decode([]int32{int32(tok.Size())}); err == nil {
+		t.Fatal("decoding an out-of-range id succeeded")
+	}
+}
+
+// TestTokenizerSpeedMBPP trains a 1024-token vocabulary on MBPP's code and
+// text (about 0.5 MB) and requires it to take under 10 s.
+func TestTokenizerSpeedMBPP(t *testing.T) {
+	path := filepath.Join("..", "..", "..", "shared", "datasets", "mbpp", "mbpp.jsonl")
+	if d := os.Getenv("LATHE_DATASETS"); d != "" {
+		path = filepath.Join(d, "mbpp", "mbpp.jsonl")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Skipf("MBPP not found at %s (set LATHE_DATASETS): %v", path, err)
+	}
+	defer f.Close()
+	var corpus []string
+	size := 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var rec struct {
+			Text string `json:"text"`
+			Code string `json:"code"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		corpus = append(corpus, rec.Text, rec.Code)
+		size += len(rec.Text) + len(rec.Code)
+	}
+	start := time.Now()
+	tok, err := TrainTokenizer(corpus, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	el := time.Since(start)
+	var n int
+	for _, c := range corpus {
+		n += len(tok.Encode(c))
+	}
+	t.Logf("%d bytes, vocab %d, trained in %v, %.2f bytes/token", size, tok.Size(), el, float64(size)/float64(n))
+	if el > 10*time.Second {
+		t.Fatalf("training took %v", el)
+	}
+}
