@@ -1,0 +1,164 @@
+package transformer
+
+import (
+	"bufio"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gonum.org/v1/gonum/blas"
+)
+
+// The benchmarks of issue 5. Run them with
+//
+//	go test -run '^$' -bench . -benchtime 3x ./plugins/transformer/
+//	go test -tags openblas -run '^$' -bench . -benchtime 3x ./plugins/transformer/
+//
+// BenchmarkTrainStep and BenchmarkSGEMM report GFLOP/s in the same run so
+// their ratio is the fraction of peak matmul speed the trainer reaches.
+
+var benchArch = arch{Layers: 4, DModel: 256, Heads: 4, Context: 512, Vocab: 1024}
+
+const benchBatch = 8
+
+// trainFLOPs counts the floating-point operations of one training step on
+// B*T tokens with every position scored: matmuls (2 per multiply-add),
+// causal attention (QK^T and AV over the visible keys) and the output head;
+// backward costs twice the forward. Elementwise ops are not counted.
+func trainFLOPs(a arch, B, T int) float64 {
+	C, L, V := float64(a.DModel), float64(a.Layers), float64(a.Vocab)
+	tok := float64(B * T)
+	perTok := 2*12*C*C*L + 2*C*V
+	attn := L * float64(B) * 4 * C * float64(T) * float64(T+1) / 2
+	return 3 * (tok*perTok + attn)
+}
+
+func BenchmarkTrainStep(b *testing.B) {
+	bl, name := defaultBLAS()
+	m := newModel(benchArch, bl)
+	rng := rand.New(rand.NewPCG(1, 1))
+	initParams(benchArch, m.p, rng)
+	T := benchArch.Context
+	seqs := make([]sequence, benchBatch)
+	for i := range seqs {
+		toks := make([]int32, T+1)
+		for j := range toks {
+			toks[j] = int32(rng.IntN(benchArch.Vocab))
+		}
+		seqs[i] = sequence{ex: i, tokens: toks[:T], first: 0, target: toks[1:]}
+	}
+	n := benchArch.numParams()
+	opt := adamW{M: make([]float32, n), V: make([]float32, n)}
+	h := DefaultConfig().hyper()
+	g := make([]float32, benchBatch*T)
+	for i := range g {
+		g[i] = -1 / float32(len(g))
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		s, err := m.score(seqs, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		xentBackward(m.a.logits, s.targets, g, len(g), benchArch.Vocab)
+		m.backward()
+		opt.update(m, h, 1e-3)
+	}
+	sec := time.Since(start).Seconds()
+	b.ReportMetric(float64(b.N*benchBatch*T)/sec, "tok/s")
+	b.ReportMetric(float64(b.N)*trainFLOPs(benchArch, benchBatch, T)/sec/1e9, "GFLOP/s")
+	b.ReportMetric(peakRSSMiB(), "peakRSS_MiB")
+	b.Logf("backend %s, %d params", name, n)
+}
+
+// BenchmarkSGEMM times the model's largest matrix product: the MLP's
+// [B*T, C] x [C, 4C] (the same shape as the output head's, V = 4C here).
+func BenchmarkSGEMM(b *testing.B) {
+	bl, name := defaultBLAS()
+	M, N, K := benchBatch*benchArch.Context, 4*benchArch.DModel, benchArch.DModel
+	rng := rand.New(rand.NewPCG(2, 2))
+	x, w, y := make([]float32, M*K), make([]float32, N*K), make([]float32, M*N)
+	for i := range x {
+		x[i] = rng.Float32()
+	}
+	for i := range w {
+		w[i] = rng.Float32()
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		bl.Sgemm(blas.NoTrans, blas.Trans, M, N, K, 1, x, K, w, K, 0, y, N)
+	}
+	sec := time.Since(start).Seconds()
+	b.ReportMetric(float64(b.N)*2*float64(M*N*K)/sec/1e9, "GFLOP/s")
+	b.Logf("backend %s, %dx%dx%d", name, M, N, K)
+}
+
+// BenchmarkSample generates 512 tokens greedily after an 8-token prompt
+// with the default model shape (2 layers, d_model 128, context 1024 so 512
+// new tokens fit), with and without the KV cache.
+func BenchmarkSample(b *testing.B) {
+	cfg := DefaultConfig()
+	a := cfg.arch()
+	a.Context = 1024
+	bl, _ := defaultBLAS()
+	m := newModel(a, bl)
+	initParams(a, m.p, rand.New(rand.NewPCG(3, 3)))
+	prompt := []int32{1, 2, 3, 4, 5, 6, 7, 8}
+	const n = 512
+	b.Run("kv-cache", func(b *testing.B) {
+		start := time.Now()
+		for range b.N {
+			cache := newKVCache(a, 1)
+			logits := m.prefill([][]int32{prompt}, cache, 0, 4096)
+			var buf decodeBuf
+			pos := len(prompt)
+			for range n {
+				tok := argmax(logits[:a.Vocab])
+				logits = m.step(&buf, cache, []int32{tok}, []int{pos}, []int{0})
+				pos++
+			}
+		}
+		b.ReportMetric(float64(b.N*n)/time.Since(start).Seconds(), "tok/s")
+	})
+	b.Run("no-cache", func(b *testing.B) {
+		start := time.Now()
+		for range b.N {
+			if _, err := m.generateUncached(prompt, n); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N*n)/time.Since(start).Seconds(), "tok/s")
+	})
+}
+
+func argmax(x []float32) int32 {
+	best := 0
+	for j, v := range x {
+		if v > x[best] {
+			best = j
+		}
+	}
+	return int32(best)
+}
+
+// peakRSSMiB reads the process's high-water resident set from /proc.
+func peakRSSMiB() float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+			return float64(kb) / 1024
+		}
+	}
+	return 0
+}
