@@ -1,0 +1,295 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestHostile runs programs that attack the sandbox. Every one must end in
+// a non-pass verdict, the pool must keep answering, and afterwards no
+// process of a check may survive and no file outside the sandbox may have
+// changed. Most programs define attack() to return True only when the
+// attack worked, and the test is `assert attack() is True`, so a
+// successful attack would show up as a pass.
+func TestHostile(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not on PATH")
+	}
+	const secret = "lathe-secret-7c1e9d"
+	t.Setenv("LATHE_SANDBOX_SECRET", secret)
+
+	// Canary files outside /tmp (the sandbox has its own /tmp): a
+	// root-owned file, a world-writable one in a world-writable directory,
+	// and a root-only secret.
+	cwd, _ := os.Getwd()
+	canaryDir, err := os.MkdirTemp(cwd, ".canary-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(canaryDir) })
+	os.Chmod(canaryDir, 0o777)
+	canaries := map[string]os.FileMode{"canary": 0o644, "open-canary": 0o666, "secret": 0o600}
+	for name, mode := range canaries {
+		content := []byte("canary " + name + "\n")
+		if name == "secret" {
+			content = []byte(secret)
+		}
+		if err := os.WriteFile(filepath.Join(canaryDir, name), content, mode); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(filepath.Join(canaryDir, name), mode)
+	}
+	canary := filepath.Join(canaryDir, "canary")
+	openCanary := filepath.Join(canaryDir, "open-canary")
+	secretFile := filepath.Join(canaryDir, "secret")
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var connections atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			connections.Add(1)
+			c.Close()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+
+	p, err := NewPool(context.Background(), Options{Workers: 2, Timeout: time.Second, MemoryBytes: 256 << 20,
+		OutputBytes: 64 << 10, CacheSize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	iso := p.Isolation()
+	t.Logf("isolation: %s", iso)
+
+	attackTest := "assert attack() is True\n"
+	wrong := "def add(a, b):\n    return a - b\n"
+	addTests := "assert add(1, 2) == 3\nassert add(2, 2) == 4\n"
+	tryAttack := func(body string) string {
+		return "def attack():\n    try:\n" + indent(body, 8) + "\n    except BaseException:\n        return False\n"
+	}
+	cases := []struct {
+		name  string
+		prog  string
+		tests string
+		ref   string
+		// needs names an isolation layer the case relies on; it is
+		// skipped (logged) when the layer is missing.
+		needs string
+	}{
+		{"infinite loop", "while True:\n    pass\n", attackTest, "", ""},
+		{"infinite loop in a test", "def attack():\n    while True:\n        pass\n", attackTest, "", ""},
+		{"sleep past the timeout", "import time\ndef attack():\n    time.sleep(60)\n    return True\n", attackTest, "", ""},
+		{"ignore SIGTERM and spin", "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n", attackTest, "", ""},
+		{"fork bomb", "import os\ndef attack():\n    while True:\n        try:\n            os.fork()\n        except OSError:\n            pass\n", attackTest, "", "uid"},
+		{"memory bomb", "def attack():\n    x = []\n    while True:\n        x.append(' ' * (1 << 20))\n", attackTest, "", ""},
+		{"one huge allocation", "def attack():\n    return len(bytearray(1 << 34)) > 0\n", attackTest, "", ""},
+		{"huge stdout", "import sys\ndef attack():\n    while True:\n        sys.stdout.write('x' * 65536)\n", attackTest, "", ""},
+		{"huge stderr", "import os\ndef attack():\n    while True:\n        os.write(2, b'e' * 65536)\n", attackTest, "", ""},
+		{"deep recursion", "def attack(n=0):\n    return attack(n + 1)\n", attackTest, "", ""},
+		{"deep recursion past the C stack", "import sys\nsys.setrecursionlimit(10**7)\ndef attack(n=0):\n    return attack(n + 1)\n", attackTest, "", ""},
+		{"write a root-owned file outside", tryAttack(fmt.Sprintf("open(%q, 'w').write('pwned')\nreturn True", canary)), attackTest, "", "uid"},
+		{"write a world-writable file outside", tryAttack(fmt.Sprintf("open(%q, 'a').write('pwned')\nreturn True", openCanary)), attackTest, "", "rofs"},
+		{"create a file outside", tryAttack(fmt.Sprintf("open(%q, 'w').write('pwned')\nreturn True", filepath.Join(canaryDir, "new"))), attackTest, "", "rofs"},
+		{"delete a file outside", tryAttack(fmt.Sprintf("import os\nos.unlink(%q)\nreturn True", openCanary)), attackTest, "", "rofs"},
+		{"rename a file outside", tryAttack(fmt.Sprintf("import os\nos.rename(%q, %q)\nreturn True", canary, canary+".moved")), attackTest, "", "rofs"},
+		{"chmod a file outside", tryAttack(fmt.Sprintf("import os\nos.chmod(%q, 0o777)\nreturn True", canary)), attackTest, "", "uid"},
+		{"read a root-only secret", tryAttack(fmt.Sprintf("print(open(%q).read())\nreturn True", secretFile)), attackTest, "", "uid"},
+		{"read host environment", "import os, glob\nprint(dict(os.environ))\nfor f in glob.glob('/proc/*/environ'):\n    try:\n        print(open(f, 'rb').read())\n    except OSError:\n        pass\ndef attack():\n    return 'LATHE_SANDBOX_SECRET' in os.environ\n", attackTest, "", ""},
+		{"connect to a host listener", tryAttack(fmt.Sprintf("import socket\ns = socket.create_connection(('127.0.0.1', %d), timeout=0.5)\nreturn True", port)), attackTest, "", "net"},
+		{"kill the parent", tryAttack("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nreturn True"), attackTest, "", ""},
+		{"kill init and every process", tryAttack("import os, signal\nos.kill(1, signal.SIGKILL)\nos.kill(-1, signal.SIGKILL)\nreturn True"), attackTest, "", "uid"},
+		{"kill the process group", "import os, signal\nos.killpg(0, signal.SIGKILL)\n", attackTest, "", ""},
+		{"os._exit(0) mid-test", "import os\ndef attack():\n    os._exit(0)\n", attackTest, "", ""},
+		{"sys.exit(0) before the tests", "import sys\nsys.exit(0)\n", attackTest, "", ""},
+		{"sys.exit(0) mid-test", "import sys\ndef attack():\n    sys.exit(0)\n", attackTest, "", ""},
+		{"close stdout and stdin", "import os, sys\nsys.stdout.close()\nfor fd in range(0, 20):\n    try:\n        os.close(fd)\n    except OSError:\n        pass\n" + wrong, addTests, "", ""},
+		{"ctypes setuid(0)", tryAttack("import ctypes\nlibc = ctypes.CDLL(None)\nreturn libc.setuid(0) == 0 and libc.getuid() == 0"), attackTest, "", "uid"},
+		{"thread outliving the check", "import threading, time\ndef spin():\n    while True:\n        time.sleep(0.01)\nthreading.Thread(target=spin).start()\n" + wrong, addTests, "", ""},
+		{"daemon child outliving the check", "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(120)\n    os._exit(0)\n" + wrong, addTests, "", ""},
+		{"leave a file in /tmp for the next check", tryAttack("import os\nif os.path.exists('/tmp/poison'):\n    return True\nopen('/tmp/poison', 'w').write('x')\nreturn False"), attackTest, "", "tmp"},
+		{"patch builtins", "import builtins\nbuiltins.AssertionError = type('E', (Exception,), {})\nbuiltins.isinstance = lambda *a: True\nbuiltins.type = lambda *a: int\nbuiltins.repr = lambda *a: '3'\nbuiltins.bool = lambda *a: True\n" + wrong, addTests, "", ""},
+		{"patch the harness and json", "import sys, json, os\nm = sys.modules['__main__']\nfor k in list(vars(m)):\n    if callable(getattr(m, k)) and not k.startswith('__'):\n        setattr(m, k, lambda *a, **k: None)\njson.dumps = lambda *a, **k: '{\"k\":\"test\",\"i\":0,\"ok\":true}'\nos.write = lambda fd, b: len(b)\n" + wrong, addTests, "", ""},
+		{"print a fake verdict", "print('All 2 tests passed.')\nprint('{\"k\":\"done\"}')\n" + wrong, addTests, "", ""},
+		{"write fake records to the result channel", "import os\nfor fd in range(3, 12):\n    try:\n        os.write(fd, b'{\"k\":\"test\",\"i\":0,\"ok\":true}\\n{\"k\":\"test\",\"i\":1,\"ok\":true}\\n{\"k\":\"done\",\"nonce\":\"00\"}\\n')\n    except OSError:\n        pass\n" + wrong, addTests, "", ""},
+		{"fake records then exit", "import os\nos.write(3, b'{\"k\":\"test\",\"i\":0,\"ok\":true}\\n{\"k\":\"test\",\"i\":1,\"ok\":true}\\n')\nos._exit(0)\n", addTests, "", ""},
+		{"__eq__ always true", "class A:\n    def __eq__(self, o):\n        return True\n    __hash__ = object.__hash__\ndef add(a, b):\n    return A()\n", addTests, "", ""},
+		{"__eq__ always true with a reference", "class A:\n    def __eq__(self, o):\n        return True\n    __hash__ = object.__hash__\ndef add(a, b):\n    return A()\n", addTests, "def add(a, b):\n    return a + b\n", ""},
+		{"__bool__ always true", "class A:\n    def __bool__(self):\n        return True\ndef attack():\n    return A()\n", "assert attack()\n", "", ""},
+		{"int subclass with forged __eq__", "class I(int):\n    def __eq__(self, o):\n        return True\n    __hash__ = int.__hash__\ndef add(a, b):\n    return I(0)\n", addTests, "", ""},
+		{"list subclass with forged __eq__ inside a tuple", "class L(list):\n    def __eq__(self, o):\n        return True\ndef add(a, b):\n    return (L(),)\n", "assert add(1, 2) == ([3],)\n", "", ""},
+		{"huge exception message", "def add(a, b):\n    raise ValueError('m' * 10**6)\n", addTests, "", ""},
+		{"raise KeyboardInterrupt and SystemExit in a test", "def add(a, b):\n    raise KeyboardInterrupt\n", addTests, "", ""},
+		{"write to /dev/shm", tryAttack("open('/dev/shm/lathe-poison', 'w').write('x')\nreturn True"), attackTest, "", "tmp"},
+	}
+	var ran int
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			switch {
+			case tc.needs == "uid" && !iso.UIDDrop,
+				tc.needs == "rofs" && !iso.ReadOnlyRoot,
+				tc.needs == "net" && !iso.NetNamespace,
+				tc.needs == "tmp" && !iso.PrivateTmp:
+				t.Skipf("isolation layer %q not available: %s", tc.needs, iso)
+			}
+			ran++
+			runs := 1
+			if tc.needs == "tmp" {
+				runs = 4 // a later check, on either worker, must not see the first's files
+			}
+			for range runs {
+				start := time.Now()
+				v, err := p.Run(context.Background(), Check{Program: tc.prog, Tests: tc.tests, Reference: tc.ref})
+				if err != nil {
+					t.Fatalf("run: %v", err)
+				}
+				if v.Status == StatusPass || v.Passed == v.Total && v.Total > 0 {
+					t.Errorf("hostile program passed: %+v", v)
+				}
+				if strings.Contains(v.Feedback, secret) {
+					t.Errorf("secret leaked into feedback:\n%s", v.Feedback)
+				}
+				if d := time.Since(start); d > 5*time.Second {
+					t.Errorf("check took %v", d)
+				}
+				t.Logf("%s %s %d/%d in %v: %s", v.Status, v.ErrorClass, v.Passed, v.Total, time.Since(start).Round(time.Millisecond),
+					firstLine(v.Feedback))
+			}
+			// The pool is still healthy.
+			v, err := p.Run(context.Background(), Check{Program: "def add(a, b):\n    return a + b\n", Tests: addTests + "assert " + strconv.Quote(tc.name) + "\n"})
+			if err != nil || v.Status != StatusPass {
+				t.Fatalf("pool unhealthy after the attack: %+v, %v", v, err)
+			}
+		})
+	}
+	if ran < 25 && os.Geteuid() == 0 {
+		t.Errorf("only %d hostile cases ran", ran)
+	}
+
+	// One more check on each worker so the last attack's leftovers have
+	// been cleaned up, then look for survivors.
+	if _, err := p.RunBatch(context.Background(), []Check{{Program: "x=1", Tests: "assert x == 1"}, {Program: "x=2", Tests: "assert x == 2"}}); err != nil {
+		t.Fatal(err)
+	}
+	if strays := strayProcesses(p); len(strays) > 0 {
+		t.Errorf("stray processes after the suite: %v", strays)
+	}
+	for name, mode := range canaries {
+		path := filepath.Join(canaryDir, name)
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Errorf("canary %s: %v", name, err)
+			continue
+		}
+		want := []byte("canary " + name + "\n")
+		if name == "secret" {
+			want = []byte(secret)
+		}
+		got, _ := os.ReadFile(path)
+		if fi.Mode().Perm() != mode || !bytes.Equal(got, want) {
+			t.Errorf("canary %s changed: mode %v, content %q", name, fi.Mode().Perm(), got)
+		}
+	}
+	if entries, _ := os.ReadDir(canaryDir); len(entries) != len(canaries) {
+		t.Errorf("canary directory has %d entries, want %d", len(entries), len(canaries))
+	}
+	if _, err := os.Stat("/dev/shm/lathe-poison"); err == nil {
+		t.Errorf("a check wrote to the host's /dev/shm")
+	}
+	if n := connections.Load(); n > 0 {
+		t.Errorf("the host listener received %d connections", n)
+	}
+	st := p.Stats()
+	t.Logf("stats: %+v", st)
+	p.Close()
+	if strays := strayProcesses(p); len(strays) > 0 {
+		t.Errorf("stray processes after Close: %v", strays)
+	}
+}
+
+// strayProcesses lists processes running as one of the pool's check uids,
+// and descendants of its workers other than the one pre-forked child each.
+func strayProcesses(p *Pool) []string {
+	workers := map[int]bool{}
+	p.mu.Lock()
+	for w := range p.workers {
+		workers[w.cmd.Process.Pid] = true
+	}
+	p.mu.Unlock()
+	var strays []string
+	perWorker := map[int]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		status, err := os.ReadFile("/proc/" + e.Name() + "/status")
+		if err != nil {
+			continue
+		}
+		uid := statusField(status, "Uid:")
+		if uid >= p.opts.UIDBase && uid < p.opts.UIDBase+p.opts.Workers {
+			strays = append(strays, fmt.Sprintf("pid %d uid %d", pid, uid))
+			continue
+		}
+		for anc, n := statusField(status, "PPid:"), 0; anc > 1 && n < 64; n++ {
+			if workers[anc] {
+				perWorker[anc]++
+				break
+			}
+			s, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", anc))
+			if err != nil {
+				break
+			}
+			anc = statusField(s, "PPid:")
+		}
+	}
+	for w, n := range perWorker {
+		if n > 1 {
+			strays = append(strays, fmt.Sprintf("worker %d has %d descendants, want 1 pre-forked child", w, n))
+		}
+	}
+	return strays
+}
+
+func statusField(status []byte, field string) int {
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, field); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				n, _ := strconv.Atoi(f[0])
+				return n
+			}
+		}
+	}
+	return -1
+}
+
+func indent(s string, n int) string {
+	pad := strings.Repeat(" ", n)
+	return pad + strings.ReplaceAll(s, "\n", "\n"+pad)
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
