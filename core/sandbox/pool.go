@@ -429,3 +429,6 @@ func resolvePython(ctx context.Context, py string) (string, error) {
 	}
 	return realInterpreter(ctx, py)
 }
+
+// Workers is the number of warm interpreters.
+func (p *Pool) Workers() int { return p.opts.Workers }
