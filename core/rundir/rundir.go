@@ -62,6 +62,9 @@ type State struct {
 	Stages     map[string]*StageState `json:"stages"`
 	// Resumes counts how often the run was resumed.
 	Resumes int `json:"resumes,omitempty"`
+	// Vars are the -var options the run was started with, reused by a
+	// resume that names no experiment file.
+	Vars []string `json:"vars,omitempty"`
 }
 
 // Stage statuses.
@@ -232,6 +235,30 @@ func writeNew(path string, b []byte) error {
 		return fmt.Errorf("rundir: write %s: %w", path, err)
 	}
 	return f.Close()
+}
+
+// SetVars records the -var options of the run (on its first session).
+func (d *Dir) SetVars(vars []string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.state.Resumes > 0 && d.state.Vars != nil {
+		return nil
+	}
+	d.state.Vars = append([]string{}, vars...)
+	return d.saveStateLocked()
+}
+
+// ReadVars returns the -var options recorded in a run directory.
+func ReadVars(path string) ([]string, error) {
+	b, err := os.ReadFile(filepath.Join(path, StateFile))
+	if err != nil {
+		return nil, fmt.Errorf("rundir: %w", err)
+	}
+	var s State
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("rundir: %s: %w", filepath.Join(path, StateFile), err)
+	}
+	return s.Vars, nil
 }
 
 // StageDir returns (creating it) the directory for one stage's files.

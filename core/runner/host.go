@@ -1,0 +1,44 @@
+package runner
+
+import (
+	"context"
+
+	"github.com/lathe-ml/lathe/core/pluginhost"
+	"github.com/lathe-ml/lathe/sdk"
+)
+
+// Instance is one running plugin. *pluginhost.Instance implements it.
+type Instance interface {
+	Tool() sdk.Tool
+	Reward() sdk.Reward
+	Model() sdk.Model
+	Capabilities() []string
+	Kill()
+}
+
+// Host starts plugins and answers their schemas. Wrap a *pluginhost.Host
+// with PluginHost; tests use fakes.
+type Host interface {
+	Schema(ctx context.Context, kind sdk.Kind, plugin string) (sdk.Schema, error)
+	Start(ctx context.Context, kind sdk.Kind, label, plugin string) (Instance, error)
+	Close()
+}
+
+// PluginHost adapts a *pluginhost.Host to Host.
+func PluginHost(h *pluginhost.Host) Host { return pluginHost{h} }
+
+type pluginHost struct{ h *pluginhost.Host }
+
+func (p pluginHost) Schema(ctx context.Context, kind sdk.Kind, plugin string) (sdk.Schema, error) {
+	return p.h.Schema(ctx, kind, plugin)
+}
+
+func (p pluginHost) Start(ctx context.Context, kind sdk.Kind, label, plugin string) (Instance, error) {
+	inst, err := p.h.Start(ctx, kind, label, plugin)
+	if err != nil {
+		return nil, err // not a typed nil inside the interface
+	}
+	return inst, nil
+}
+
+func (p pluginHost) Close() { p.h.Close() }
