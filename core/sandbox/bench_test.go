@@ -1,0 +1,208 @@
+package sandbox
+
+// Benchmarks on the same checks (MBPP reference programs with their tests),
+// all at the same concurrency (one per CPU):
+//
+//	BenchmarkPool       the fully isolated pool, cache off
+//	BenchmarkPoolCached the pool with its cache, every check seen before
+//	BenchmarkColdPython a fresh `python -I -S` process per check
+//	BenchmarkForkFloor  a warm interpreter forking a child per check with
+//	                    no isolation at all, reaping it
+//	BenchmarkInProcess  exec in the warm interpreter itself (unsandboxed)
+//
+// Run: go test -run '^$' -bench . -benchtime 600x ./core/sandbox
+// Each reports checks/s, p50_ms and p99_ms.
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os/exec"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// measure runs b.N checks over `conc` goroutines, check i being
+// checks[i % len(checks)], and reports throughput and latency.
+func measure(b *testing.B, conc int, n int, run func(slot, i int) error) {
+	b.Helper()
+	lat := make([]time.Duration, b.N)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	b.ResetTimer()
+	start := time.Now()
+	for slot := range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= b.N {
+					return
+				}
+				t := time.Now()
+				if err := run(slot, i%n); err != nil {
+					failed.Add(1)
+				}
+				lat[i] = time.Since(t)
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(b.N)/el.Seconds(), "checks/s")
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
+	b.ReportMetric(float64(lat[min(len(lat)-1, len(lat)*99/100)].Microseconds())/1000, "p99_ms")
+	if f := failed.Load(); f > 0 {
+		b.ReportMetric(float64(f), "failed")
+	}
+}
+
+func benchChecks(b *testing.B) []Check {
+	_, checks := loadMBPP(b)
+	return checks
+}
+
+func BenchmarkPool(b *testing.B) { benchPool(b, false) }
+
+func BenchmarkPoolCached(b *testing.B) { benchPool(b, true) }
+
+func benchPool(b *testing.B, cached bool) {
+	checks := benchChecks(b)
+	opts := Options{CacheSize: -1}
+	if cached {
+		opts.CacheSize = 0
+	}
+	p, err := NewPool(context.Background(), opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	if cached {
+		if _, err := p.RunBatch(context.Background(), checks); err != nil {
+			b.Fatal(err)
+		}
+	}
+	measure(b, p.Workers(), len(checks), func(_, i int) error {
+		v, err := p.Run(context.Background(), checks[i])
+		if err == nil && v.Status != StatusPass {
+			err = fmt.Errorf("%s", v.Feedback)
+		}
+		return err
+	})
+	st := p.Stats()
+	b.ReportMetric(100*st.HitRate(), "hit%")
+}
+
+func BenchmarkColdPython(b *testing.B) {
+	checks := benchChecks(b)
+	py, err := realInterpreter(context.Background(), "python3")
+	if err != nil {
+		b.Fatal(err)
+	}
+	measure(b, runtime.NumCPU(), len(checks), func(_, i int) error {
+		return exec.Command(py, "-I", "-S", "-c", checks[i].Program+"\n"+checks[i].Tests).Run()
+	})
+}
+
+// The floor and in-process servers read length-prefixed sources on stdin
+// and answer one status byte each.
+const forkFloorServer = `
+import os, sys
+rd, wr = sys.stdin.buffer, sys.stdout.buffer
+null = os.open('/dev/null', os.O_WRONLY)
+while True:
+    h = rd.read(4)
+    if not h:
+        break
+    src = rd.read(int.from_bytes(h, 'big')).decode()
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(null, 1)
+        try:
+            exec(compile(src, '<program>', 'exec'), {'__name__': '__main__'})
+            code = 0
+        except BaseException:
+            code = 1
+        os._exit(code)
+    _, st = os.waitpid(pid, 0)
+    wr.write(bytes([os.waitstatus_to_exitcode(st) & 255]))
+    wr.flush()
+`
+
+const inProcessServer = `
+import os, sys, io
+rd, wr = sys.stdin.buffer, sys.stdout.buffer
+sys.stdout = io.StringIO()
+while True:
+    h = rd.read(4)
+    if not h:
+        break
+    src = rd.read(int.from_bytes(h, 'big')).decode()
+    try:
+        exec(compile(src, '<program>', 'exec'), {'__name__': '__main__'})
+        code = 0
+    except BaseException:
+        code = 1
+    sys.stdout.seek(0)
+    sys.stdout.truncate()
+    wr.write(bytes([code]))
+    wr.flush()
+`
+
+func BenchmarkForkFloor(b *testing.B) { benchServer(b, forkFloorServer) }
+
+func BenchmarkInProcess(b *testing.B) { benchServer(b, inProcessServer) }
+
+type srcServer struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Reader
+}
+
+func benchServer(b *testing.B, server string) {
+	checks := benchChecks(b)
+	py, err := realInterpreter(context.Background(), "python3")
+	if err != nil {
+		b.Fatal(err)
+	}
+	servers := make([]*srcServer, runtime.NumCPU())
+	for k := range servers {
+		cmd := exec.Command(py, "-I", "-S", "-c", server)
+		in, _ := cmd.StdinPipe()
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		servers[k] = &srcServer{cmd, in, bufio.NewReader(out)}
+	}
+	defer func() {
+		for _, s := range servers {
+			s.in.Close()
+			s.cmd.Wait()
+		}
+	}()
+	measure(b, len(servers), len(checks), func(slot, i int) error {
+		s := servers[slot]
+		src := checks[i].Program + "\n" + checks[i].Tests
+		var hdr [4]byte
+		binary.BigEndian.PutUint32(hdr[:], uint32(len(src)))
+		if _, err := s.in.Write(append(hdr[:], src...)); err != nil {
+			return err
+		}
+		c, err := s.out.ReadByte()
+		if err == nil && c != 0 {
+			err = fmt.Errorf("status %d", c)
+		}
+		return err
+	})
+}
