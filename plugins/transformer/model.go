@@ -193,7 +193,7 @@ func newModel(a arch, bl G.BLAS) *model {
 
 // matmulForward computes out[N,OC] = inp[N,IC] w[OC,IC]^T + bias.
 func (m *model) matmulForward(out, inp, w, bias []float32, n, ic, oc int) {
-	m.bl.Sgemm(blas.NoTrans, blas.Trans, n, oc, ic, 1, inp, ic, w, ic, 0, out, oc)
+	parSgemm(m.bl, blas.NoTrans, blas.Trans, n, oc, ic, 1, inp, ic, w, ic, 0, out, oc)
 	if bias != nil {
 		parallelFor(n, 64, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
@@ -209,8 +209,8 @@ func (m *model) matmulForward(out, inp, w, bias []float32, n, ic, oc int) {
 // matmulBackward sets dinp = dout w and adds dout^T inp to dw and the
 // column sums of dout to db.
 func (m *model) matmulBackward(dinp, dw, db, dout, inp, w []float32, n, ic, oc int) {
-	m.bl.Sgemm(blas.NoTrans, blas.NoTrans, n, ic, oc, 1, dout, oc, w, ic, 0, dinp, ic)
-	m.bl.Sgemm(blas.Trans, blas.NoTrans, oc, ic, n, 1, dout, oc, inp, ic, 1, dw, ic)
+	parSgemm(m.bl, blas.NoTrans, blas.NoTrans, n, ic, oc, 1, dout, oc, w, ic, 0, dinp, ic)
+	parSgemm(m.bl, blas.Trans, blas.NoTrans, oc, ic, n, 1, dout, oc, inp, ic, 1, dw, ic)
 	parallelFor(oc, 64, func(lo, hi int) {
 		for i := 0; i < n; i++ {
 			row := dout[i*oc : (i+1)*oc]
