@@ -72,7 +72,7 @@ func TestHostile(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 
 	p, err := NewPool(context.Background(), Options{Workers: 2, Timeout: time.Second, MemoryBytes: 256 << 20,
-		OutputBytes: 64 << 10, CacheSize: -1})
+		OutputBytes: 64 << 10, CacheSize: -1, NoNamespaces: os.Getenv("LATHE_SANDBOX_NO_NAMESPACES") == "1"})
 	if err != nil {
 		t.Fatal(err)
 	}

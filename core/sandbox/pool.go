@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -196,6 +197,11 @@ func (p *Pool) Close() error {
 		w.kill()
 	}
 	p.bg.Wait()
+	if p.mode == nsNone {
+		for i := range p.opts.Workers {
+			os.RemoveAll(p.workdir(i))
+		}
+	}
 	return nil
 }
 

@@ -253,6 +253,8 @@ func (p *Pool) startWorker(ctx context.Context, index int, mode nsMode) (*worker
 		attr.Setpgid = true
 	}
 	cmd.SysProcAttr = attr
+	// Bound Wait even if something still holds the log pipe.
+	cmd.WaitDelay = 2 * time.Second
 	w := &worker{index: index, cmd: cmd, in: jobW, out: make(chan frame, 1), exited: make(chan struct{})}
 	if !p.track(w, true) {
 		jobR.Close()

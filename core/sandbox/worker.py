@@ -689,6 +689,20 @@ def wipe(path):
             pass
 
 
+PRELOAD = ("math", "cmath", "re", "heapq", "collections", "itertools", "functools", "bisect",
+           "string", "operator", "random", "statistics", "copy", "fractions", "decimal",
+           "datetime", "time", "array", "typing", "json", "hashlib", "textwrap", "struct",
+           "calendar", "enum", "dataclasses", "numbers", "sys", "os", "io", "collections.abc")
+
+
+def readable_by_others(path):
+    parts = os.path.realpath(path).strip("/").split("/")
+    for i in range(1, len(parts) + 1):
+        if os.stat("/" + "/".join(parts[:i])).st_mode & 0o001 == 0:
+            return False
+    return True
+
+
 def main():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if CONFIG["mountns"]:
@@ -704,6 +718,18 @@ def main():
     LAYERS["subreaper"] = bool(CONFIG["pidns"]) or set_subreaper()
     LAYERS["uid_drop"] = os.getuid() == 0 and UID != 0 and probe_uid_drop()
     LAYERS["rlimits"] = probe_rlimits()
+    if LAYERS["uid_drop"] and not LAYERS.get("private_tmp") and not readable_by_others(os.path.dirname(os.__file__)):
+        # Without a mount namespace the check's uid may not reach the
+        # standard library (pyenv under /root, mode 0700): load what tasks
+        # commonly import now, so the children inherit it.
+        n = 0
+        for name in PRELOAD:
+            try:
+                __import__(name)
+                n += 1
+            except ImportError:
+                pass
+        log("standard library not readable by uid %d; preloaded %d modules" % (UID, n))
     # Freeze the warm heap so the children's garbage collector does not
     # touch (and copy) every page of it.
     gc.collect()
