@@ -19,13 +19,13 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
 	G "gorgonia.org/gorgonia"
 
 	"github.com/lathe-ml/lathe/sdk"
+	"github.com/lathe-ml/lathe/sdk/serve"
 )
 
 // Config is the model's HCL block, defaults filled in.
@@ -141,10 +141,18 @@ type Model struct {
 	fitted            bool
 }
 
-// New returns an unconfigured model using the build's default BLAS.
+// New returns an unconfigured model using the build's default BLAS. It logs
+// through the SDK's plugin logger (JSON lines on stderr for the host).
 func New() *Model {
 	bl, name := defaultBLAS()
-	return &Model{bl: bl, backend: name, log: hclog.New(&hclog.LoggerOptions{Name: "transformer", Output: os.Stderr})}
+	return &Model{bl: bl, backend: name, log: serve.Logger().Named("transformer")}
+}
+
+// Backend names the compute backend this binary was built with:
+// "gorgonia+openblas" (-tags openblas) or "gorgonia+gonum".
+func Backend() string {
+	_, name := defaultBLAS()
+	return name
 }
 
 // Schema implements sdk.Plugin.
