@@ -172,6 +172,14 @@ func TestMistakes(t *testing.T) {
 			summary: "Invalid value for variable",
 		},
 		{
+			name:    "-var bare word for a number",
+			src:     base + "@@",
+			vars:    []string{"turns=ten"},
+			file:    "<value for var.turns>",
+			summary: "Invalid value for variable",
+			detail:  "variables not allowed",
+		},
+		{
 			name:    "-var without equals",
 			src:     base + "@@",
 			vars:    []string{"turns"},

@@ -140,6 +140,7 @@ var datasetAttrs = []attrSpec{
 	{Name: "max_tasks", Type: tInt, Default: 0},
 	{Name: "test_fraction", Type: tNumber},
 	{Name: "validation_fraction", Type: tNumber},
+	{Name: "strict", Type: tBool, Default: false},
 	{Name: "fields", Type: tStringMap},
 }
 

@@ -137,13 +137,22 @@ func applyOverride(vars map[string]*variable, order []string, o string) hcl.Diag
 		v.value, v.hasValue = cty.StringVal(raw), true
 		return nil
 	}
+	invalid := func(why string, rng hcl.Range) hcl.Diagnostics {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid value for variable",
+			Detail: fmt.Sprintf("The -var value %q for variable %q is not a valid %s: %s. A non-string value is written as in HCL: 3, true, [1, 2], \"text\".",
+				raw, name, v.ty.FriendlyName(), why),
+			Subject: &rng,
+		}}
+	}
 	expr, diags := hclsyntax.ParseExpression([]byte(raw), filename, hcl.InitialPos)
 	if diags.HasErrors() {
-		return diags
+		return invalid(strings.ToLower(diags.Errs()[0].(*hcl.Diagnostic).Summary), *diags.Errs()[0].(*hcl.Diagnostic).Subject)
 	}
 	val, diags := expr.Value(nil)
 	if diags.HasErrors() {
-		return diags
+		return invalid(strings.ToLower(diags.Errs()[0].(*hcl.Diagnostic).Summary), expr.Range())
 	}
 	cv, err := convert.Convert(val, v.ty)
 	if err != nil {
