@@ -189,7 +189,13 @@ func TestHostile(t *testing.T) {
 	if _, err := p.RunBatch(context.Background(), []Check{{Program: "x=1", Tests: "assert x == 1"}, {Program: "x=2", Tests: "assert x == 2"}}); err != nil {
 		t.Fatal(err)
 	}
-	if strays := strayProcesses(p); len(strays) > 0 {
+	workers := map[int]bool{}
+	p.mu.Lock()
+	for w := range p.workers {
+		workers[w.cmd.Process.Pid] = true
+	}
+	p.mu.Unlock()
+	if strays := strayProcesses(p, workers); len(strays) > 0 {
 		t.Errorf("stray processes after the suite: %v", strays)
 	}
 	for name, mode := range canaries {
@@ -220,20 +226,16 @@ func TestHostile(t *testing.T) {
 	st := p.Stats()
 	t.Logf("stats: %+v", st)
 	p.Close()
-	if strays := strayProcesses(p); len(strays) > 0 {
+	if strays := strayProcesses(p, workers); len(strays) > 0 {
 		t.Errorf("stray processes after Close: %v", strays)
 	}
 }
 
-// strayProcesses lists processes running as one of the pool's check uids,
-// and descendants of its workers other than the one pre-forked child each.
-func strayProcesses(p *Pool) []string {
-	workers := map[int]bool{}
-	p.mu.Lock()
-	for w := range p.workers {
-		workers[w.cmd.Process.Pid] = true
-	}
-	p.mu.Unlock()
+// strayProcesses lists what survives of the pool's checks: descendants of
+// its workers other than each worker's one pre-forked (still root) child,
+// and workers that outlived Close. Other pools on the machine may use the
+// same check uids, so processes are attributed by ancestry, not uid alone.
+func strayProcesses(p *Pool, workers map[int]bool) []string {
 	var strays []string
 	perWorker := map[int]int{}
 	entries, _ := os.ReadDir("/proc")
@@ -243,17 +245,24 @@ func strayProcesses(p *Pool) []string {
 			continue
 		}
 		status, err := os.ReadFile("/proc/" + e.Name() + "/status")
-		if err != nil {
+		if err != nil || strings.HasPrefix(statusText(status, "State:"), "Z") && workers[statusField(status, "PPid:")] {
+			continue
+		}
+		if workers[pid] {
+			if p.closed {
+				strays = append(strays, fmt.Sprintf("worker %d outlived Close", pid))
+			}
 			continue
 		}
 		uid := statusField(status, "Uid:")
-		if uid >= p.opts.UIDBase && uid < p.opts.UIDBase+p.opts.Workers {
-			strays = append(strays, fmt.Sprintf("pid %d uid %d", pid, uid))
-			continue
-		}
 		for anc, n := statusField(status, "PPid:"), 0; anc > 1 && n < 64; n++ {
 			if workers[anc] {
 				perWorker[anc]++
+				if uid != 0 || perWorker[anc] > 1 {
+					cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+					strays = append(strays, fmt.Sprintf("pid %d (uid %d, %s) under worker %d: %.60q", pid, uid,
+						statusText(status, "State:"), anc, cmd))
+				}
 				break
 			}
 			s, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", anc))
@@ -261,11 +270,6 @@ func strayProcesses(p *Pool) []string {
 				break
 			}
 			anc = statusField(s, "PPid:")
-		}
-	}
-	for w, n := range perWorker {
-		if n > 1 {
-			strays = append(strays, fmt.Sprintf("worker %d has %d descendants, want 1 pre-forked child", w, n))
 		}
 	}
 	return strays
@@ -282,6 +286,15 @@ func statusField(status []byte, field string) int {
 		}
 	}
 	return -1
+}
+
+func statusText(status []byte, field string) string {
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, field); ok {
+			return strings.TrimSpace(rest)
+		}
+	}
+	return ""
 }
 
 func indent(s string, n int) string {

@@ -181,3 +181,30 @@ func TestIsolationLayers(t *testing.T) {
 		t.Errorf("interpreter not resolved behind the shim: %s", p.Python())
 	}
 }
+
+func TestWorkerCrashIsReplaced(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not on PATH")
+	}
+	p, err := NewPool(context.Background(), Options{Workers: 2, CacheSize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	// Kill every worker from outside, as a crash would.
+	p.mu.Lock()
+	for w := range p.workers {
+		w.cmd.Process.Kill()
+	}
+	p.mu.Unlock()
+	time.Sleep(100 * time.Millisecond)
+	vs, err := p.RunBatch(context.Background(), []Check{{Program: "x = 1", Tests: "assert x == 1"}, {Program: "x = 2", Tests: "assert x == 2"}, {Program: "x = 3", Tests: "assert x == 3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vs {
+		if v.Status != StatusPass {
+			t.Errorf("check %d after the crash: %s %s", i, v.Status, v.Feedback)
+		}
+	}
+}
