@@ -9,7 +9,7 @@ func init() {
 	register(Entry{
 		Name:        "transformer",
 		Kind:        sdk.KindModel,
-		Description: "small decoder-only transformer with a byte-level BPE tokenizer, trained on CPU (" + transformer.Backend() + ")",
+		Description: "model: small decoder-only transformer with a byte-level BPE tokenizer, trained on CPU (" + transformer.Backend() + ")",
 		NewModel:    func() sdk.Model { return transformer.New() },
 	})
 }

@@ -2,6 +2,8 @@ package transformer
 
 import (
 	"bufio"
+	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -10,6 +12,8 @@ import (
 	"time"
 
 	"gonum.org/v1/gonum/blas"
+
+	"github.com/lathe-ml/lathe/sdk"
 )
 
 // The benchmarks of issue 5. Run them with
@@ -170,4 +174,41 @@ func peakRSSMiB() float64 {
 		}
 	}
 	return 0
+}
+
+// BenchmarkSupervisedDefault is one TrainSupervised call with the default
+// configuration on a quickstart-like batch: 16 examples of ~450-token
+// contexts (instruction + numbered code + feedback) and short targets.
+func BenchmarkSupervisedDefault(b *testing.B) {
+	m := New()
+	cfg, _ := sdk.ConfigFrom(map[string]any{})
+	if err := m.Configure(context.Background(), cfg); err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(4, 4))
+	var batch sdk.SupervisedBatch
+	for i := range 16 {
+		var sb strings.Builder
+		sb.WriteString("Repair the program one command per turn: ADDL, REPL, REPW, DELL, EXIT.\n")
+		for l := range 12 + rng.IntN(8) {
+			fmt.Fprintf(&sb, "L %d     total = total + values[%d] * %d\n", l+1, rng.IntN(100), rng.IntN(1000))
+		}
+		sb.WriteString("***\nAssertionError: assert f([1, 2, 3]) == 6\n> ")
+		batch.Examples = append(batch.Examples, sdk.SupervisedExample{Context: sb.String(), Target: fmt.Sprintf("REPL %d >>>    return total\n", i)})
+	}
+	b.ResetTimer()
+	start := time.Now()
+	var toks int
+	for i := range b.N {
+		batch.Step = i
+		st, err := m.TrainSupervised(context.Background(), batch)
+		if err != nil {
+			b.Fatal(err)
+		}
+		toks = st.Tokens
+	}
+	sec := time.Since(start).Seconds()
+	b.ReportMetric(float64(b.N)/sec, "steps/s")
+	b.ReportMetric(float64(b.N*len(batch.Examples))/sec, "examples/s")
+	b.Logf("%d target tokens per step, backend %s", toks, Backend())
 }
