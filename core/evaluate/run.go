@@ -57,34 +57,3 @@ func Run(ctx context.Context, engine *rollout.Engine, tasks []sdk.Task, o Option
 	}
 	return Result{Summary: s, Wall: time.Since(t0)}, nil
 }
-
-// RepairTasks gives every task a broken program to start from. A task whose
-// Program differs from its Reference is already a repair task and is kept
-// as it is; a task that only has correct code is broken by the tool's own
-// demonstration generator with seed, so every tool and every checkpoint is
-// evaluated on the same broken programs. Tasks for which no failing
-// corruption could be made are dropped and counted.
-func RepairTasks(ctx context.Context, tool sdk.ToolWithDemonstrate, tasks []sdk.Task, seed int64) ([]sdk.Task, int, error) {
-	var out []sdk.Task
-	dropped := 0
-	for _, t := range tasks {
-		if t.Program != "" && t.Reference != "" && t.Program != t.Reference {
-			out = append(out, t)
-			continue
-		}
-		demos, err := tool.Demonstrate(ctx, sdk.DemonstrateRequest{Task: t, Seed: seed, N: 1})
-		if err != nil {
-			return nil, 0, fmt.Errorf("evaluate: break task %s: %w", t.ID, err)
-		}
-		if len(demos) == 0 {
-			dropped++
-			continue
-		}
-		if t.Reference == "" {
-			t.Reference = t.Program
-		}
-		t.Program = demos[0].Program
-		out = append(out, t)
-	}
-	return out, dropped, nil
-}

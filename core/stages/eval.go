@@ -1,0 +1,121 @@
+package stages
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/lathe-ml/lathe/core/episode"
+	"github.com/lathe-ml/lathe/core/evaluate"
+	"github.com/lathe-ml/lathe/core/results"
+	"github.com/lathe-ml/lathe/core/runner"
+	"github.com/lathe-ml/lathe/sdk"
+)
+
+func eval(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
+	h, err := episode.ParseHistory(env.String("history"))
+	if err != nil {
+		return nil, err
+	}
+	ts, err := repairTasks(ctx, env, env.String("split"))
+	if err != nil {
+		return nil, err
+	}
+	m, err := env.Model(ctx, "model")
+	if err != nil {
+		return nil, err
+	}
+	e, err := engine(ctx, env, m, false)
+	if err != nil {
+		return nil, err
+	}
+	toolBlock, err := env.Block("tool")
+	if err != nil {
+		return nil, err
+	}
+	modelBlock, err := env.Block("model")
+	if err != nil {
+		return nil, err
+	}
+	checkpoints, err := env.Inputs("checkpoints")
+	if err != nil {
+		return nil, err
+	}
+	// No checkpoints: evaluate the model as configured (an inference-only
+	// model, say).
+	if len(checkpoints) == 0 {
+		checkpoints = []runner.StageOutput{{}}
+	}
+	ks := env.Ints("k")
+	n := max(env.Int("samples"), slices.Max(append([]int{1}, ks...)))
+	opts := evaluate.Options{
+		Samples:     n,
+		Ks:          ks,
+		Temperature: env.Float("temperature"),
+		MaxTokens:   env.Int("max_tokens"),
+		MaxTurns:    env.Int("max_turns"),
+		History:     h,
+		Seed:        env.Seed,
+		Greedy:      true,
+	}
+	var rows []results.Row
+	var budgets []results.BudgetRow
+	for _, ck := range checkpoints {
+		if dir := ck.Outputs[outCheckpoint]; dir != "" {
+			lm, ok := m.(sdk.ModelWithCheckpoints)
+			if !ok {
+				return nil, fmt.Errorf("%s: the model plugin cannot load checkpoints", env.Stage.ID())
+			}
+			if err := lm.Load(ctx, dir); err != nil {
+				return nil, fmt.Errorf("%s: load checkpoint of stage %q: %w", env.Stage.ID(), ck.Label, err)
+			}
+		}
+		env.Logger.Info("evaluating", "eval", env.Stage.Label, "checkpoint", ck.Label, "tool", toolBlock.Plugin,
+			"tasks", len(ts), "samples", n)
+		fmt.Fprintf(env.Progress, "%-12s evaluating %s with %s on %d tasks x %d samples (+ greedy)\n",
+			env.Stage.Label, labelOr(ck.Label, modelBlock.Label), toolBlock.Plugin, len(ts), n)
+		res, err := evaluate.Run(ctx, e, ts, opts)
+		if err != nil {
+			return nil, fmt.Errorf("%s: checkpoint %q: %w", env.Stage.ID(), ck.Label, err)
+		}
+		row := results.Row{
+			Stage: ck.Label, StageKind: ck.Kind, Tool: toolBlock.Plugin, Model: modelBlock.Label,
+			Tasks: res.Tasks, Samples: res.Samples, PassAt: res.PassAtK, MeanTurns: res.MeanTurns,
+			Tokens: int64(res.Tokens), WallS: res.Wall.Seconds(),
+		}
+		if res.GreedyPass1 >= 0 {
+			g := res.GreedyPass1
+			row.GreedyPass1 = &g
+		}
+		rows = append(rows, row)
+		for _, b := range env.Ints("turn_budgets") {
+			curve := res.TurnBudget
+			budgets = append(budgets, results.BudgetRow{
+				Stage: ck.Label, StageKind: ck.Kind, Tool: toolBlock.Plugin, MaxTurns: b,
+				Tasks: res.Tasks, Success: curve[min(b, len(curve)-1)],
+			})
+		}
+		values := map[string]float64{"tasks": float64(res.Tasks), "mean_turns": res.MeanTurns,
+			"tokens": float64(res.Tokens), "wall_s": res.Wall.Seconds(), "overflows": float64(res.Overflows)}
+		for k, p := range res.PassAtK {
+			values[fmt.Sprintf("pass@%d", k)] = p
+		}
+		if err := env.Metrics.Write(map[string]any{"eval": env.Stage.Label, "checkpoint": ck.Label,
+			"tool": toolBlock.Plugin, "values": finite(values), "turn_budget": res.TurnBudget}); err != nil {
+			return nil, err
+		}
+		// Stored after every checkpoint, so an interrupted eval keeps what
+		// it finished.
+		if err := env.SetResults(slices.Clone(rows), slices.Clone(budgets)); err != nil {
+			return nil, err
+		}
+	}
+	return runner.Outputs{}, nil
+}
+
+func labelOr(s, alt string) string {
+	if s == "" {
+		return alt
+	}
+	return s
+}

@@ -1,0 +1,164 @@
+package stages
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/lathe-ml/lathe/core/episode"
+	"github.com/lathe-ml/lathe/core/runner"
+	"github.com/lathe-ml/lathe/core/train"
+	"github.com/lathe-ml/lathe/sdk"
+)
+
+// Episode is a demonstration replayed through its tool: what the model
+// saw and wrote at every turn. The synthesize stage writes one per line.
+type Episode struct {
+	TaskID      string   `json:"task_id"`
+	Split       string   `json:"split,omitempty"`
+	Prompt      string   `json:"prompt"`
+	Stop        []string `json:"stop,omitempty"`
+	States      []string `json:"states"`
+	Actions     []string `json:"actions"`
+	Solved      bool     `json:"solved"`
+	Corruptions []string `json:"corruptions,omitempty"`
+}
+
+// readEpisodes reads an episodes file written by the synthesize stage.
+func readEpisodes(path string) ([]Episode, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("stages: %w", err)
+	}
+	defer f.Close()
+	var out []Episode
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for line := 1; sc.Scan(); line++ {
+		var e Episode
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return nil, fmt.Errorf("stages: %s:%d: %w", path, line, err)
+		}
+		if len(e.States) != len(e.Actions)+1 {
+			return nil, fmt.Errorf("stages: %s:%d: %d states for %d actions", path, line, len(e.States), len(e.Actions))
+		}
+		out = append(out, e)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("stages: %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// SupervisedExamples turns episodes into one example per turn: the context
+// before the action (with the chosen history) and the action, ended by the
+// tool's stop string, as the target.
+func SupervisedExamples(eps []Episode, h episode.History) ([]sdk.SupervisedExample, error) {
+	var out []sdk.SupervisedExample
+	for _, e := range eps {
+		for t := range e.Actions {
+			c, err := episode.Context(e.Prompt, e.States[:t+1], e.Actions[:t], e.Stop, h)
+			if err != nil {
+				return nil, fmt.Errorf("stages: task %s turn %d: %w", e.TaskID, t+1, err)
+			}
+			out = append(out, sdk.SupervisedExample{Context: c, Target: episode.EndAction(e.Actions[t], e.Stop)})
+		}
+	}
+	return out, nil
+}
+
+// tokenizerCorpus is every episode once, in full, with its final action:
+// all the text a model will read or write.
+func tokenizerCorpus(eps []Episode) []string {
+	out := make([]string, 0, len(eps))
+	for _, e := range eps {
+		n := len(e.Actions)
+		if n == 0 {
+			continue
+		}
+		c, err := episode.Context(e.Prompt, e.States[:n], e.Actions[:n-1], e.Stop, episode.Full)
+		if err != nil {
+			continue
+		}
+		out = append(out, c+episode.EndAction(e.Actions[n-1], e.Stop))
+	}
+	return out
+}
+
+// prepareModel gets a model ready to train from step 0 when the stage has
+// no checkpoint of its own: from the init stage's checkpoint if there is
+// one, else by fitting its tokenizer on corpus. A stage with a checkpoint
+// of its own is restored by the training loop.
+func prepareModel(ctx context.Context, env *runner.StageEnv, m train.Trainable, ckDir string, corpus func() []string) error {
+	if _, _, ok, err := train.LatestCheckpoint(ckDir); err != nil || ok {
+		return err
+	}
+	in, ok, err := env.Input("init")
+	if err != nil {
+		return err
+	}
+	if ok {
+		dir := in.Outputs[outCheckpoint]
+		env.Logger.Info("initialising model", "stage", env.Stage.Label, "from", dir)
+		if err := m.Load(ctx, dir); err != nil {
+			return fmt.Errorf("%s: load init checkpoint %s: %w", env.Stage.ID(), dir, err)
+		}
+		return nil
+	}
+	if err := m.FitTokenizer(ctx, corpus()); err != nil {
+		return fmt.Errorf("%s: fit tokenizer: %w", env.Stage.ID(), err)
+	}
+	return nil
+}
+
+func sft(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
+	in, _, err := env.Input("data")
+	if err != nil {
+		return nil, err
+	}
+	path := in.Outputs[outEpisodes]
+	if path == "" {
+		return nil, fmt.Errorf("%s: stage %q left no episodes", env.Stage.ID(), in.Label)
+	}
+	eps, err := readEpisodes(path)
+	if err != nil {
+		return nil, err
+	}
+	h, err := episode.ParseHistory(env.String("history"))
+	if err != nil {
+		return nil, err
+	}
+	examples, err := SupervisedExamples(eps, h)
+	if err != nil {
+		return nil, err
+	}
+	m, cfg, err := trainable(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	b, _ := env.Block("model")
+	ckDir := filepath.Join(env.Dir, "checkpoints")
+	if err := prepareModel(ctx, env, m, ckDir, func() []string { return tokenizerCorpus(eps) }); err != nil {
+		return nil, err
+	}
+	info, err := m.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	env.Logger.Info("sft", "stage", env.Stage.Label, "episodes", len(eps), "examples", len(examples),
+		"history", h, "params", info.Parameters, "backend", info.Backend, "device", info.Device)
+	bar := newProgress(env, env.Int("steps"), "sft", func(v map[string]float64) string {
+		return fmt.Sprintf("sft loss %.3f", v["loss"])
+	})
+	final, err := train.SFT(ctx, m, examples, train.SFTConfig{
+		Common:    common(env, ckDir, b.Plugin, *cfg, bar),
+		BatchSize: env.Int("batch_size"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return runner.Outputs{outCheckpoint: final}, nil
+}

@@ -1,0 +1,163 @@
+// Package stages implements the experiment stage kinds, registered with the
+// runner: synthesize (demonstrations replayed into training episodes), sft
+// (supervised fine-tuning on them), grpo (multi-turn RL with verifiable
+// rewards) and eval (pass@k, greedy pass@1 and turn-budget curves on
+// held-out tasks). Each stage reads its typed attributes from the runner's
+// StageEnv and leaves named outputs for the stages after it.
+//
+// Import it for its side effect:
+//
+//	import _ "github.com/lathe-ml/lathe/core/stages"
+package stages
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/lathe-ml/lathe/core/runner"
+	"github.com/lathe-ml/lathe/core/tasks"
+	"github.com/lathe-ml/lathe/core/train"
+	"github.com/lathe-ml/lathe/sdk"
+)
+
+func init() {
+	runner.RegisterStage("synthesize", synthesize)
+	runner.RegisterStage("sft", sft)
+	runner.RegisterStage("grpo", grpoStage)
+	runner.RegisterStage("eval", eval)
+}
+
+// Output names shared between stages.
+const (
+	outData       = "data"       // JSONL demonstrations (synthesize)
+	outEpisodes   = "episodes"   // JSONL replayed episodes (synthesize)
+	outCheckpoint = "checkpoint" // final checkpoint directory (sft, grpo)
+)
+
+// loadTasks reads the tasks of the dataset that attribute "dataset" names,
+// restricted to split.
+func loadTasks(ctx context.Context, env *runner.StageEnv, split string) ([]sdk.Task, error) {
+	ds, err := env.Dataset("dataset")
+	if err != nil {
+		return nil, err
+	}
+	opts := tasks.Options{
+		Split:              split,
+		Seed:               int64(ds.Attrs.Int("seed")),
+		MaxTasks:           ds.Attrs.Int("max_tasks"),
+		Strict:             ds.Attrs.Bool("strict"),
+		TestFraction:       ds.Attrs.Float("test_fraction"),
+		ValidationFraction: ds.Attrs.Float("validation_fraction"),
+		Warn:               func(err error) { env.Logger.Warn("dataset record skipped", "dataset", ds.Label, "error", err) },
+	}
+	ts, err := tasks.Load(ctx, ds.Source(), opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: dataset %q: %w", env.Stage.ID(), ds.Label, err)
+	}
+	if n := env.Int("max_tasks"); n > 0 && len(ts) > n {
+		ts = ts[:n]
+	}
+	if len(ts) == 0 {
+		return nil, fmt.Errorf("%s: dataset %q has no tasks in split %q", env.Stage.ID(), ds.Label, split)
+	}
+	return ts, nil
+}
+
+// trainable returns the stage's model instance as a model that can train
+// and checkpoint, or says clearly that the plugin cannot.
+func trainable(ctx context.Context, env *runner.StageEnv) (train.Trainable, *sdk.Config, error) {
+	m, err := env.Model(ctx, "model")
+	if err != nil {
+		return nil, nil, err
+	}
+	t, ok := m.(train.Trainable)
+	if !ok {
+		return nil, nil, fmt.Errorf("%s: the model plugin cannot be trained", env.Stage.ID())
+	}
+	b, err := env.Block("model")
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := sdk.ConfigFrom(b.Config)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, &cfg, nil
+}
+
+// common fills the settings both training loops share.
+func common(env *runner.StageEnv, dir string, plugin string, cfg sdk.Config, bar *progress) train.Common {
+	return train.Common{
+		Stage:           env.Stage.Label,
+		Steps:           env.Int("steps"),
+		CheckpointEvery: env.Int("checkpoint_every"),
+		Seed:            env.Seed,
+		CheckpointDir:   dir,
+		Metrics: func(step int, values map[string]float64) error {
+			return env.Metrics.Log(env.Stage.Label, step, finite(values))
+		},
+		Progress:     bar.step,
+		Plugin:       plugin,
+		PluginConfig: cfg,
+	}
+}
+
+// finite drops NaN and Inf values, which JSON cannot hold, and keeps the
+// rest.
+func finite(values map[string]float64) map[string]float64 {
+	out := make(map[string]float64, len(values))
+	for k, v := range values {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// progress draws a bar with ETA on the terminal and logs a line every few
+// percent, so long stages show life both interactively and in run.log.
+type progress struct {
+	env      *runner.StageEnv
+	bar      *progressbar.ProgressBar
+	total    int
+	lastLog  time.Time
+	describe func(values map[string]float64) string
+}
+
+func newProgress(env *runner.StageEnv, total int, what string, describe func(map[string]float64) string) *progress {
+	var w io.Writer = env.Progress
+	bar := progressbar.NewOptions(total,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription(fmt.Sprintf("%-12s %s", env.Stage.Label, what)),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
+	)
+	return &progress{env: env, bar: bar, total: total, describe: describe}
+}
+
+func (p *progress) step(step, total int, values map[string]float64) {
+	if p == nil {
+		return
+	}
+	if p.describe != nil {
+		p.bar.Describe(fmt.Sprintf("%-12s %s", p.env.Stage.Label, p.describe(values)))
+	}
+	_ = p.bar.Set(step)
+	if time.Since(p.lastLog) > 10*time.Second || step == total {
+		p.lastLog = time.Now()
+		args := []any{"stage", p.env.Stage.Label, "step", step, "of", total}
+		for _, k := range []string{"loss", "reward", "pass_rate"} {
+			if v, ok := values[k]; ok {
+				args = append(args, k, fmt.Sprintf("%.4f", v))
+			}
+		}
+		p.env.Logger.Info("progress", args...)
+	}
+}
