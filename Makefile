@@ -1,0 +1,50 @@
+# Lathe's build. `make run` sets up and runs experiments/quickstart.hcl;
+# `make test` runs every test. Both install missing system packages first
+# (.ci/deps; a no-op when everything is there).
+
+GO ?= go
+# Build with OpenBLAS when its library is installed (about 2x faster
+# training); the transformer falls back to pure-Go BLAS otherwise. The
+# backend in use is recorded in each model's info in the run log.
+BUILD_TAGS ?= $(shell ldconfig -p 2>/dev/null | grep -q libopenblas.so && echo openblas)
+TAGS_FLAG := $(if $(strip $(BUILD_TAGS)),-tags '$(BUILD_TAGS)',)
+# The full suite takes a few minutes on 2 cores; the limit catches a hang.
+TEST_TIMEOUT ?= 20m
+EXPERIMENT ?= experiments/quickstart.hcl
+
+.PHONY: all deps build test bench proto lint run validate clean
+
+all: build
+
+deps:
+	@.ci/deps
+
+build:
+	$(GO) build $(TAGS_FLAG) -o bin/lathe ./cmd/lathe
+
+test: deps
+	$(GO) test $(TAGS_FLAG) -timeout $(TEST_TIMEOUT) ./...
+
+bench:
+	$(GO) test $(TAGS_FLAG) -run '^$$' -bench . ./...
+
+# Regenerates the committed gRPC code with the generator versions that made
+# it (installed into GOPATH/bin when missing); needs protoc (make deps).
+GOBIN_DIR = $(shell $(GO) env GOPATH)/bin
+proto:
+	@test -x $(GOBIN_DIR)/protoc-gen-go || $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	@test -x $(GOBIN_DIR)/protoc-gen-go-grpc || $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
+	PATH="$(GOBIN_DIR):$$PATH" $(GO) generate ./sdk/internal/proto
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(TAGS_FLAG) ./...
+
+validate: build
+	for f in experiments/*.hcl; do bin/lathe validate $$f || exit 1; done
+
+run: deps build
+	bin/lathe run $(EXPERIMENT)
+
+clean:
+	rm -rf bin
