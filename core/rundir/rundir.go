@@ -192,6 +192,13 @@ func (d *Dir) LogWriter() io.Writer { return d.log }
 // Metrics returns the metrics.jsonl writer.
 func (d *Dir) Metrics() *Metrics { return d.metrics }
 
+// Experiment returns the name of the experiment the run belongs to.
+func (d *Dir) Experiment() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.state.Experiment
+}
+
 // Resumed reports whether the directory was opened to resume a run.
 func (d *Dir) Resumed() bool {
 	d.mu.Lock()

@@ -136,6 +136,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, fmt.Errorf("runner: %w", err)
 	}
 	defer dir.Close()
+	if name := dir.Experiment(); name != "" && name != exp.Name {
+		return nil, fmt.Errorf("runner: %s holds a run of experiment %q, not %q", dir.Path, name, exp.Name)
+	}
 	if err := dir.WriteExperiment(opts.Source, exp.Resolved()); err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
 	}

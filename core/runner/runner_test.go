@@ -388,6 +388,11 @@ func TestRunStopsAtMissingKindAndResumes(t *testing.T) {
 	if rep3.Dir != rep.Dir || len(rep3.Results.Rows) != 2 {
 		t.Errorf("resumed into %s (want %s) with %d rows", rep3.Dir, rep.Dir, len(rep3.Results.Rows))
 	}
+	other := opts
+	other.Source = []byte(strings.Replace(pipeline, `experiment "pipe"`, `experiment "other"`, 1))
+	if _, err := Run(context.Background(), other); err == nil || !strings.Contains(err.Error(), `holds a run of experiment "pipe", not "other"`) {
+		t.Errorf("resuming another experiment's run: err = %v", err)
+	}
 	if n := strings.Count(strings.Join(rec.calls, "\n"), "synthesize"); n != 1 {
 		t.Errorf("synthesize ran %d times across resumes, want 1", n)
 	}
