@@ -124,7 +124,7 @@ func (m *model) step(buf *decodeBuf, cache *kvCache, tokens []int32, pos, slots 
 				}
 				var sum float32
 				for t := range n {
-					sc[t] = float32(math.Exp(float64(sc[t] - mx)))
+					sc[t] = expf32(sc[t] - mx)
 					sum += sc[t]
 				}
 				o := buf.atty[i*C+h*hs : i*C+h*hs+hs]

@@ -40,7 +40,7 @@ func attentionForward(bl blas.Float32, out, att, qkv []float32, B, T, C, H int) 
 					}
 					var sum float32
 					for j := 0; j <= i; j++ {
-						e := float32(math.Exp(float64(row[j] - mx)))
+						e := expf32(row[j] - mx)
 						row[j] = e
 						sum += e
 					}

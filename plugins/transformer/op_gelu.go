@@ -10,7 +10,7 @@ import (
 // geluK is sqrt(2/pi) for the tanh approximation of GELU used by GPT-2.
 var geluK = float32(math.Sqrt(2 / math.Pi))
 
-func tanh32(x float32) float32 { return float32(math.Tanh(float64(x))) }
+func tanh32(x float32) float32 { return tanhf32(x) }
 
 // geluForward computes y = 0.5 x (1 + tanh(k (x + 0.044715 x^3))).
 func geluForward(y, x []float32) {
