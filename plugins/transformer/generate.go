@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strings"
 
 	"github.com/lathe-ml/lathe/sdk"
 )
@@ -254,7 +255,9 @@ func (m *Model) Generate(ctx context.Context, req sdk.GenerateRequest) (sdk.Gene
 	}
 	resp := sdk.GenerateResponse{Completions: make([]sdk.Completion, n)}
 	for i, s := range st {
-		s.out.Text = string(s.gen)
+		// Byte-level tokens can stop inside a UTF-8 sequence; text on the
+		// wire must be valid UTF-8, and Tokens keep the exact bytes.
+		s.out.Text = strings.ToValidUTF8(string(s.gen), "\uFFFD")
 		resp.Completions[i] = s.out
 	}
 	return resp, nil
