@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/lathe-ml/lathe/plugins/builtin"
+	"github.com/lathe-ml/lathe/sdk"
+	"github.com/lathe-ml/lathe/sdk/serve"
+)
+
+func init() {
+	register(command{
+		name:    "plugins",
+		summary: "list the built-in plugins",
+		run:     runPlugins,
+	})
+	register(command{
+		name:    "plugin serve",
+		summary: "serve a built-in plugin (run by the plugin host, not by hand)",
+		run:     runPluginServe,
+	})
+}
+
+// newPluginFlags returns a flag set that prints its usage to stderr and reports
+// --help as flag.ErrHelp, which the commands turn into a clean exit.
+func newPluginFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: lathe %s\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parsePluginFlags parses args; --help prints usage and ends the command with
+// success, a bad flag with errSilent (the flag package already said why).
+func parsePluginFlags(fs *flag.FlagSet, args []string) (help bool, err error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return true, nil
+		}
+		return false, errSilent
+	}
+	return false, nil
+}
+
+func runPlugins(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newPluginFlags("plugins", "plugins\n\nLists the plugins built into this binary, with kind and protocol version.", stderr)
+	if help, err := parsePluginFlags(fs, args); help || err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	t := tablewriter.NewTable(stdout,
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+	)
+	t.Header("name", "kind", "protocol", "description")
+	for _, e := range builtin.All() {
+		if err := t.Append(e.Name, string(e.Kind), strconv.Itoa(sdk.ProtocolVersion), e.Description); err != nil {
+			return fmt.Errorf("table: %w", err)
+		}
+	}
+	if err := t.Render(); err != nil {
+		return fmt.Errorf("table: %w", err)
+	}
+	return nil
+}
+
+func runPluginServe(_ context.Context, args []string, _, stderr io.Writer) error {
+	fs := newPluginFlags("plugin serve", "plugin serve NAME\n\nServes the built-in plugin NAME over the plugin protocol. The plugin host\nruns this; started by hand it only explains that it is a plugin.", stderr)
+	if help, err := parsePluginFlags(fs, args); help || err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errSilent
+	}
+	name := fs.Arg(0)
+	e, ok := builtin.Lookup(name)
+	if !ok {
+		return fmt.Errorf("unknown built-in plugin %q (lathe plugins lists them)", name)
+	}
+	switch e.Kind {
+	case sdk.KindTool:
+		serve.Tool(e.NewTool())
+	case sdk.KindReward:
+		serve.Reward(e.NewReward())
+	case sdk.KindModel:
+		serve.Model(e.NewModel())
+	default:
+		return fmt.Errorf("built-in plugin %q has unknown kind %q", name, e.Kind)
+	}
+	return nil
+}
