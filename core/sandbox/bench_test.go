@@ -78,7 +78,7 @@ func BenchmarkPoolCached(b *testing.B) { benchPool(b, true) }
 
 func benchPool(b *testing.B, cached bool) {
 	checks := benchChecks(b)
-	opts := Options{CacheSize: -1}
+	opts := Options{CacheSize: -1, Timeout: 20 * time.Second}
 	if cached {
 		opts.CacheSize = 0
 	}
@@ -96,6 +96,7 @@ func benchPool(b *testing.B, cached bool) {
 		v, err := p.Run(context.Background(), checks[i])
 		if err == nil && v.Status != StatusPass {
 			err = fmt.Errorf("%s", v.Feedback)
+			b.Logf("check %d: %s: %s", i, v.Status, firstLine(v.Feedback))
 		}
 		return err
 	})
