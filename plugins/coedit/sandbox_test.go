@@ -1,0 +1,203 @@
+package coedit
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lathe-ml/lathe/core/sandbox"
+	"github.com/lathe-ml/lathe/core/tasks"
+	"github.com/lathe-ml/lathe/sdk"
+)
+
+// sandboxTool starts a coedit tool on the real sandbox pool, or skips.
+func sandboxTool(t testing.TB, cfg map[string]any) *Tool {
+	t.Helper()
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not on PATH: the sandbox cannot start")
+	}
+	tool := New()
+	c, err := sdk.ConfigFrom(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tool.Configure(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tool.Runner(context.Background()); err != nil {
+		t.Fatalf("start the sandbox: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := tool.Shutdown(); err != nil {
+			t.Error(err)
+		}
+	})
+	return tool
+}
+
+// TestSandboxEpisode plays DESIGN.md §4's example through the real sandbox.
+func TestSandboxEpisode(t *testing.T) {
+	ctx := context.Background()
+	tool := sandboxTool(t, map[string]any{"workers": 1})
+	task := sdk.Task{
+		ID:      "similar_elements",
+		Program: "def similar_elements(a, b):\n    res = tuple(set(a) | set(b))\n    retrun (res)\n",
+		Tests: "assert set(similar_elements((3, 4, 5, 6), (5, 7, 4, 10))) == set((4, 5))\n" +
+			"assert set(similar_elements((1, 2, 3, 4), (5, 4, 3, 7))) == set((3, 4))\n",
+		Reference: "def similar_elements(a, b):\n    return tuple(set(a) & set(b))\n",
+	}
+	reset, err := tool.Reset(ctx, sdk.ResetRequest{Task: task})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		action   string
+		lines    string // the numbered program
+		feedback string // a line the feedback must contain
+		info     sdk.StepInfo
+	}{
+		{"", "L 1 def similar_elements(a, b):\nL 2     res = tuple(set(a) | set(b))\nL 3     retrun (res)\n***\n",
+			"NameError: name 'retrun' is not defined", sdk.StepInfo{Total: 2, Valid: true, ErrorClass: "exception"}},
+		{"DELL 4", "L 1 def similar_elements(a, b):\nL 2     res = tuple(set(a) | set(b))\nL 3     retrun (res)\n***\n",
+			"DELL 4: line 4 does not exist (program has 3 lines)", sdk.StepInfo{Total: 2, Valid: false, ErrorClass: "range", Turn: 1}},
+		{"REPW 3 >>>retrun >>>return", "L 1 def similar_elements(a, b):\nL 2     res = tuple(set(a) | set(b))\nL 3     return (res)\n***\n",
+			"AssertionError", sdk.StepInfo{Total: 2, Valid: true, ErrorClass: "assertion", Turn: 2}},
+		{"REPW 2 >>>| >>>&", "L 1 def similar_elements(a, b):\nL 2     res = tuple(set(a) & set(b))\nL 3     return (res)\n***\n",
+			"All 2 tests passed.", sdk.StepInfo{Passed: 2, Total: 2, Solved: true, Valid: true, Turn: 3}},
+		{"EXIT", "L 1 def similar_elements(a, b):\nL 2     res = tuple(set(a) & set(b))\nL 3     return (res)\n***\n",
+			"All 2 tests passed.", sdk.StepInfo{Passed: 2, Total: 2, Solved: true, Valid: true, Exited: true, Turn: 4}},
+	}
+	obs := reset.Observation
+	for i, st := range steps {
+		t.Run(fmt.Sprint(i, st.action), func(t *testing.T) {
+			if st.action != "" {
+				resp, err := tool.Step(ctx, sdk.StepRequest{Session: reset.Session, Action: st.action + "\n"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				obs = resp.Observation
+			}
+			if !strings.HasPrefix(obs.Text, st.lines) || !strings.Contains(obs.Text, st.feedback) {
+				t.Errorf("state =\n%s\nwant it to start with\n%s\nand contain %q", obs.Text, st.lines, st.feedback)
+			}
+			if obs.Info != st.info {
+				t.Errorf("info = %+v\nwant %+v", obs.Info, st.info)
+			}
+		})
+	}
+}
+
+// TestSandboxDemonstrations replays demonstrations made on built-in tasks
+// through the tool on the real sandbox: every one must start failing and
+// be solved at EXIT. LATHE_LONG=1 runs every built-in task (a few minutes).
+func TestSandboxDemonstrations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Python; skipped in -short mode")
+	}
+	ctx := context.Background()
+	tool := sandboxTool(t, map[string]any{})
+	opts := tasks.Options{MaxTasks: 12}
+	perTask := 2
+	if os.Getenv("LATHE_LONG") != "" {
+		opts.MaxTasks, perTask = 0, 5
+	}
+	all, err := tasks.Load(ctx, "builtin:basic", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	var demos, steps atomic.Int64
+	for _, task := range all {
+		t.Run(task.ID, func(t *testing.T) {
+			ds, err := tool.Demonstrate(ctx, sdk.DemonstrateRequest{Task: task, Seed: 11, N: perTask})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range ds {
+				demos.Add(1)
+				task := task
+				task.Program = d.Program
+				reset, err := tool.Reset(ctx, sdk.ResetRequest{Task: task})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if reset.Observation.Info.Solved {
+					t.Fatalf("demonstration starts solved:\n%s", reset.Observation.Text)
+				}
+				var obs sdk.Observation
+				for _, a := range d.Actions {
+					resp, err := tool.Step(ctx, sdk.StepRequest{Session: reset.Session, Action: a + "\n"})
+					if err != nil {
+						t.Fatal(err)
+					}
+					steps.Add(1)
+					obs = resp.Observation
+				}
+				if !obs.Info.Solved || !obs.Info.Exited {
+					t.Fatalf("trace %q ends unsolved:\n%s", d.Actions, obs.Text)
+				}
+				tool.Close(ctx, reset.Session)
+			}
+		})
+	}
+	r, _ := tool.Runner(ctx)
+	if p, ok := r.(*sandbox.Pool); ok {
+		st := p.Stats()
+		t.Logf("%d tasks, %d demonstrations, %d steps in %v; sandbox: %d checks, %d executed, cache hit rate %.2f",
+			len(all), demos.Load(), steps.Load(), time.Since(start).Round(time.Millisecond), st.Checks, st.Executed, st.HitRate())
+	}
+}
+
+// BenchmarkSandboxStepBatch measures episodes stepped in batches on the
+// real sandbox: each iteration resets 16 sessions on MBPP-like programs
+// and steps them through 4 turns (3 edits and EXIT) with StepBatch.
+// Run with: go test -run NONE -bench SandboxStepBatch ./plugins/coedit/
+func BenchmarkSandboxStepBatch(b *testing.B) {
+	ctx := context.Background()
+	tool := sandboxTool(b, map[string]any{})
+	path := filepath.Join("..", "..", "..", "shared", "datasets", "mbpp", "mbpp.jsonl")
+	if env := os.Getenv("LATHE_DATASETS"); env != "" {
+		path = filepath.Join(env, "mbpp", "mbpp.jsonl")
+	}
+	all, err := tasks.Load(ctx, "mbpp:"+path, tasks.Options{Split: tasks.SplitTrain, MaxTasks: 16})
+	if err != nil {
+		b.Skipf("MBPP not available: %v", err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var reqs []sdk.StepRequest
+		for j, task := range all {
+			reset, err := tool.Reset(ctx, sdk.ResetRequest{Task: task})
+			if err != nil {
+				b.Fatal(err)
+			}
+			reqs = append(reqs, sdk.StepRequest{Session: reset.Session, Action: fmt.Sprintf("ADDL 1 >>># %d %d", i, j)})
+		}
+		for _, action := range []string{"", "DELL 1", "REPL 99 >>>x", "EXIT"} {
+			for k := range reqs {
+				if action != "" {
+					reqs[k].Action = action
+				}
+			}
+			if _, err := tool.StepBatch(ctx, reqs); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, r := range reqs {
+			tool.Close(ctx, r.Session)
+		}
+	}
+	b.StopTimer()
+	steps := float64(b.N * len(all) * 4)
+	b.ReportMetric(steps/b.Elapsed().Seconds(), "steps/s")
+	r, _ := tool.Runner(ctx)
+	if p, ok := r.(*sandbox.Pool); ok {
+		b.ReportMetric(p.Stats().HitRate(), "cache-hit-rate")
+	}
+}
