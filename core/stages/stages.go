@@ -13,11 +13,12 @@ package stages
 import (
 	"context"
 	"fmt"
-	"io"
 	"math"
+	"os"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
 
 	"github.com/lathe-ml/lathe/core/runner"
 	"github.com/lathe-ml/lathe/core/tasks"
@@ -119,37 +120,56 @@ func finite(values map[string]float64) map[string]float64 {
 	return out
 }
 
-// progress draws a bar with ETA on the terminal and logs a line every few
-// percent, so long stages show life both interactively and in run.log.
+// progress draws a bar with ETA when the run's output is a terminal, and
+// otherwise prints a plain line every tenth of the way; either way it logs
+// a line to run.log at most every 10 s, so long stages show life both
+// interactively and in the log.
 type progress struct {
 	env      *runner.StageEnv
-	bar      *progressbar.ProgressBar
+	bar      *progressbar.ProgressBar // nil when not on a terminal
 	total    int
+	start    time.Time
 	lastLog  time.Time
+	lastLine int // tenths printed so far, without a terminal
 	describe func(values map[string]float64) string
 }
 
 func newProgress(env *runner.StageEnv, total int, what string, describe func(map[string]float64) string) *progress {
-	var w io.Writer = env.Progress
-	bar := progressbar.NewOptions(total,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription(fmt.Sprintf("%-12s %s", env.Stage.Label, what)),
-		progressbar.OptionShowCount(),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
-	)
-	return &progress{env: env, bar: bar, total: total, describe: describe}
+	p := &progress{env: env, total: total, describe: describe, start: time.Now()}
+	if f, ok := env.Progress.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		w := env.Progress
+		p.bar = progressbar.NewOptions(total,
+			progressbar.OptionSetWriter(w),
+			progressbar.OptionSetDescription(fmt.Sprintf("%-12s %s", env.Stage.Label, what)),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(200*time.Millisecond),
+			progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
+		)
+	}
+	return p
 }
 
 func (p *progress) step(step, total int, values map[string]float64) {
 	if p == nil {
 		return
 	}
-	if p.describe != nil {
-		p.bar.Describe(fmt.Sprintf("%-12s %s", p.env.Stage.Label, p.describe(values)))
+	desc := ""
+	if p.describe != nil && values != nil {
+		desc = p.describe(values)
 	}
-	_ = p.bar.Set(step)
+	if p.bar != nil {
+		if desc != "" {
+			p.bar.Describe(fmt.Sprintf("%-12s %s", p.env.Stage.Label, desc))
+		}
+		_ = p.bar.Set(step)
+	} else if tenth := step * 10 / max(total, 1); tenth > p.lastLine || step == total {
+		p.lastLine = tenth
+		elapsed := time.Since(p.start)
+		eta := time.Duration(float64(elapsed) / float64(max(step, 1)) * float64(total-step))
+		fmt.Fprintf(p.env.Progress, "%-12s %d/%d %s  elapsed %s  eta %s\n", p.env.Stage.Label, step, total, desc,
+			elapsed.Round(time.Second), eta.Round(time.Second))
+	}
 	if time.Since(p.lastLog) > 10*time.Second || step == total {
 		p.lastLog = time.Now()
 		args := []any{"stage", p.env.Stage.Label, "step", step, "of", total}
