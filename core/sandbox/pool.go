@@ -213,13 +213,15 @@ func (p *Pool) Run(ctx context.Context, c Check) (Verdict, error) {
 		timeout = p.opts.Timeout
 	}
 	key := cacheKey(c, timeout)
+	start := time.Now()
 	if v, ok := p.cache.get(key); ok {
 		p.checks.Add(1)
 		p.hits.Add(1)
 		v.Cached = true
+		v.Duration = time.Since(start)
+		v.DurationMS = float64(v.Duration.Microseconds()) / 1000
 		return v, nil
 	}
-	start := time.Now()
 	var v Verdict
 	if c.Reference != "" {
 		ref, err := p.reference(ctx, c, timeout)

@@ -73,7 +73,10 @@ func TestRunVerdicts(t *testing.T) {
 		{"tests do not compile", Check{Program: add, Tests: "assert add(1,\n"}, StatusError, "syntax", 0, 0, "The tests do not compile"},
 		{"reference agrees", Check{Program: "def add(a, b):\n    return b + a\n", Tests: tests, Reference: add}, StatusPass, "", 3, 3, "=All 3 tests passed."},
 		{"reference disagrees", Check{Program: "def add(a, b):\n    return a - b\n", Tests: tests, Reference: add}, StatusFail, "assertion", 0, 3, "AssertionError: -1 != 3"},
-		{"timeout", Check{Program: "while True:\n    pass\n", Tests: tests, Timeout: 300 * time.Millisecond}, StatusTimeout, "timeout", 0, 3, "=Timeout: the program ran longer than 300ms (test 1 of 3 was running)."},
+		{"timeout at top level", Check{Program: "while True:\n    pass\n", Tests: tests, Timeout: 300 * time.Millisecond}, StatusTimeout, "timeout", 0, 3, "=Timeout: the program ran longer than 300ms before the tests started."},
+		{"timeout in a test", Check{Program: add + "def g():\n    while True:\n        pass\n", Tests: tests + "assert g() == 1\n", Timeout: 300 * time.Millisecond}, StatusTimeout, "timeout", 0, 4, "=Timeout: the program ran longer than 300ms (test 4 of 4 was running)."},
+		{"indentation error", Check{Program: "def add(a, b):\nreturn a + b\n", Tests: tests}, StatusError, "syntax", 0, 3, "=  File \"<program>\", line 2\n    return a + b\nIndentationError: expected an indented block after function definition on line 1"},
+		{"missing function", Check{Program: "def plus(a, b):\n    return a + b\n", Tests: tests}, StatusError, "exception", 0, 3, "=Test 1 of 3 failed:\nassert add(1, 2) == 3\n  File \"<tests>\", line 1, in <module>\n    assert add(1, 2) == 3\nNameError: name 'add' is not defined"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -39,6 +39,7 @@ type outcome struct {
 	syntax   *record
 	progErr  *record
 	tests    []*record // by test index; nil = never reported
+	ran      bool      // the program's top level finished and the tests began
 	complete bool      // the harness's final record, with this run's nonce
 	tampered string    // why the records cannot be trusted
 }
@@ -61,6 +62,8 @@ func parseOutcome(r *reply, total int) outcome {
 				continue
 			}
 			o.complete = true
+		case "ran":
+			o.ran = true
 		case "syntax":
 			if o.syntax == nil {
 				o.syntax = &rec
@@ -125,7 +128,9 @@ func (p *Pool) verdict(c Check, r, ref *reply, timeout time.Duration) Verdict {
 	case r.TimedOut || signalled(r, syscall.SIGXCPU):
 		v.Status, v.ErrorClass = StatusTimeout, "timeout"
 		fmt.Fprintf(&b, "Timeout: the program ran longer than %s", fmtDuration(timeout))
-		if n := ranTests(o); n < total {
+		if !o.ran {
+			b.WriteString(" before the tests started")
+		} else if n := ranTests(o); n < total {
 			fmt.Fprintf(&b, " (test %d of %d was running)", n+1, total)
 		}
 		b.WriteString(".")

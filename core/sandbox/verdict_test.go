@@ -30,7 +30,7 @@ func TestVerdictFromRecords(t *testing.T) {
 		{"duplicate record", reply{Records: ok0 + ok0 + ok1 + done, Tests: two}, StatusError, 0, "tampered"},
 		{"missing test record", reply{Records: ok0 + done, Tests: two}, StatusError, 1, "Test 2 of 2 failed:\nassert f(2) == 3\nError: the test did not report a result."},
 		{"records after the end are ignored", reply{Records: ok0 + `{"k":"test","i":1,"ok":false,"err":"assertion","type":"AssertionError","msg":"2 != 3"}` + "\n" + done + ok1, Tests: two}, StatusFail, 1, "AssertionError: 2 != 3"},
-		{"cpu limit is a timeout", reply{Signal: sig(syscall.SIGXCPU), Tests: two}, StatusTimeout, 0, "Timeout: the program ran longer than 5s (test 1 of 2 was running)."},
+		{"cpu limit is a timeout", reply{Signal: sig(syscall.SIGXCPU), Tests: two, Records: `{"k":"ran"}` + "\n" + ok0}, StatusTimeout, 0, "Timeout: the program ran longer than 5s (test 2 of 2 was running)."},
 		{"file size limit is an output kill", reply{Signal: sig(syscall.SIGXFSZ), Tests: two, StdoutSize: 10, Stdout: "xxxxxxxxxx"}, StatusKilled, 0, "wrote more than 1048576 bytes"},
 		{"segfault", reply{Signal: sig(syscall.SIGSEGV), Tests: two}, StatusKilled, 0, "killed by SIGSEGV"},
 		{"long stdout is truncated", reply{Records: `{"k":"test","i":0,"ok":false,"err":"assertion","type":"AssertionError"}` + "\n" + ok1 + done, Tests: two,

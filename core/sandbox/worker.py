@@ -443,6 +443,7 @@ def make_harness():
                 emit({"k": "done", "nonce": nonce})
                 return
             flush()
+        emit({"k": "ran"})
         i = 0
         pending = None
         for kind, code, text, line, msg in items:
