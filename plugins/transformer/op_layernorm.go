@@ -2,6 +2,7 @@ package transformer
 
 import (
 	"math"
+	"runtime"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -39,7 +40,7 @@ func layerNormForward(y, mean, rstd, x, g, b []float32, n, c int) {
 // layerNormBackward adds to dx [n, c], dg and db [c] the gradients given dy.
 // Each worker sums its own dg/db partials so rows can run in parallel.
 func layerNormBackward(dx, dg, db, dy, x, mean, rstd, g []float32, n, c int) {
-	parts := make(chan []float32, 16)
+	parts := make(chan []float32, runtime.GOMAXPROCS(0)+1) // one per worker, so none blocks
 	parallelFor(n, 16, func(lo, hi int) {
 		p := make([]float32, 2*c) // dg then db
 		for i := lo; i < hi; i++ {
