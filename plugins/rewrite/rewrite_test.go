@@ -185,3 +185,27 @@ func TestDemonstrate(t *testing.T) {
 		})
 	}
 }
+
+// FuzzAnswer checks that ParseAnswer never panics, that a parsed program
+// survives FormatAnswer and ParseAnswer unchanged, and that the program
+// never contains the terminator line.
+func FuzzAnswer(f *testing.F) {
+	for _, s := range []string{"x = 1\nEXIT\n", "EXIT", "\r\nEXIT \r\n", "a\n\nEXIT\nb", "no end", "EXIT_X\nEXIT\t\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		lines, err := ParseAnswer(s)
+		if err != nil {
+			return
+		}
+		for _, l := range lines {
+			if strings.TrimRight(l, " \t\r") == Terminator {
+				t.Fatalf("program of %q keeps the terminator line", s)
+			}
+		}
+		back, err := ParseAnswer(FormatAnswer(dsl.JoinProgram(lines)))
+		if err != nil || strings.Join(back, "\n") != strings.Join(lines, "\n") || len(back) != len(lines) {
+			t.Fatalf("round trip of %q: %q -> %q, %v", s, lines, back, err)
+		}
+	})
+}

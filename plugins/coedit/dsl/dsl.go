@@ -288,15 +288,22 @@ func plural(n int) string {
 	return strconv.Itoa(n) + " lines"
 }
 
-// SplitProgram turns source into lines: "\r\n" becomes "\n" and trailing
-// newlines are dropped, so "a\nb\n" is [a b] and "" is no lines.
+// SplitProgram turns source into lines: carriage returns at the end of a
+// line ("\r\n" endings) are dropped, and so are trailing empty lines, so
+// "a\r\nb\n" is [a b] and "" is no lines. SplitProgram(JoinProgram(l))
+// == l for every result l of SplitProgram.
 func SplitProgram(src string) []string {
-	src = strings.ReplaceAll(src, "\r\n", "\n")
-	src = strings.TrimRight(src, "\n")
-	if src == "" {
+	lines := strings.Split(src, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, "\r")
+	}
+	for len(lines) > 0 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	if len(lines) == 0 {
 		return nil
 	}
-	return strings.Split(src, "\n")
+	return lines
 }
 
 // JoinProgram is the inverse of SplitProgram: the lines, each ended by "\n".

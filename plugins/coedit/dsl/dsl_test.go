@@ -327,3 +327,16 @@ func FuzzDSL(f *testing.F) {
 		}
 	})
 }
+
+func FuzzSplitProgram(f *testing.F) {
+	for _, s := range []string{"", "a\r\n", "\r\r\n\n", "a\rb\n\n", "x\n\r\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		lines := SplitProgram(s)
+		back := SplitProgram(JoinProgram(lines))
+		if len(back) != len(lines) || strings.Join(back, "\n") != strings.Join(lines, "\n") {
+			t.Fatalf("SplitProgram(JoinProgram(%q)) = %q", lines, back)
+		}
+	})
+}
