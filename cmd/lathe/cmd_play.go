@@ -116,6 +116,9 @@ func runPlay(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		lines, stdout = &playTerminal{t}, t
 	} else {
+		// A read from a pipe does not see Ctrl-C; closing stdin ends it.
+		stop := context.AfterFunc(ctx, func() { in.Close() })
+		defer stop()
 		lines = &playScript{r: bufio.NewReader(in)}
 	}
 	return play(ctx, f, task, pool, lines, stdout)
@@ -257,6 +260,9 @@ func play(ctx context.Context, f playFlags, task sdk.Task, r sandbox.Runner, lin
 	turns := 0
 	for !state.Done {
 		action, err := playReadAction(lines, reset.Stop, out, reset.Prompt, state.Text)
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted after %d %s: %w", turns, playPlural(turns, "turn"), ctx.Err())
+		}
 		if errors.Is(err, io.EOF) || errors.Is(err, errPlayQuit) {
 			fmt.Fprintf(out, "-- stopped after %d %s; the episode is not over --\n", turns, playPlural(turns, "turn"))
 			return nil
