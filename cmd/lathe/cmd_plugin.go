@@ -6,11 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
 
+	"github.com/lathe-ml/lathe/core/scaffold"
 	"github.com/lathe-ml/lathe/plugins/builtin"
 	"github.com/lathe-ml/lathe/sdk"
 	"github.com/lathe-ml/lathe/sdk/serve"
@@ -26,6 +29,11 @@ func init() {
 		name:    "plugin serve",
 		summary: "serve a built-in plugin (run by the plugin host, not by hand)",
 		run:     runPluginServe,
+	})
+	register(command{
+		name:    "plugin new",
+		summary: "write the skeleton of a new tool, reward or model plugin",
+		run:     runPluginNew,
 	})
 }
 
@@ -101,5 +109,65 @@ func runPluginServe(_ context.Context, args []string, _, stderr io.Writer) error
 	default:
 		return fmt.Errorf("built-in plugin %q has unknown kind %q", name, e.Kind)
 	}
+	return nil
+}
+
+// parseInterspersed parses flags that may come before or after the
+// positional arguments (`plugin new NAME --kind reward`), which the flag
+// package alone stops at.
+func parseInterspersed(fs *flag.FlagSet, args []string) (pos []string, help bool, err error) {
+	for {
+		if help, err := parsePluginFlags(fs, args); help || err != nil {
+			return nil, help, err
+		}
+		if fs.NArg() == 0 {
+			return pos, false, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func runPluginNew(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newPluginFlags("plugin new", "plugin new NAME --kind tool|reward|model [--dir DIR] [--lathe-src DIR] [--module PATH]\n\n"+
+		"Writes a plugin skeleton: a Go module whose main is one serve call, a small\n"+
+		"working implementation, a test using sdk/sdktest and a README.", stderr)
+	kind := fs.String("kind", "", "plugin kind: tool, reward or model (required)")
+	dir := fs.String("dir", "", "directory to create (default: ./NAME)")
+	src := fs.String("lathe-src", "", "Lathe source tree for the go.mod replace (default: found above the current directory)")
+	mod := fs.String("module", "", "module path of the new plugin (default: NAME)")
+	pos, help, err := parseInterspersed(fs, args)
+	if help || err != nil {
+		return err
+	}
+	if len(pos) != 1 || *kind == "" {
+		fs.Usage()
+		return errSilent
+	}
+	name := pos[0]
+	if *src == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return err
+		}
+		if *src, err = scaffold.FindLatheSrc(wd); err != nil {
+			return err
+		}
+	}
+	if *dir == "" {
+		*dir = name
+	}
+	files, err := scaffold.Write(scaffold.Options{
+		Name: name, Kind: sdk.Kind(*kind), Dir: *dir, LatheSrc: *src, Module: *mod,
+	})
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		fmt.Fprintln(stdout, "wrote", f)
+	}
+	bin, _ := filepath.Abs(filepath.Join(*dir, name))
+	fmt.Fprintf(stdout, "\nNext:\n  cd %s && go test ./... && go build -o %s .\n"+
+		"then in an experiment file:\n  %s %q { plugin = %q }\n", *dir, name, *kind, name, bin)
 	return nil
 }
