@@ -455,3 +455,11 @@ func TestEditorMatchesDSL(t *testing.T) {
 		t.Fatalf("EXIT: exit=%v err=%v", exit, err)
 	}
 }
+
+func TestNoRunner(t *testing.T) {
+	tool := NewWithRunner(nil)
+	_, err := tool.Reset(context.Background(), sdk.ResetRequest{Task: addTask})
+	if err == nil || err.Error() != "coedit: reset add: start sandbox: nil sandbox runner" {
+		t.Fatalf("Reset without a sandbox: %v", err)
+	}
+}

@@ -90,6 +90,9 @@ type RunnerFactory func(ctx context.Context, o Options) (sandbox.Runner, func() 
 // it: for tests, and for several tools sharing one pool.
 func StaticRunner(r sandbox.Runner) RunnerFactory {
 	return func(context.Context, Options) (sandbox.Runner, func() error, error) {
+		if r == nil {
+			return nil, nil, errors.New("nil sandbox runner")
+		}
 		return r, func() error { return nil }, nil
 	}
 }
@@ -175,17 +178,27 @@ func (t *Tool) Options() Options {
 
 // Runner starts the sandbox on first use and returns it.
 func (t *Tool) Runner(ctx context.Context) (sandbox.Runner, error) {
+	r, err := t.startRunner(ctx)
+	if err != nil {
+		return nil, t.errorf("%w", err)
+	}
+	return r, nil
+}
+
+// startRunner is Runner without the tool's name in its errors, for callers
+// that add it themselves.
+func (t *Tool) startRunner(ctx context.Context) (sandbox.Runner, error) {
 	t.runnerMu.Lock()
 	defer t.runnerMu.Unlock()
 	if t.runner != nil {
 		return t.runner, nil
 	}
 	if t.newRunner == nil {
-		return nil, t.errorf("no sandbox runner configured")
+		return nil, errors.New("no sandbox runner configured")
 	}
 	r, stop, err := t.newRunner(ctx, t.Options())
 	if err != nil {
-		return nil, t.errorf("start sandbox: %w", err)
+		return nil, fmt.Errorf("start sandbox: %w", err)
 	}
 	t.runner, t.stopRunner = r, stop
 	return r, nil
@@ -404,7 +417,7 @@ func (t *Tool) Check(task sdk.Task, program string) sandbox.Check {
 // check runs the tests on lines and turns the verdict into step info and
 // the feedback shown after "***".
 func (t *Tool) check(ctx context.Context, task sdk.Task, lines []string) (sdk.StepInfo, string, error) {
-	r, err := t.Runner(ctx)
+	r, err := t.startRunner(ctx)
 	if err != nil {
 		return sdk.StepInfo{}, "", err
 	}
