@@ -11,6 +11,7 @@ import (
 
 	"github.com/lathe-ml/lathe/core/pluginhost"
 	"github.com/lathe-ml/lathe/core/scaffold"
+	"github.com/lathe-ml/lathe/plugins/builtin"
 	"github.com/lathe-ml/lathe/sdk"
 )
 
@@ -176,5 +177,53 @@ func TestPluginNew(t *testing.T) {
 			}
 			c.call(t, inst)
 		})
+	}
+}
+
+// The test binary doubles as the lathe binary for the plugin host: started
+// as `<test binary> plugin serve NAME` it serves the built-in, exactly as
+// lathe does. (In init, not TestMain, so other files' tests keep their own
+// set-up; `plugin serve` is registered by cmd_plugin.go, whose init runs
+// before this file's.)
+func init() {
+	if len(os.Args) >= 3 && os.Args[1] == "plugin" && os.Args[2] == "serve" {
+		os.Exit(mainWithExit(os.Args[1:], os.Stdout, os.Stderr))
+	}
+}
+
+// Every built-in starts through `plugin serve`, answers the handshake as
+// the kind it is registered as, and reports a schema.
+func TestBuiltinsServe(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	host := pluginhost.New(pluginhost.Options{Executable: exe})
+	t.Cleanup(host.Close)
+	for _, e := range builtin.All() {
+		t.Run(e.Name, func(t *testing.T) {
+			inst, err := host.Start(ctx, e.Kind, "b", e.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer inst.Kill()
+			var p sdk.Plugin
+			switch e.Kind {
+			case sdk.KindTool:
+				p = inst.Tool()
+			case sdk.KindReward:
+				p = inst.Reward()
+			case sdk.KindModel:
+				p = inst.Model()
+			}
+			if _, err := p.Schema(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	_, err = host.Start(ctx, sdk.KindTool, "editor", "no-such-plugin")
+	if err == nil || !strings.Contains(err.Error(), `unknown built-in plugin "no-such-plugin"`) {
+		t.Errorf("unknown built-in: %v", err)
 	}
 }

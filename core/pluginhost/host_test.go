@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -59,6 +60,10 @@ func (crashy) Score(_ context.Context, t sdk.Transition) (sdk.Score, error) {
 		return sdk.Score{Reward: float64(cmd.Process.Pid)}, nil
 	case "fail":
 		return sdk.Score{}, errors.New("crashy: asked to fail")
+	case "log":
+		serve.Logger().Info("scored", "action", t.Action)
+		fmt.Fprintln(os.Stderr, "raw stderr line")
+		fmt.Println("stdout after the handshake")
 	}
 	return sdk.Score{Reward: 1}, nil
 }
@@ -352,4 +357,53 @@ func TestCloseKillsAll(t *testing.T) {
 	for _, pid := range pids {
 		waitDead(t, pid)
 	}
+}
+
+// Plugin output reaches the host's logger under the block label, at the
+// level the plugin logged it; stdout printed after the handshake is kept.
+func TestLogsReachLogger(t *testing.T) {
+	var buf safeBuffer
+	h := newHost(t, Options{Logger: hclog.New(&hclog.LoggerOptions{Output: &buf, Level: hclog.Info})})
+	ctx := context.Background()
+	inst, err := h.Start(ctx, sdk.KindReward, "solved", "crashy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inst.Reward().Score(ctx, sdk.Transition{Action: "log"}); err != nil {
+		t.Fatal(err)
+	}
+	wants := []string{"[INFO]  solved: scored: action=log", "solved: raw stderr line", "solved: stdout after the handshake"}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		missing := ""
+		for _, w := range wants {
+			if !strings.Contains(buf.String(), w) {
+				missing = w
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("log lacks %q:\n%s", missing, buf.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+type safeBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
