@@ -85,6 +85,9 @@ func Demonstrations(ctx context.Context, task sdk.Task, seed int64, n int, style
 			d.Actions = []string{ref}
 		default:
 			d.Actions = Trace(undo)
+			if err := checkTrace(broken, ref, undo); err != nil {
+				return nil, fmt.Errorf("corrupt: task %s: %w", task.ID, err)
+			}
 		}
 		out = append(out, d)
 	}
@@ -93,13 +96,76 @@ func Demonstrations(ctx context.Context, task sdk.Task, seed int64, n int, style
 
 // Trace renders undo edits, as returned by Corrupt, as the command trace
 // that repairs the corrupted program: the edits in reverse order of the
-// corruptions, then EXIT.
+// corruptions, simplified (see Simplify), then EXIT.
 func Trace(undo []Edit) []string {
-	out := make([]string, 0, len(undo)+1)
-	for i := len(undo) - 1; i >= 0; i-- {
-		out = append(out, undo[i].Command())
+	var out []string
+	for _, e := range Simplify(reversed(undo)) {
+		out = append(out, e.Command())
 	}
 	return append(out, "EXIT")
+}
+
+func reversed(es []Edit) []Edit {
+	out := make([]Edit, len(es))
+	for i, e := range es {
+		out[len(es)-1-i] = e
+	}
+	return out
+}
+
+// Simplify merges neighbouring edits of the same line so that an expert
+// never re-creates a corruption only to fix it next: a line re-added or
+// replaced and then edited again is added or replaced with its final text
+// at once; a line added and then deleted is not touched; a line replaced or
+// edited and then deleted is just deleted. The edits are in the order they
+// are applied; the result has the same effect.
+func Simplify(es []Edit) []Edit {
+	out := append([]Edit(nil), es...)
+	for changed := true; changed; {
+		changed = false
+		for i := 0; i+1 < len(out); i++ {
+			a, b := out[i], out[i+1]
+			if a.Line != b.Line {
+				continue
+			}
+			var merged []Edit
+			switch {
+			case (a.Op == "ADDL" || a.Op == "REPL") && (b.Op == "REPL" || b.Op == "REPW"):
+				// Apply b to a's text alone, as line 1 of a one-line program.
+				p, one := program{lines: []string{a.Text}}, b
+				one.Line = 1
+				if one.apply(&p) != nil {
+					continue
+				}
+				merged = []Edit{{Op: a.Op, Line: a.Line, Text: p.lines[0]}}
+			case a.Op == "REPW" && b.Op == "REPL", (a.Op == "REPL" || a.Op == "REPW") && b.Op == "DELL":
+				merged = []Edit{b}
+			case a.Op == "ADDL" && b.Op == "DELL":
+				merged = nil
+			default:
+				continue
+			}
+			out = append(out[:i], append(merged, out[i+2:]...)...)
+			changed = true
+			break
+		}
+	}
+	return out
+}
+
+// checkTrace applies the simplified trace to broken and requires ref: a
+// failure is a bug in this package, never in the task.
+func checkTrace(broken, ref string, undo []Edit) error {
+	p := parseProgram(broken)
+	for _, e := range Simplify(reversed(undo)) {
+		if err := e.apply(&p); err != nil {
+			return err
+		}
+	}
+	if p.String() != ref {
+		return errors.New("internal error: trace does not restore the reference")
+	}
+	return nil
 }
 
 // Corrupt applies k corruptions drawn with r to src, taking inserted and
