@@ -15,7 +15,14 @@ func expf32(x float32) float32 {
 		return float32(math.Inf(1))
 	}
 	const ln2hi, ln2lo, log2e = 0.693145751953125, 1.428606765330187e-06, 1.4426950408889634
-	k := float32(math.Floor(float64(x*log2e + 0.5)))
+	// round to nearest by truncating t ± 0.5 (int conversion truncates toward 0)
+	t := x * log2e
+	if t >= 0 {
+		t += 0.5
+	} else {
+		t -= 0.5
+	}
+	k := float32(int32(t))
 	r := x - k*ln2hi - k*ln2lo
 	p := 1 + r*(1+r*(0.5+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))
 	return p * math.Float32frombits(uint32(int32(k)+127)<<23)

@@ -143,7 +143,7 @@ func (m *model) step(buf *decodeBuf, cache *kvCache, tokens []int32, pos, slots 
 		residual(buf.x, buf.x, buf.tmp, nil)
 		layerNormForward(buf.ln, buf.mean, buf.rstd, buf.x, lp.ln2g, lp.ln2b, nb, C)
 		m.matmulForward(buf.fch, buf.ln, lp.fcw, lp.fcb, nb, C, 4*C)
-		geluForward(buf.fchg, buf.fch)
+		geluForward(buf.fchg, nil, buf.fch)
 		m.matmulForward(buf.tmp, buf.fchg, lp.fcprojw, lp.fcprojb, nb, 4*C, C)
 		residual(buf.x, buf.x, buf.tmp, nil)
 	}

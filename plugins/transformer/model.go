@@ -142,7 +142,7 @@ type layerActs struct {
 	atty            []float32 // [N,C] attention output before the projection
 	res2            []float32 // [N,C] residual after attention
 	ln2, ln2m, ln2r []float32
-	fch, fchg       []float32 // [N,4C] before and after GELU
+	fch, fchg, fcht []float32 // [N,4C] before and after GELU, and GELU's tanh
 	res3            []float32 // [N,C] residual after the MLP
 	drop1, drop2    []float32 // [N,C] dropout scale masks (nil without dropout)
 }
@@ -255,7 +255,7 @@ func (m *model) forward(tokens []int32, B, T int, rows []int32, rng *rand.Rand) 
 		la.qkv, la.att, la.atty = grow(la.qkv, N*3*C), grow(la.att, B*H*T*T), grow(la.atty, N*C)
 		la.res2, la.res3 = grow(la.res2, N*C), grow(la.res3, N*C)
 		la.ln2, la.ln2m, la.ln2r = grow(la.ln2, N*C), grow(la.ln2m, N), grow(la.ln2r, N)
-		la.fch, la.fchg = grow(la.fch, N*4*C), grow(la.fchg, N*4*C)
+		la.fch, la.fchg, la.fcht = grow(la.fch, N*4*C), grow(la.fchg, N*4*C), grow(la.fcht, N*4*C)
 
 		layerNormForward(la.ln1, la.ln1m, la.ln1r, res, lp.ln1g, lp.ln1b, N, C)
 		m.matmulForward(la.qkv, la.ln1, lp.qkvw, lp.qkvb, N, C, 3*C)
@@ -266,7 +266,7 @@ func (m *model) forward(tokens []int32, B, T int, rows []int32, rng *rand.Rand) 
 
 		layerNormForward(la.ln2, la.ln2m, la.ln2r, la.res2, lp.ln2g, lp.ln2b, N, C)
 		m.matmulForward(la.fch, la.ln2, lp.fcw, lp.fcb, N, C, 4*C)
-		geluForward(la.fchg, la.fch)
+		geluForward(la.fchg, la.fcht, la.fch)
 		m.matmulForward(a.tmp, la.fchg, lp.fcprojw, lp.fcprojb, N, 4*C, C)
 		la.drop2 = m.dropMask(la.drop2, N*C, useDrop, rng)
 		residual(la.res3, la.res2, a.tmp, la.drop2)
@@ -371,7 +371,7 @@ func (m *model) backward() {
 		dy := masked(a.tmp, a.dres, la.drop2)
 		m.matmulBackward(a.dfchg, lg.fcprojw, lg.fcprojb, dy, la.fchg, lp.fcprojw, N, 4*C, C)
 		clear(a.dfch)
-		geluBackward(a.dfch, la.fch, a.dfchg)
+		geluBackward(a.dfch, la.fch, la.fcht, a.dfchg)
 		m.matmulBackward(a.dln, lg.fcw, lg.fcb, a.dfch, la.ln2, lp.fcw, N, C, 4*C)
 		layerNormBackward(a.dres, lg.ln2g, lg.ln2b, a.dln, la.res2, la.ln2m, la.ln2r, lp.ln2g, N, C)
 		// Attention: res2 = res + drop(proj(attn(qkv(ln1(res)))))
