@@ -86,7 +86,8 @@ func TestMBPPReferences(t *testing.T) {
 		t.Skip("slow: runs all 974 MBPP references twice")
 	}
 	tasks, checks := loadMBPP(t)
-	p, err := NewPool(context.Background(), Options{Timeout: 10 * time.Second, CacheSize: -1})
+	// A generous limit: task 123 is CPU-heavy (~2 s alone) and CI machines are shared.
+	p, err := NewPool(context.Background(), Options{Timeout: 60 * time.Second, CacheSize: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -228,7 +229,7 @@ func (p *Pool) Run(ctx context.Context, c Check) (Verdict, error) {
 		if err != nil {
 			return Verdict{}, err
 		}
-		r, err := p.exec(ctx, "values", c.Setup, c.Program, c.Tests, timeout)
+		r, err := p.exec(ctx, "values+strip", c.Setup, c.Program, c.Tests, timeout)
 		if err != nil {
 			return Verdict{}, err
 		}
@@ -314,8 +315,11 @@ func (p *Pool) exec(ctx context.Context, mode, setup, program, tests string, tim
 	}
 	nonce := make([]byte, 16)
 	rand.Read(nonce)
+	// "values+strip" is values mode with the tests' literal operands
+	// removed before the program's child sees them.
+	mode, strip := strings.CutSuffix(mode, "+strip")
 	j := job{
-		ID: p.nextID.Add(1), Mode: mode, Setup: setup, Program: program, Tests: tests,
+		ID: p.nextID.Add(1), Mode: mode, Strip: strip, Setup: setup, Program: program, Tests: tests,
 		Timeout: timeout.Seconds(), Nonce: hex.EncodeToString(nonce),
 	}
 	p.executed.Add(1)

@@ -21,6 +21,8 @@ type record struct {
 	Where  string   `json:"where"`
 	Line   int      `json:"line"`
 	Text   string   `json:"text"`
+	Ops    []string `json:"ops"`
+	AMsg   string   `json:"amsg"` // the assert's message, for failures the host finds
 	Vals   []string `json:"vals"`
 	Reprs  []string `json:"reprs"`
 	Nonce  string   `json:"nonce"`
@@ -98,6 +100,8 @@ func (p *Pool) verdict(c Check, r, ref *reply, timeout time.Duration) Verdict {
 		ok := t != nil && t.OK
 		if ok && ref != nil {
 			ok = matchesReference(t, ref, i)
+		} else if ok {
+			ok, _ = literalsHold(t, litsFor(r, i))
 		}
 		if ok {
 			passed++
@@ -169,9 +173,16 @@ func (p *Pool) verdict(c Check, r, ref *reply, timeout time.Duration) Verdict {
 		case t == nil:
 			v.Status, v.ErrorClass = StatusError, "killed"
 			b.WriteString("Error: the test did not report a result.")
-		case t.OK: // passed locally, but its values differ from the reference's
+		case t.OK && ref != nil: // passed locally, but its values differ from the reference's
 			v.Status, v.ErrorClass = StatusFail, "assertion"
 			b.WriteString(referenceMismatch(t, ref, firstBad))
+		case t.OK: // passed locally, but not against the literals the host kept
+			v.Status, v.ErrorClass = StatusFail, "assertion"
+			_, msg := literalsHold(t, litsFor(r, firstBad))
+			if t.AMsg != "" {
+				msg = "AssertionError: " + clip(t.AMsg, 400)
+			}
+			b.WriteString(msg)
 		case t.Err == "assertion" && len(t.TB) == 0:
 			v.Status, v.ErrorClass = StatusFail, "assertion"
 			b.WriteString("AssertionError")
@@ -202,11 +213,54 @@ func matchesReference(t *record, ref *reply, i int) bool {
 		return false
 	}
 	for k := range rt.Vals {
-		if rt.Vals[k] != t.Vals[k] {
+		// "?" marks a literal the worker kept from the program's child.
+		if t.Vals[k] != "?" && rt.Vals[k] != t.Vals[k] {
 			return false
 		}
 	}
 	return true
+}
+
+func litsFor(r *reply, i int) []literal {
+	if i < len(r.Lits) {
+		return r.Lits[i]
+	}
+	return nil
+}
+
+var negatedOp = map[string]string{"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<",
+	"in": "not in", "not in": "in", "is": "is not", "is not": "is"}
+
+// literalsHold evaluates the == and != comparisons that involve literals
+// the worker removed: the child reported its own operands' values, the
+// worker the literals'. It returns false and Python's message when one fails.
+func literalsHold(t *record, lits []literal) (bool, string) {
+	if len(lits) == 0 {
+		return true, ""
+	}
+	n := len(t.Ops) + 1
+	if len(t.Vals) != n || len(t.Reprs) != n {
+		return false, "AssertionError: the test did not report its values"
+	}
+	canon := append([]string(nil), t.Vals...)
+	repr := append([]string(nil), t.Reprs...)
+	stripped := make([]bool, n)
+	for _, l := range lits {
+		if l.Operand < 0 || l.Operand >= n || t.Vals[l.Operand] != "?" {
+			return false, "AssertionError: the test's values were tampered with"
+		}
+		canon[l.Operand], repr[l.Operand], stripped[l.Operand] = l.Canon, l.Repr, true
+	}
+	for k, op := range t.Ops {
+		if !stripped[k] && !stripped[k+1] {
+			continue // the child compared these itself
+		}
+		eq := canon[k] == canon[k+1]
+		if (op == "==" && !eq) || (op == "!=" && eq) || (op != "==" && op != "!=") {
+			return false, "AssertionError: " + clip(repr[k], 200) + " " + negatedOp[op] + " " + clip(repr[k+1], 200)
+		}
+	}
+	return true, ""
 }
 
 func refTest(ref *reply, i int) *record {
@@ -222,11 +276,26 @@ func refTest(ref *reply, i int) *record {
 
 func referenceMismatch(t *record, ref *reply, i int) string {
 	rt := refTest(ref, i)
-	if rt == nil || !rt.OK {
+	if rt == nil || !rt.OK || len(rt.Reprs) != len(t.Vals) || len(t.Reprs) != len(t.Vals) {
 		return "AssertionError: the reference solution does not pass this test either."
 	}
+	// Show the comparison as Python would, taking stripped literals from
+	// the reference's run.
+	side := func(k int) string {
+		if t.Vals[k] == "?" {
+			return rt.Reprs[k]
+		}
+		return t.Reprs[k]
+	}
+	if len(t.Ops) > 0 && len(t.Ops) == len(t.Vals)-1 {
+		for k, op := range t.Ops {
+			if (t.Vals[k] != "?" && t.Vals[k] != rt.Vals[k]) || (t.Vals[k+1] != "?" && t.Vals[k+1] != rt.Vals[k+1]) {
+				return "AssertionError: " + clip(side(k), 200) + " " + negatedOp[op] + " " + clip(side(k+1), 200)
+			}
+		}
+	}
 	for k := range t.Vals {
-		if k < len(rt.Vals) && rt.Vals[k] != t.Vals[k] && k < len(t.Reprs) {
+		if t.Vals[k] != "?" && t.Vals[k] != rt.Vals[k] {
 			return "AssertionError: got " + clip(t.Reprs[k], 200) + ", which is not the expected value"
 		}
 	}

@@ -75,6 +75,7 @@ func (i Isolation) String() string {
 type job struct {
 	ID      uint64  `json:"id"`
 	Mode    string  `json:"mode"` // "check" or "values"
+	Strip   bool    `json:"strip,omitempty"`
 	Setup   string  `json:"setup"`
 	Program string  `json:"program"`
 	Tests   string  `json:"tests"`
@@ -85,6 +86,14 @@ type job struct {
 type testSource struct {
 	Text string `json:"text"`
 	Line int    `json:"line"`
+}
+
+// literal is a literal operand the worker removed from a test before the
+// program's child saw it, with the value the host compares instead.
+type literal struct {
+	Operand int    `json:"k"`
+	Canon   string `json:"c"`
+	Repr    string `json:"r"`
 }
 
 // reply is a worker's answer to one job, as raw as the worker saw it.
@@ -100,6 +109,7 @@ type reply struct {
 	StdoutSize int64          `json:"stdout_size"`
 	StderrSize int64          `json:"stderr_size"`
 	Tests      []testSource   `json:"tests"`
+	Lits       [][]literal    `json:"lits"`
 	TestsError string         `json:"tests_error"`
 
 	nonce      string
