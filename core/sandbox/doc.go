@@ -15,11 +15,21 @@
 // The tests run after the program in the same child, judged by a harness
 // built before any untrusted code existed: every top-level assert is one
 // test, compared values are copied to exact builtin types first (so an
-// object whose __eq__ is always true cannot pass), and only a complete,
-// untampered record of every test counts as a pass. When a Check has a
-// Reference, the reference runs in a separate child and the host compares
-// the values the tests checked under both programs, so the verdict does not
-// depend on anything the program could write.
+// object whose __eq__ is always true cannot pass), and only a complete
+// record of every test, ending with this run's nonce and free of duplicates,
+// counts as a pass. The worker removes literal operands beside == and !=
+// (`assert f(3) == [1, 2]`) from the tests before the child sees them; the
+// child reports the values it computed and the host compares them with the
+// literals, so a program that reads or rewrites the harness in memory still
+// has to compute the expected values. When a Check has a Reference, the
+// reference runs in a separate child, every literal operand is removed from
+// the program's copy of the tests, and the host compares each checked value
+// with the reference's.
+//
+// What is not covered: a test whose expected value is computed rather than
+// written (`assert f(x) == g(x)`, `assert f(x) < 3`) is judged inside the
+// child, so a program that patches the harness through gc or frame
+// introspection could forge it unless the Check has a Reference.
 //
 // Feedback (Verdict.Feedback) is model input: it is deterministic, with no
 // temporary paths, process ids or timings in it.

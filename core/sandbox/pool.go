@@ -36,8 +36,11 @@ type Options struct {
 	// feedback shows [300].
 	ShowBytes int
 	// UIDBase: worker i runs its checks as uid (and gid) UIDBase+i, which
-	// must be used by nothing else on the machine [61000]. Only used when
-	// the pool runs as root.
+	// must be used by nothing else on the machine. Only used when the pool
+	// runs as root. The default gives each pool of each process its own
+	// range above 1,000,000 (no account uses those), so two pools never
+	// share a uid's process limit or, without namespaces, kill each
+	// other's leftovers.
 	UIDBase int
 	// Python is the interpreter; empty means python3 from PATH, resolved
 	// to the real executable behind any shim.
@@ -75,7 +78,8 @@ func (o Options) withDefaults() Options {
 		o.ShowBytes = 300
 	}
 	if o.UIDBase <= 0 {
-		o.UIDBase = 61000
+		seq := int(poolSeq.Add(1) - 1)
+		o.UIDBase = 1_000_000 + (os.Getpid()%100_000)*256 + (seq*o.Workers)%256
 	}
 	if o.CacheSize == 0 {
 		o.CacheSize = 65536
@@ -85,6 +89,9 @@ func (o Options) withDefaults() Options {
 	}
 	return o
 }
+
+// poolSeq numbers the pools of this process, for their default uids.
+var poolSeq atomic.Int64
 
 // Stats counts what a pool has done.
 type Stats struct {
