@@ -248,6 +248,7 @@ func TestCrashMidCall(t *testing.T) {
 		t.Fatalf("error = %v (%T), want *CrashError", err, err)
 	}
 	msg := err.Error()
+	t.Logf("crash error:\n%s", msg)
 	for _, want := range []string{
 		`plugin "solved" (crashy) crashed: panic: boom in Score (during Score)`,
 		"last plugin output:",

@@ -25,7 +25,17 @@ type logTail struct {
 	next    int
 	full    bool
 	inPanic bool // a panic or fatal error began: later raw lines are errors
+
+	// A panic's stack trace would push everything before it out of the
+	// ring, so at the first panic line the lines before it are frozen and
+	// only the first panicLines lines of the trace are kept beside them.
+	beforePanic []string
+	panicked    []string
 }
+
+// panicLines is how many lines of a panic (message and top of the stack)
+// the tail keeps; the whole trace is in the log.
+const panicLines = 10
 
 func newLogTail(logger hclog.Logger) *logTail {
 	return &logTail{logger: logger, lines: make([]string, tailLines)}
@@ -40,13 +50,27 @@ func (t *logTail) add(line string) {
 	shown, level, msg, args := parseLine(line)
 	t.mu.Lock()
 	if level == hclog.NoLevel {
-		if strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ") {
+		if !t.inPanic && (strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ")) {
 			t.inPanic = true
+			t.beforePanic = t.ringLocked()
+			if n := len(t.beforePanic); n > tailLines-panicLines {
+				t.beforePanic = t.beforePanic[n-(tailLines-panicLines):]
+			}
 		}
 		level = hclog.Info
 		if t.inPanic {
 			level = hclog.Error
+			if len(t.panicked) < panicLines {
+				t.panicked = append(t.panicked, shown)
+			}
 		}
+	}
+	if isGoPluginLine(line) {
+		// go-plugin's own chatter (its listen address) is logged but kept
+		// out of the tail, which is for the plugin's words.
+		t.mu.Unlock()
+		t.logger.Log(level, msg, args...)
+		return
 	}
 	t.lines[t.next] = shown
 	t.next = (t.next + 1) % len(t.lines)
@@ -57,10 +81,18 @@ func (t *logTail) add(line string) {
 	t.logger.Log(level, msg, args...)
 }
 
-// tail returns the kept lines, oldest first.
+// tail returns the kept lines, oldest first: the last tailLines lines, or
+// after a panic the lines before it and the top of its trace.
 func (t *logTail) tail() []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.inPanic {
+		return append(append([]string(nil), t.beforePanic...), t.panicked...)
+	}
+	return t.ringLocked()
+}
+
+func (t *logTail) ringLocked() []string {
 	if !t.full {
 		return append([]string(nil), t.lines[:t.next]...)
 	}
@@ -78,6 +110,12 @@ func (t *logTail) cause() string {
 		}
 	}
 	return ""
+}
+
+// isGoPluginLine reports whether line came from go-plugin's own logger in
+// the plugin (sdk/serve names it "go-plugin").
+func isGoPluginLine(line string) bool {
+	return strings.HasPrefix(line, "{") && strings.Contains(line, `"@module":"plugin.go-plugin"`)
 }
 
 // parseLine reads an hclog JSON line ({"@level":..,"@message":..,k:v}) as a
