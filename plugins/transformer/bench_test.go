@@ -166,7 +166,7 @@ func BenchmarkSample(b *testing.B) {
 	b.Run("kv-cache", func(b *testing.B) {
 		start := time.Now()
 		for range b.N {
-			cache := newKVCache(a, 1)
+			cache := newKVCache(a, []int{len(prompt) + n})
 			logits := m.prefill([][]int32{prompt}, cache, 0, 4096)
 			var buf decodeBuf
 			pos := len(prompt)

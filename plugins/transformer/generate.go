@@ -14,16 +14,24 @@ import (
 )
 
 // kvCache holds, per layer, the keys and values of every position seen so
-// far for each sequence: k[l] and v[l] are [slots, Context, C].
+// far for each sequence: slot s owns positions [base[s], base[s+1]) of k[l]
+// and v[l], each position C floats. A slot holds only as many positions as
+// its sequence can reach (prompt + MaxTokens, at most the window), so a
+// large batch of short generations stays small.
 type kvCache struct {
 	k, v [][]float32
+	base []int
 }
 
-func newKVCache(a arch, slots int) *kvCache {
-	c := &kvCache{}
+func newKVCache(a arch, capacity []int) *kvCache {
+	c := &kvCache{base: make([]int, len(capacity)+1)}
+	for s, n := range capacity {
+		c.base[s+1] = c.base[s] + n
+	}
+	total := c.base[len(capacity)] * a.DModel
 	for range a.Layers {
-		c.k = append(c.k, make([]float32, slots*a.Context*a.DModel))
-		c.v = append(c.v, make([]float32, slots*a.Context*a.DModel))
+		c.k = append(c.k, make([]float32, total))
+		c.v = append(c.v, make([]float32, total))
 	}
 	return c
 }
@@ -61,7 +69,7 @@ func (m *model) prefill(prompts [][]int32, cache *kvCache, first int, budget int
 				slot := first + i + b
 				for t := range len(prompts[i+b]) {
 					src := la.qkv[(b*T+t)*3*C:]
-					dst := (slot*m.Context + t) * C
+					dst := (cache.base[slot] + t) * C
 					copy(cache.k[l][dst:dst+C], src[C:2*C])
 					copy(cache.v[l][dst:dst+C], src[2*C:3*C])
 				}
@@ -101,7 +109,7 @@ func (m *model) step(buf *decodeBuf, cache *kvCache, tokens []int32, pos, slots 
 		layerNormForward(buf.ln, buf.mean, buf.rstd, buf.x, lp.ln1g, lp.ln1b, nb, C)
 		m.matmulForward(buf.qkv, buf.ln, lp.qkvw, lp.qkvb, nb, C, 3*C)
 		for i := range nb {
-			dst := (slots[i]*T + pos[i]) * C
+			dst := (cache.base[slots[i]] + pos[i]) * C
 			copy(Kc[dst:dst+C], buf.qkv[i*3*C+C:i*3*C+2*C])
 			copy(Vc[dst:dst+C], buf.qkv[i*3*C+2*C:i*3*C+3*C])
 		}
@@ -110,7 +118,7 @@ func (m *model) step(buf *decodeBuf, cache *kvCache, tokens []int32, pos, slots 
 			for u := lo; u < hi; u++ {
 				i, h := u/H, u%H
 				q := buf.qkv[i*3*C+h*hs : i*3*C+h*hs+hs]
-				base := slots[i] * T * C
+				base := cache.base[slots[i]] * C
 				n := pos[i] + 1
 				mx := float32(math.Inf(-1))
 				for t := range n {
@@ -191,7 +199,11 @@ func (m *Model) Generate(ctx context.Context, req sdk.GenerateRequest) (sdk.Gene
 		}
 		prompts[i] = p
 	}
-	cache := newKVCache(m.net.arch, n)
+	capacity := make([]int, n)
+	for i, p := range prompts {
+		capacity[i] = min(T, len(p)+room)
+	}
+	cache := newKVCache(m.net.arch, capacity)
 	logits := m.net.prefill(prompts, cache, 0, m.cfg.BatchTokens)
 
 	type state struct {
