@@ -23,6 +23,7 @@ import select
 import signal
 import resource
 import builtins
+import time
 
 CONFIG = json.loads(sys.argv[1])
 JOB_IN, REPLY_OUT = 3, 4
@@ -585,7 +586,7 @@ class Worker:
             os.setpgid(pid, pid)
         except OSError:
             pass
-        self.child = (pid, os.pidfd_open(pid), w)
+        self.child = (pid, pidfd_open(pid), w)
 
     def cleanup(self):
         """Kills and reaps everything the last check left behind and gives
@@ -662,17 +663,17 @@ class Worker:
         except OSError:
             pass
         os.close(w)
-        p = select.poll()
-        p.register(pidfd, select.POLLIN)
-        if not p.poll(int(job["timeout"] * 1000)):
+        st = wait_child(pid, pidfd, job["timeout"])
+        if st is None:
             timed_out = True
             try:
                 os.killpg(pid, signal.SIGKILL)
             except OSError:
                 pass
             os.kill(pid, signal.SIGKILL)
-        _, st = os.waitpid(pid, 0)
-        os.close(pidfd)
+            _, st = os.waitpid(pid, 0)
+        if pidfd is not None:
+            os.close(pidfd)
         reply = {"id": job["id"], "timed_out": timed_out}
         if os.WIFSIGNALED(st):
             reply["signal"] = os.WTERMSIG(st)
@@ -730,6 +731,35 @@ def strip_literals(src, eq_only):
     for a, z, nl in sorted(spans, reverse=True):
         data = data[:a] + b"(..." + b"\n" * nl + b")" + data[z:]
     return data.decode("utf-8", "surrogatepass"), lits
+
+
+def pidfd_open(pid):
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None  # Python < 3.9 or Linux < 5.3: poll waitpid instead
+
+
+def wait_child(pid, pidfd, timeout):
+    """Waits up to timeout seconds for the child; returns its wait status,
+    or None if it is still running."""
+    if pidfd is not None:
+        p = select.poll()
+        p.register(pidfd, select.POLLIN)
+        if not p.poll(int(timeout * 1000)):
+            return None
+        return os.waitpid(pid, 0)[1]
+    deadline = time.monotonic() + timeout
+    delay = 0.0002
+    while True:
+        done, st = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return st
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        time.sleep(min(delay, left))
+        delay = min(delay * 2, 0.002)
 
 
 def kill_uid(uid):
