@@ -70,7 +70,7 @@ type Instance struct {
 	pid    int
 
 	client *goplugin.Client
-	cmd    *exec.Cmd
+	abort  context.CancelFunc // kills the group while the handshake runs
 	logs   *logTail
 	caps   []string
 
@@ -96,7 +96,7 @@ func isPath(plugin string) bool {
 }
 
 // command builds the plugin's command line.
-func (h *Host) command(name, plugin string) (*exec.Cmd, error) {
+func (h *Host) command(ctx context.Context, name, plugin string) (*exec.Cmd, error) {
 	if isPath(plugin) {
 		fi, err := os.Stat(plugin)
 		if err != nil {
@@ -105,7 +105,7 @@ func (h *Host) command(name, plugin string) (*exec.Cmd, error) {
 		if fi.IsDir() || fi.Mode()&0o111 == 0 {
 			return nil, fmt.Errorf("pluginhost: %s: %s is not an executable file", name, plugin)
 		}
-		return exec.Command(plugin), nil
+		return exec.CommandContext(ctx, plugin), nil
 	}
 	exe := h.opts.Executable
 	if exe == "" {
@@ -114,7 +114,7 @@ func (h *Host) command(name, plugin string) (*exec.Cmd, error) {
 			return nil, fmt.Errorf("pluginhost: %s: find the lathe binary to serve built-ins: %w", name, err)
 		}
 	}
-	return exec.Command(exe, "plugin", "serve", plugin), nil
+	return exec.CommandContext(ctx, exe, "plugin", "serve", plugin), nil
 }
 
 // Start launches plugin as kind. plugin is a built-in name ("coedit") or a
@@ -130,10 +130,16 @@ func (h *Host) Start(ctx context.Context, kind sdk.Kind, label, plugin string) (
 		return nil, fmt.Errorf("pluginhost: %s block %q names no plugin", kind, label)
 	}
 	name := displayName(label, plugin)
-	cmd, err := h.command(name, plugin)
+	// abort kills the process group if the caller gives up during the
+	// handshake; it is never cancelled once the plugin is up, because the
+	// plugin outlives Start's ctx.
+	abortCtx, abort := context.WithCancel(context.Background())
+	cmd, err := h.command(abortCtx, name, plugin)
 	if err != nil {
+		abort()
 		return nil, err
 	}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	// Its own process group, so that Kill reaches whatever the plugin
 	// forks and a Ctrl-C at the terminal reaches only the host, which then
 	// shuts plugins down in order.
@@ -144,7 +150,7 @@ func (h *Host) Start(ctx context.Context, kind sdk.Kind, label, plugin string) (
 		logName = plugin
 	}
 	logs := newLogTail(h.opts.Logger.Named(logName))
-	inst := &Instance{host: h, kind: kind, label: label, plugin: plugin, name: name, logs: logs}
+	inst := &Instance{host: h, kind: kind, label: label, plugin: plugin, name: name, logs: logs, abort: abort}
 	inst.client = goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  pluginclient.Handshake,
 		Plugins:          pluginclient.PluginSet(),
@@ -160,12 +166,33 @@ func (h *Host) Start(ctx context.Context, kind sdk.Kind, label, plugin string) (
 		GRPCDialOptions: pluginclient.DialOptions(),
 	})
 
-	inst.cmd = cmd
-	rpc, err := inst.client.Client()
-	// Client has returned, so go-plugin is done starting cmd.
-	if cmd.Process != nil {
-		inst.pid = cmd.Process.Pid
+	// go-plugin's handshake takes no context; run it aside so that a
+	// cancelled ctx returns at once, and reap the process when it is done.
+	type started struct {
+		rpc goplugin.ClientProtocol
+		err error
 	}
+	done := make(chan started, 1)
+	go func() {
+		rpc, err := inst.client.Client()
+		// Client has returned, so go-plugin is done starting cmd.
+		if cmd.Process != nil {
+			inst.pid = cmd.Process.Pid
+		}
+		done <- started{rpc, err}
+	}()
+	var res started
+	select {
+	case res = <-done:
+	case <-ctx.Done():
+		abort()
+		go func() {
+			<-done
+			inst.kill(true)
+		}()
+		return nil, fmt.Errorf("pluginhost: %s: start: %w", name, ctx.Err())
+	}
+	rpc, err := res.rpc, res.err
 	if err != nil {
 		inst.kill(true)
 		return nil, h.startError(inst, err)
@@ -373,6 +400,7 @@ func (i *Instance) kill(now bool) {
 		}
 		killGroup()
 		<-done
+		i.abort() // releases the context; the process has been waited for
 	})
 }
 

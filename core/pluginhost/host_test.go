@@ -408,3 +408,30 @@ func (s *safeBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+func TestStartHonoursContext(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "pid")
+	p := filepath.Join(dir, "sleeper")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\necho $$ > "+pidFile+"\nexec sleep 300\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h := newHost(t, Options{StartTimeout: time.Minute})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	begun := time.Now()
+	_, err := h.Start(ctx, sdk.KindModel, "policy", p)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), `plugin "policy"`) {
+		t.Fatalf("error = %v", err)
+	}
+	if took := time.Since(begun); took > 5*time.Second {
+		t.Errorf("Start returned after %v", took)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	fmt.Sscan(string(b), &pid)
+	waitDead(t, pid)
+}
