@@ -115,7 +115,9 @@ func TestHostile(t *testing.T) {
 		{"read a root-only secret", tryAttack(fmt.Sprintf("print(open(%q).read())\nreturn True", secretFile)), attackTest, "", "uid"},
 		{"read host environment", "import os, glob\nprint(dict(os.environ))\nfor f in glob.glob('/proc/*/environ'):\n    try:\n        print(open(f, 'rb').read())\n    except OSError:\n        pass\ndef attack():\n    return 'LATHE_SANDBOX_SECRET' in os.environ\n", attackTest, "", ""},
 		{"connect to a host listener", tryAttack(fmt.Sprintf("import socket\ns = socket.create_connection(('127.0.0.1', %d), timeout=0.5)\nreturn True", port)), attackTest, "", "net"},
-		{"kill the parent", tryAttack("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nreturn True"), attackTest, "", ""},
+		{"kill the parent", tryAttack("import os, signal, time\nppid = os.getppid()\nos.kill(ppid, signal.SIGKILL)\ntime.sleep(0.2)\ntry:\n    os.kill(ppid, 0)\n    return False\nexcept ProcessLookupError:\n    return True"), attackTest, "", ""},
+		{"remount / read-write", tryAttack(fmt.Sprintf("import ctypes, os\nlibc = ctypes.CDLL(None)\nlibc.mount(None, b'/', None, 32 | 4096, None)\nopen(%q, 'a').write('pwned')\nreturn True", openCanary)), attackTest, "", "rofs"},
+		{"setuid binary", tryAttack("import subprocess\nout = subprocess.run(['/bin/su', '-c', 'id -u', 'root'], capture_output=True, input=b'', timeout=0.5).stdout\nreturn out.strip() == b'0'"), attackTest, "", ""},
 		{"kill init and every process", tryAttack("import os, signal\nos.kill(1, signal.SIGKILL)\nos.kill(-1, signal.SIGKILL)\nreturn True"), attackTest, "", "uid"},
 		{"kill the process group", "import os, signal\nos.killpg(0, signal.SIGKILL)\n", attackTest, "", ""},
 		{"os._exit(0) mid-test", "import os\ndef attack():\n    os._exit(0)\n", attackTest, "", ""},
@@ -235,7 +237,8 @@ func TestHostile(t *testing.T) {
 }
 
 // strayProcesses lists what survives of the pool's checks: descendants of
-// its workers other than each worker's one pre-forked (still root) child,
+// its workers other than each worker's one pre-forked child (still with the
+// pool's own uid),
 // and workers that outlived Close. Other pools on the machine may use the
 // same check uids, so processes are attributed by ancestry, not uid alone.
 func strayProcesses(p *Pool, workers map[int]bool) []string {
@@ -261,7 +264,7 @@ func strayProcesses(p *Pool, workers map[int]bool) []string {
 		for anc, n := statusField(status, "PPid:"), 0; anc > 1 && n < 64; n++ {
 			if workers[anc] {
 				perWorker[anc]++
-				if uid != 0 || perWorker[anc] > 1 {
+				if uid != os.Geteuid() || perWorker[anc] > 1 {
 					cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 					strays = append(strays, fmt.Sprintf("pid %d (uid %d, %s) under worker %d: %.60q", pid, uid,
 						statusText(status, "State:"), anc, cmd))

@@ -24,6 +24,7 @@ import signal
 import resource
 import builtins
 import time
+import ctypes
 
 CONFIG = json.loads(sys.argv[1])
 JOB_IN, REPLY_OUT = 3, 4
@@ -74,14 +75,12 @@ def mount(src, target, fstype, flags, data):
     def b(s):
         return None if s is None else s.encode()
     if _libc.mount(b(src), b(target), b(fstype), flags, b(data)) != 0:
-        import ctypes
         e = ctypes.get_errno()
         raise OSError(e, "mount %s: %s" % (target, os.strerror(e)))
 
 
 def umount(target):
     if _libc.umount2(target.encode(), MNT_DETACH) != 0:
-        import ctypes
         e = ctypes.get_errno()
         raise OSError(e, "umount %s: %s" % (target, os.strerror(e)))
 
@@ -94,16 +93,16 @@ def fresh_tmp():
 def setup_mounts():
     """Private mounts: a fresh tmpfs /tmp per check, an empty /dev/shm, the
     interpreter reachable for the unprivileged uid, the rest read-only."""
-    global _libc
-    import ctypes
-    _libc = ctypes.CDLL(None, use_errno=True)
+    libc()
     mount(None, "/", None, MS_REC | MS_PRIVATE, None)
     fresh_tmp()
     LAYERS["private_tmp"] = True
     for d in ("/dev/shm", "/var/tmp", "/run"):
         if os.path.isdir(d):
             try:
-                mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0755")
+                # Read-only: a check must not leave files for the next one
+                # even where it runs as (namespace) root.
+                mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "size=64k,mode=0755")
             except OSError as e:
                 log("cannot hide %s: %s" % (d, e))
     if CONFIG["pidns"]:
@@ -136,13 +135,37 @@ def setup_mounts():
     fresh_tmp()
 
 
-def set_subreaper():
+PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 24, 28, 36, 38
+
+
+def libc():
     global _libc
     if _libc is None:
-        import ctypes
         _libc = ctypes.CDLL(None, use_errno=True)
-    PR_SET_CHILD_SUBREAPER = 36
-    return _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    return _libc
+
+
+def set_subreaper():
+    return libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+def drop_caps():
+    """Where no other uid exists (a user namespace maps only ours), the
+    check stays uid 0 of the namespace: take away every capability, and keep
+    execve from granting them back, so the read-only mounts and the files'
+    modes hold."""
+    c = libc()
+    SECBIT_NOROOT, SECBIT_NOROOT_LOCKED = 1, 2
+    SECBIT_NO_SETUID_FIXUP, SECBIT_NO_SETUID_FIXUP_LOCKED = 4, 8
+    c.prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+            SECBIT_NO_SETUID_FIXUP_LOCKED, 0, 0, 0)
+    for cap in range(64):
+        if c.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            break
+    hdr = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+    data = (ctypes.c_uint32 * 6)()
+    if c.capset(hdr, data) != 0:
+        raise OSError(ctypes.get_errno(), "capset")
 
 
 def probe_uid_drop():
@@ -560,6 +583,10 @@ def child_main(job_r, out_fd, err_fd, res_fd):
         os.setgroups([])
         os.setresgid(UID, UID, UID)
         os.setresuid(UID, UID, UID)
+    elif os.getuid() == 0:
+        drop_caps()
+    # No setuid binary (su, mount, ...) may give the check privileges back.
+    libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     gc.enable()
     HARNESS(job, keep)
 
