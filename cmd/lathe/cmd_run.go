@@ -12,6 +12,8 @@ import (
 
 	"github.com/lathe-ml/lathe/core/results"
 	"github.com/lathe-ml/lathe/core/runner"
+	// The stage kinds register themselves with the runner.
+	_ "github.com/lathe-ml/lathe/core/stages"
 )
 
 func init() {

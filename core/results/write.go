@@ -105,6 +105,15 @@ func render(w io.Writer, t table, markdown bool) error {
 	if markdown {
 		opts = append(opts, tablewriter.WithRenderer(renderer.NewMarkdown()))
 	}
+	// Numbers line up on the right, so their digits compare at a glance.
+	align := make(tw.Alignment, len(t.header))
+	for c := range t.header {
+		align[c] = tw.AlignLeft
+		if numericColumn(t.rows, c) {
+			align[c] = tw.AlignRight
+		}
+	}
+	opts = append(opts, tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: align}))
 	tbl := tablewriter.NewTable(w, opts...)
 	tbl.Header(anys(t.header)...)
 	for _, r := range t.rows {
@@ -116,6 +125,21 @@ func render(w io.Writer, t table, markdown bool) error {
 		return fmt.Errorf("results: %w", err)
 	}
 	return nil
+}
+
+// numericColumn reports whether every non-empty cell of column c is a number.
+func numericColumn(rows [][]string, c int) bool {
+	seen := false
+	for _, r := range rows {
+		if c >= len(r) || r[c] == "" {
+			continue
+		}
+		if _, err := strconv.ParseFloat(r[c], 64); err != nil {
+			return false
+		}
+		seen = true
+	}
+	return seen
 }
 
 func anys(s []string) []any {

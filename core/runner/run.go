@@ -219,7 +219,10 @@ func (r *run) runStage(ctx context.Context, s *experiment.Stage) StageReport {
 		if rerr := r.dir.RecordStage(state); rerr != nil {
 			err = errors.Join(err, rerr)
 		}
-		sr.Status, sr.Err, sr.Wall = "failed", fmt.Errorf("%s: %w", s.ID(), err), time.Since(start)
+		if !strings.HasPrefix(err.Error(), s.ID()+":") {
+			err = fmt.Errorf("%s: %w", s.ID(), err)
+		}
+		sr.Status, sr.Err, sr.Wall = "failed", err, time.Since(start)
 		fmt.Fprintf(r.stderr, "    failed after %s: %v\n", sr.Wall.Round(time.Millisecond), err)
 		return sr
 	}
