@@ -263,4 +263,18 @@ func BenchmarkRoundTrip(b *testing.B) {
 		p := sdktest.Launch(b, sdk.KindReward, sdktest.Build(b, "./testdata/testsreward"))
 		run(b, p.Reward())
 	})
+	// Batched, the per-transition cost of the process boundary shrinks.
+	b.Run("process-batch64", func(b *testing.B) {
+		p := sdktest.Launch(b, sdk.KindReward, sdktest.Build(b, "./testdata/testsreward"))
+		batch := make([]sdk.Transition, 64)
+		for i := range batch {
+			batch[i] = transitions[i%len(transitions)].tr
+		}
+		for b.Loop() {
+			if _, err := p.Reward().ScoreBatch(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*len(batch)), "µs/transition")
+	})
 }
