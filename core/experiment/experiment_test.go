@@ -216,6 +216,14 @@ func TestMistakes(t *testing.T) {
 			detail:  "must refer to a synthesize stage",
 		},
 		{
+			name: "checkpoint of another model",
+			src: base + "model \"big\" {\n  plugin = \"transformer\"\n  layers = 8\n}\n" +
+				"stage \"sft\" {\n  kind = \"sft\"\n  model = model.policy\n  data = stage.demos\n}\n" +
+				"eval \"test\" {\n  model = model.big\n  tool = tool.editor\n  dataset = dataset.basic\n  checkpoints = [@@stage.sft]\n}\n",
+			summary: "Checkpoint of another model",
+			detail:  "stage.sft trains model.policy",
+		},
+		{
 			name:    "quoted reference",
 			src:     base + "stage \"sft\" {\n  kind = \"sft\"\n  model = model.policy\n  data = @@\"stage.demos\"\n}\n",
 			summary: "Invalid reference",

@@ -91,6 +91,7 @@ func Resolve(f *File, overrides []string) (*Experiment, hcl.Diagnostics) {
 		}
 	}
 	if !r.diags.HasErrors() {
+		r.checkModels()
 		r.sortStages()
 	}
 	return r.exp, improveVarDiags(r.diags, vars)
@@ -549,4 +550,38 @@ func (r *resolver) reference(expr hcl.Expression, sp attrSpec, from *Stage) (Ref
 		}
 	}
 	return ref, true
+}
+
+// checkModels reports a checkpoint handed to a different model block (an
+// init or an eval checkpoint), which could only fail when loaded.
+func (r *resolver) checkModels() {
+	byLabel := map[string]*Stage{}
+	for _, s := range r.exp.Stages {
+		byLabel[s.Label] = s
+	}
+	for _, s := range r.exp.Stages {
+		model, ok := s.Attrs.Ref("model")
+		if !ok {
+			continue
+		}
+		refs := s.Attrs.Refs("checkpoints")
+		if init, ok := s.Attrs.Ref("init"); ok {
+			refs = append([]Ref{init}, refs...)
+		}
+		for _, ref := range refs {
+			from, ok := byLabel[ref.Label]
+			if !ok {
+				continue
+			}
+			if m, ok := from.Attrs.Ref("model"); ok && m.Label != model.Label {
+				r.diags = append(r.diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Checkpoint of another model",
+					Detail: fmt.Sprintf("%s uses %s, but %s trains %s; a checkpoint only loads into the model block that made it.",
+						s.ID(), model, ref, m),
+					Subject: ref.Range.Ptr(),
+				})
+			}
+		}
+	}
 }
