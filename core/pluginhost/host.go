@@ -245,9 +245,12 @@ func (h *Host) startError(inst *Instance, err error) error {
 		strings.Contains(msg, "Failed to read any lines from plugin's stdout"):
 		what = "exited before completing the handshake"
 	case strings.Contains(msg, "Unrecognized remote plugin message"):
-		what = fmt.Sprintf("is not a Lathe plugin (no go-plugin handshake on stdout): %s", firstLine(msg))
-	case strings.Contains(msg, "Incompatible API version"):
-		what = fmt.Sprintf("speaks another protocol version (host: %d): %s", sdk.ProtocolVersion, firstLine(msg))
+		first := strings.TrimSpace(strings.TrimPrefix(firstLine(msg), "Unrecognized remote plugin message:"))
+		what = fmt.Sprintf("is not a Lathe plugin: its first line on stdout was %q, not the plugin handshake "+
+			"(a plugin's main must be one sdk/serve call, and nothing may print to stdout before it)", first)
+	case strings.Contains(strings.ToLower(msg), "incompatible api version"):
+		what = fmt.Sprintf("speaks another protocol version (host: %d; rebuild the plugin against this Lathe SDK): %s",
+			sdk.ProtocolVersion, firstLine(msg))
 	default:
 		what = "failed to start: " + firstLine(msg)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
 
 	"github.com/lathe-ml/lathe/plugins/tests"
 	"github.com/lathe-ml/lathe/sdk"
@@ -32,6 +33,12 @@ func TestMain(m *testing.M) {
 			serve.Reward(tests.New())
 		case "crashy":
 			serve.Reward(crashy{})
+		case "future":
+			// A plugin built against a later protocol version.
+			hs := pluginclient.Handshake
+			hs.ProtocolVersion = sdk.ProtocolVersion + 1
+			goplugin.Serve(&goplugin.ServeConfig{HandshakeConfig: hs, Plugins: pluginclient.PluginSet(),
+				GRPCServer: goplugin.DefaultGRPCServer})
 		default:
 			fmt.Fprintf(os.Stderr, "unknown built-in plugin %q\n", os.Args[3])
 			os.Exit(1)
@@ -297,6 +304,8 @@ func TestStartFailures(t *testing.T) {
 		{"not a plugin", chatty, []string{"is not a Lathe plugin", "hello from a shell script"}},
 		{"missing executable", missing, []string{`plugin "r" (` + missing + `): executable:`, "no such file"}},
 		{"not executable", noexec, []string{"is not an executable file"}},
+		{"newer protocol", "future", []string{
+			`plugin "r" (future) speaks another protocol version (host: 1;`, "Plugin version: 2"}},
 		{"unknown built-in", "nosuch", []string{
 			`plugin "r" (nosuch) exited before completing the handshake`, `unknown built-in plugin "nosuch"`}},
 	}
@@ -308,6 +317,7 @@ func TestStartFailures(t *testing.T) {
 			if err == nil {
 				t.Fatal("Start succeeded")
 			}
+			t.Logf("error:\n%v", err)
 			for _, w := range c.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error lacks %q:\n%v", w, err)
