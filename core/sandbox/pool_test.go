@@ -32,7 +32,7 @@ func testPool(t testing.TB) *Pool {
 		t.Skip("python3 not on PATH")
 	}
 	sharedOnce.Do(func() {
-		sharedPool, sharedErr = NewPool(context.Background(), Options{Timeout: 2 * time.Second})
+		sharedPool, sharedErr = NewPool(context.Background(), Options{Timeout: 20 * time.Second})
 	})
 	if sharedErr != nil {
 		t.Fatalf("NewPool: %v", sharedErr)
