@@ -356,6 +356,10 @@ func (p *Pool) acquire(ctx context.Context) (*worker, error) {
 		return nil, ErrClosed
 	default:
 	}
+	// A done context must not win a worker only to kill it.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
 	select {
 	case w := <-p.idle:
 		if w.dead() {
