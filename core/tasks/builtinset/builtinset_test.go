@@ -25,9 +25,21 @@ type task struct {
 }
 
 var (
-	idPattern  = regexp.MustCompile(`^basic/\d{3}$`)
-	defPattern = regexp.MustCompile(`(?m)^(?:def|class)\s+([A-Za-z_]\w*)`)
+	idPattern     = regexp.MustCompile(`^basic/\d{3}$`)
+	defPattern    = regexp.MustCompile(`(?m)^(?:def|class)\s+([A-Za-z_]\w*)`)
+	importPattern = regexp.MustCompile(`(?m)^\s*(?:import|from)\s+([A-Za-z_][\w.]*)`)
 )
+
+// allowedImports are the stdlib modules a reference may use: enough for
+// MBPP-like tasks, nothing that does I/O, randomness or time.
+var allowedImports = map[string]bool{
+	"math": true, "collections": true, "string": true, "re": true,
+	"functools": true, "heapq": true, "bisect": true,
+}
+
+// Reference sizes promised by issue 4: small enough to repair by line edits,
+// big enough to have lines worth corrupting.
+const minRefLines, maxRefLines = 4, 20
 
 // checkLine validates one JSONL line and returns the decoded task.
 func checkLine(line []byte) (task, error) {
@@ -50,6 +62,14 @@ func checkLine(line []byte) (task, error) {
 	}
 	if strings.Contains(tk.Text, "\n") || !strings.HasSuffix(tk.Text, ".") {
 		return tk, fmt.Errorf("%s: text must be one line ending in '.': %q", tk.TaskID, tk.Text)
+	}
+	if n := strings.Count(strings.TrimRight(tk.Reference, "\n"), "\n") + 1; n < minRefLines || n > maxRefLines {
+		return tk, fmt.Errorf("%s: reference has %d lines, want %d-%d", tk.TaskID, n, minRefLines, maxRefLines)
+	}
+	for _, m := range importPattern.FindAllStringSubmatch(tk.Reference, -1) {
+		if !allowedImports[m[1]] {
+			return tk, fmt.Errorf("%s: reference imports %s, which a built-in task may not use", tk.TaskID, m[1])
+		}
 	}
 	defined := defPattern.FindAllStringSubmatch(tk.Reference, -1)
 	if len(defined) == 0 {
@@ -116,7 +136,7 @@ func TestSetsParse(t *testing.T) {
 }
 
 func TestCheckLineRejects(t *testing.T) {
-	good := `{"task_id":"basic/001","text":"Add.","reference":"def add(a, b):\n    return a + b\n","tests":"assert add(1, 2) == 3\nassert add(0, 0) == 0\nassert add(-1, 1) == 0\n"}`
+	good := `{"task_id":"basic/001","text":"Add.","reference":"def add(a, b):\n    total = a\n    total += b\n    return total\n","tests":"assert add(1, 2) == 3\nassert add(0, 0) == 0\nassert add(-1, 1) == 0\n"}`
 	if _, err := checkLine([]byte(good)); err != nil {
 		t.Fatalf("good line rejected: %v", err)
 	}
@@ -130,7 +150,9 @@ func TestCheckLineRejects(t *testing.T) {
 		{"two asserts", strings.Replace(good, `\nassert add(-1, 1) == 0`, "", 1), "2 asserts"},
 		{"non assert", strings.Replace(good, "assert add(0, 0) == 0", "print(add(0, 0))", 1), "not an assert"},
 		{"wrong function", strings.Replace(good, "assert add(0, 0)", "assert sub(0, 0)", 1), "calls nothing"},
-		{"no def", strings.Replace(good, `def add(a, b):\n    return a + b\n`, `add = 1`, 1), "defines no function"},
+		{"no def", strings.Replace(good, `def add(a, b):`, `add = 1`, 1), "defines no function"},
+		{"short reference", strings.Replace(good, `\n    total = a\n    total += b\n    return total`, `\n    return a + b`, 1), "reference has 2 lines"},
+		{"forbidden import", strings.Replace(good, `def add(a, b):`, `import os\ndef add(a, b):`, 1), "imports os"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
