@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/lathe-ml/lathe/core/pluginhost"
+	"github.com/lathe-ml/lathe/core/train"
+	"github.com/lathe-ml/lathe/sdk"
+)
+
+// newStderrHost returns a plugin host whose plugins log warnings and errors to
+// stderr (and, when verbose, everything).
+func newStderrHost(stderr io.Writer, verbose bool) *pluginhost.Host {
+	level := hclog.Warn
+	if verbose {
+		level = hclog.Debug
+	}
+	return pluginhost.New(pluginhost.Options{Logger: hclog.New(&hclog.LoggerOptions{
+		Name: "lathe", Output: stderr, Level: level})})
+}
+
+// startCheckpointModel starts the model plugin that wrote the checkpoint in
+// dir, configured as it was, and loads the checkpoint into it.
+func startCheckpointModel(ctx context.Context, host *pluginhost.Host, dir string) (sdk.Model, train.Cursor, error) {
+	cur, err := train.ReadCursor(dir)
+	if err != nil {
+		return nil, cur, err
+	}
+	if cur.Plugin == "" {
+		return nil, cur, fmt.Errorf("checkpoint %s does not say which model plugin wrote it", dir)
+	}
+	inst, err := host.Start(ctx, sdk.KindModel, "model", cur.Plugin)
+	if err != nil {
+		return nil, cur, err
+	}
+	m := inst.Model()
+	if err := m.Configure(ctx, sdk.Config(cur.Config)); err != nil {
+		return nil, cur, fmt.Errorf("configure %s from %s: %w", cur.Plugin, dir, err)
+	}
+	loader, ok := m.(sdk.ModelWithCheckpoints)
+	if !ok || !inst.Has("ModelWithCheckpoints") {
+		return nil, cur, fmt.Errorf("model plugin %s cannot load checkpoints", cur.Plugin)
+	}
+	if err := loader.Load(ctx, dir); err != nil {
+		return nil, cur, fmt.Errorf("load %s: %w", dir, err)
+	}
+	return m, cur, nil
+}
+
+// startToolPlugin starts a tool plugin (built-in name or executable path) with
+// the given options (nil: its defaults).
+func startToolPlugin(ctx context.Context, host *pluginhost.Host, plugin string, options map[string]any) (sdk.Tool, *pluginhost.Instance, error) {
+	inst, err := host.Start(ctx, sdk.KindTool, "tool", plugin)
+	if err != nil {
+		return nil, nil, err
+	}
+	schema, err := inst.Tool().Schema(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := map[string]any{}
+	for _, a := range schema.Attributes {
+		if a.Default != nil {
+			cfg[a.Name] = a.Default
+		}
+	}
+	for k, v := range options {
+		cfg[k] = v
+	}
+	c, err := sdk.ConfigFrom(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := inst.Tool().Configure(ctx, c); err != nil {
+		return nil, nil, fmt.Errorf("configure tool %s: %w", plugin, err)
+	}
+	return inst.Tool(), inst, nil
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/lathe-ml/lathe/core/episode"
+	"github.com/lathe-ml/lathe/core/evaluate"
+	"github.com/lathe-ml/lathe/core/results"
+	"github.com/lathe-ml/lathe/core/rollout"
+	"github.com/lathe-ml/lathe/core/tasks"
+	"github.com/lathe-ml/lathe/sdk"
+)
+
+func init() {
+	register(command{
+		name:    "eval",
+		summary: "evaluate a checkpoint on a task set outside an experiment",
+		run:     runEval,
+	})
+}
+
+const evalUsage = `eval --checkpoint DIR --tasks SRC [flags]
+
+Evaluates the model checkpoint in DIR (a stages/<label>/checkpoints/step-N
+directory of a run) with a tool on the tasks of SRC (builtin:NAME,
+mbpp:PATH, humaneval:PATH, quixbugs:DIR, jsonl:PATH): n sampled episodes per
+task for the unbiased pass@k, one greedy episode for greedy pass@1, mean
+turns, tokens, wall time and success by turn budget. Tasks given only as
+correct code are broken first by the tool's corruption engine with --seed,
+as an experiment's eval block does.`
+
+func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: lathe %s\n\nFlags:\n", evalUsage)
+		fs.PrintDefaults()
+	}
+	checkpoint := fs.String("checkpoint", "", "checkpoint directory (required)")
+	source := fs.String("tasks", "", "task source (required)")
+	split := fs.String("split", "test", "split of the task source: train, validation, test or all")
+	tool := fs.String("tool", "coedit", "tool plugin: a built-in name or an executable path")
+	maxTasks := fs.Int("max-tasks", 0, "evaluate only the first N tasks (0: all)")
+	samples := fs.Int("samples", 4, "sampled episodes per task (n)")
+	kList := fs.String("k", "1,4", "comma-separated k of pass@k, each <= samples")
+	temperature := fs.Float64("temperature", 0.8, "sampling temperature")
+	maxTurns := fs.Int("max-turns", 0, "turn limit on top of the tool's own (0: the tool's)")
+	maxTokens := fs.Int("max-tokens", 96, "tokens per action")
+	history := fs.String("history", "full", "context history: full or last")
+	seed := fs.Int64("seed", 1, "seed of sampling and of breaking correct programs")
+	format := fs.String("format", "table", "output: table, markdown, csv or json")
+	verbose := fs.Bool("v", false, "log plugin output")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errSilent
+	}
+	if *checkpoint == "" || *source == "" {
+		fs.Usage()
+		return errors.New("--checkpoint and --tasks are required")
+	}
+	var ks []int
+	for _, s := range strings.Split(*kList, ",") {
+		k, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || k < 1 || k > *samples {
+			return fmt.Errorf("--k: %q is not a whole number between 1 and --samples (%d)", s, *samples)
+		}
+		ks = append(ks, k)
+	}
+	h, err := episode.ParseHistory(*history)
+	if err != nil {
+		return err
+	}
+	ts, err := tasks.Load(ctx, *source, tasks.Options{Split: *split, Seed: *seed, MaxTasks: *maxTasks,
+		Warn: func(err error) { fmt.Fprintln(stderr, "warning:", err) }})
+	if err != nil {
+		return err
+	}
+	if len(ts) == 0 {
+		return fmt.Errorf("%s has no tasks in split %q", *source, *split)
+	}
+
+	host := newStderrHost(stderr, *verbose)
+	defer host.Close()
+	model, cur, err := startCheckpointModel(ctx, host, *checkpoint)
+	if err != nil {
+		return err
+	}
+	t, inst, err := startToolPlugin(ctx, host, *tool, nil)
+	if err != nil {
+		return err
+	}
+	breaker, ok := t.(sdk.ToolWithDemonstrate)
+	if !ok || !inst.Has("ToolWithDemonstrate") {
+		return fmt.Errorf("tool %s cannot break correct programs into repair tasks", *tool)
+	}
+	ts, err = tasks.RepairTasks(ctx, ts, *seed, breaker, 0, func(err error) { fmt.Fprintln(stderr, "warning:", err) })
+	if err != nil {
+		return err
+	}
+	engine := &rollout.Engine{Tool: t, Model: model}
+	if tb, ok := t.(sdk.ToolWithBatch); ok && inst.Has("ToolWithBatch") {
+		engine.ToolBatch = tb
+	}
+	fmt.Fprintf(stderr, "evaluating %s (stage %s, step %d) with %s on %d tasks x %d samples (+ greedy)\n",
+		*checkpoint, cur.Stage, cur.Step, *tool, len(ts), *samples)
+	res, err := evaluate.Run(ctx, engine, ts, evaluate.Options{Samples: *samples, Ks: ks, Temperature: *temperature,
+		MaxTokens: *maxTokens, MaxTurns: *maxTurns, History: h, Seed: *seed, Greedy: true})
+	if err != nil {
+		return err
+	}
+	row := results.Row{Eval: "eval", Stage: cur.Stage, Tool: *tool, Model: cur.Plugin, Tasks: res.Tasks,
+		Samples: res.Samples, PassAt: res.PassAtK, MeanTurns: res.MeanTurns, Tokens: int64(res.Tokens), WallS: res.Wall.Seconds()}
+	if res.GreedyPass1 >= 0 {
+		g := res.GreedyPass1
+		row.GreedyPass1 = &g
+	}
+	set := &results.Results{Experiment: "eval", Rows: []results.Row{row}, Run: *checkpoint}
+	for b := 1; b < len(res.TurnBudget); b++ {
+		set.Budgets = append(set.Budgets, results.BudgetRow{Eval: "eval", Stage: cur.Stage, Tool: *tool,
+			MaxTurns: b, Tasks: res.Tasks, Success: res.TurnBudget[b]})
+	}
+	set.Notes = []string{fmt.Sprintf("tasks=%s split=%s samples=%d k=%v temperature=%g history=%s seed=%d",
+		*source, *split, *samples, slices.Sorted(slices.Values(ks)), *temperature, h, *seed)}
+	return results.Write(stdout, *format, []*results.Results{set})
+}
