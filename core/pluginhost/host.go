@@ -140,10 +140,7 @@ func (h *Host) Start(ctx context.Context, kind sdk.Kind, label, plugin string) (
 		return nil, err
 	}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	// Its own process group, so that Kill reaches whatever the plugin
-	// forks and a Ctrl-C at the terminal reaches only the host, which then
-	// shuts plugins down in order.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = procAttr()
 
 	logName := label
 	if logName == "" {

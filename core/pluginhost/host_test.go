@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,6 +28,10 @@ import (
 // re-executes lathe. Its built-ins are the real tests reward and "crashy",
 // a reward that misbehaves on request.
 func TestMain(m *testing.M) {
+	if len(os.Args) == 2 && os.Args[1] == "host-and-hang" {
+		hostAndHang()
+		return
+	}
 	if len(os.Args) == 4 && os.Args[1] == "plugin" && os.Args[2] == "serve" {
 		switch os.Args[3] {
 		case "tests":
@@ -443,5 +448,46 @@ func TestStartHonoursContext(t *testing.T) {
 	}
 	var pid int
 	fmt.Sscan(string(b), &pid)
+	waitDead(t, pid)
+}
+
+// hostAndHang is the test binary acting as a host that starts a plugin,
+// reports its pid on stdout and hangs until it is killed.
+func hostAndHang() {
+	exe, err := os.Executable()
+	if err != nil {
+		panic(err)
+	}
+	inst, err := New(Options{Executable: exe}).Start(context.Background(), sdk.KindReward, "r", "tests")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(inst.Pid())
+	select {}
+}
+
+// A host killed with SIGKILL cannot clean up; the kernel kills its plugins.
+func TestHostDeathKillsPlugins(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("parent-death signal is Linux only")
+	}
+	cmd := exec.Command(testExecutable(t), "host-and-hang")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if _, err := fmt.Fscan(out, &pid); err != nil {
+		_ = cmd.Process.Kill()
+		t.Fatalf("reading plugin pid: %v", err)
+	}
+	if !alive(pid) {
+		t.Fatalf("plugin %d not running", pid)
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
 	waitDead(t, pid)
 }
