@@ -103,3 +103,27 @@ func TestTokenizerSpeedMBPP(t *testing.T) {
 		t.Fatalf("training took %v", el)
 	}
 }
+
+// FuzzTokenizer: any byte string survives encode then decode, and every id
+// is in range. Run with go test -fuzz FuzzTokenizer ./plugins/transformer/.
+func FuzzTokenizer(f *testing.F) {
+	tok, err := TrainTokenizer([]string{"def f(x):\n    return x + 1\n", "REPL 2 >>>    return x\n", "assert f(1) == 2"}, 320)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{"", "def", "  \t\n\r\n", "\xff\xfe", "REPW 3 >>>a >>>b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ids := tok.Encode(s)
+		for _, id := range ids {
+			if id < 0 || int(id) >= tok.Size() {
+				t.Fatalf("id %d out of range %d", id, tok.Size())
+			}
+		}
+		got, err := tok.Decode(ids)
+		if err != nil || got != s {
+			t.Fatalf("round trip of %q gave %q, %v", s, got, err)
+		}
+	})
+}
