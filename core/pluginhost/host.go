@@ -23,6 +23,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/lathe-ml/lathe/sdk"
 	"github.com/lathe-ml/lathe/sdk/pluginclient"
@@ -301,6 +303,13 @@ func (e *CrashError) Unwrap() error { return e.Err }
 // died; wait briefly for it to be reaped so that its last words, which
 // arrive through the stderr pipe, are in the tail.
 func (i *Instance) transportError(method string, err error) error {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.Internal, codes.Canceled, codes.Unknown:
+	default:
+		// E.g. ResourceExhausted for an oversized message: the plugin is
+		// fine, the call was refused.
+		return fmt.Errorf("%s: %s: %w", i.name, method, err)
+	}
 	deadline := time.Now().Add(3 * time.Second)
 	for !i.client.Exited() && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
