@@ -17,9 +17,15 @@ type Mode string
 
 const (
 	// PerTurn uses each turn's return-to-go (the sum of its own and all
-	// later rewards of its trajectory) and normalises all returns-to-go of
-	// the group together: A = (R - mean) / std. A turn that sets up a later
-	// pass is credited; a malformed command after the pass is not.
+	// later rewards of its trajectory) with a per-turn baseline: the mean
+	// return-to-go at the same turn index over the group's trajectories
+	// that reached it. The residuals are divided by their standard
+	// deviation over the group. A turn that sets up a later pass is
+	// credited; a malformed command after the pass is not; and identical
+	// trajectories get zero advantage (a baseline shared across turn
+	// indices would instead teach that early turns are worse merely
+	// because more penalties lie ahead of them). A turn index that only one
+	// trajectory reached has nothing to compare with and gets zero.
 	PerTurn Mode = "turn"
 	// PerTrajectory gives every turn its trajectory's total return,
 	// normalised over the G totals (the original single-turn GRPO).
@@ -65,21 +71,60 @@ func Advantages(rewards [][]float64, mode Mode) ([][]float64, error) {
 		}
 	}
 
-	// The statistics are over the values that are being normalised: every
-	// turn's return-to-go, or one total per trajectory.
-	var values []float64
-	for _, rs := range returns {
-		switch {
-		case mode == PerTurn:
-			values = append(values, rs...)
-		case len(rs) > 0:
-			values = append(values, rs[0])
-		default:
-			values = append(values, 0) // an empty trajectory earned nothing
+	if mode == PerTurn {
+		return perTurnAdvantages(returns), nil
+	}
+
+	// Trajectory mode: one total per trajectory, normalised over the group.
+	totals := make([]float64, len(returns))
+	for i, rs := range returns {
+		if len(rs) > 0 {
+			totals[i] = rs[0]
 		}
 	}
-	mean, std := meanStd(values)
+	mean, std := meanStd(totals)
+	adv := make([][]float64, len(returns))
+	for i, rs := range returns {
+		adv[i] = make([]float64, len(rs))
+		if std < minStd {
+			continue
+		}
+		for t := range rs {
+			adv[i][t] = (totals[i] - mean) / std
+		}
+	}
+	return adv, nil
+}
 
+// perTurnAdvantages subtracts, from each return-to-go, the mean over the
+// trajectories that reached the same turn, and divides by the standard
+// deviation of those residuals over every turn index shared by at least two
+// trajectories.
+func perTurnAdvantages(returns [][]float64) [][]float64 {
+	longest := 0
+	for _, rs := range returns {
+		longest = max(longest, len(rs))
+	}
+	means := make([]float64, longest)
+	counts := make([]int, longest)
+	for _, rs := range returns {
+		for t, r := range rs {
+			means[t] += r
+			counts[t]++
+		}
+	}
+	for t := range means {
+		means[t] /= float64(counts[t])
+	}
+	var residuals []float64
+	for _, rs := range returns {
+		for t, r := range rs {
+			if counts[t] >= 2 {
+				residuals = append(residuals, r-means[t])
+			}
+		}
+	}
+	_, std := meanStd(residuals)
 	adv := make([][]float64, len(returns))
 	for i, rs := range returns {
 		adv[i] = make([]float64, len(rs))
@@ -87,10 +132,12 @@ func Advantages(rewards [][]float64, mode Mode) ([][]float64, error) {
 			continue
 		}
 		for t, r := range rs {
-			adv[i][t] = (r - mean) / std
+			if counts[t] >= 2 {
+				adv[i][t] = (r - means[t]) / std
+			}
 		}
 	}
-	return adv, nil
+	return adv
 }
 
 // meanStd is the population mean and standard deviation.

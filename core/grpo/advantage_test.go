@@ -33,25 +33,40 @@ func TestAdvantages(t *testing.T) {
 			want:    [][]float64{{1, 1}, {-1, -1}},
 		},
 		{
-			// Returns-to-go: {0.5, 1} and {0}: values 0.5, 1, 0 -> mean 0.5,
-			// std sqrt(1/6).
-			name:    "turn: a malformed first command is blamed on its own turn",
+			// Returns-to-go {0.5, 1} and {0}. Turn 1: mean 0.25, residuals
+			// +-0.25, std 0.25. Turn 2 was reached by one trajectory only.
+			name:    "turn: the second turn alone has no baseline",
 			mode:    PerTurn,
 			rewards: [][]float64{{-0.5, 1}, {0}},
-			want: [][]float64{
-				{0, 0.5 * math.Sqrt(6)},
-				{-0.5 * math.Sqrt(6)},
-			},
+			want:    [][]float64{{1, 0}, {-1}},
 		},
 		{
-			// Returns-to-go: {1, 0, -0.5}, {-0.5}: values 1, 0, -0.5, -0.5:
-			// mean 0, std sqrt((1 + 0 + .25 + .25)/4) = sqrt(0.375).
+			// Returns-to-go {1, 0, -0.5} and {-0.5}: turn 1 mean 0.25,
+			// residuals +-0.75.
 			name:    "turn: missing EXIT after a pass",
 			mode:    PerTurn,
 			rewards: [][]float64{{1, 0.5, -0.5}, {-0.5}},
+			want:    [][]float64{{1, 0, 0}, {-1}},
+		},
+		{
+			// Identical trajectories: every residual is zero, even though
+			// the returns-to-go differ from turn to turn.
+			name:    "turn: identical malformed trajectories carry no signal",
+			mode:    PerTurn,
+			rewards: [][]float64{{-0.5, -0.5, -1}, {-0.5, -0.5, -1}},
+			want:    [][]float64{{0, 0, 0}, {0, 0, 0}},
+		},
+		{
+			// Returns-to-go {1, 1}, {0, 0}, {-0.5, 0}: turn 1 mean 1/6,
+			// turn 2 mean 1/3. Residuals 5/6, -1/6, -2/3 and 2/3, -1/3,
+			// -1/3; their std is sqrt((25+1+16+16+4+4)/36 / 6) = sqrt(66/216).
+			name:    "turn: three trajectories",
+			mode:    PerTurn,
+			rewards: [][]float64{{0, 1}, {0, 0}, {-0.5, 0}},
 			want: [][]float64{
-				{1 / math.Sqrt(0.375), 0, -0.5 / math.Sqrt(0.375)},
-				{-0.5 / math.Sqrt(0.375)},
+				{(5.0 / 6) / math.Sqrt(66.0/216), (2.0 / 3) / math.Sqrt(66.0/216)},
+				{(-1.0 / 6) / math.Sqrt(66.0/216), (-1.0 / 3) / math.Sqrt(66.0/216)},
+				{(-2.0 / 3) / math.Sqrt(66.0/216), (-1.0 / 3) / math.Sqrt(66.0/216)},
 			},
 		},
 		{
