@@ -393,22 +393,11 @@ func (m *Model) TrainPolicy(ctx context.Context, batch sdk.PolicyBatch) (sdk.Tra
 				if len(e.OldLogprobs) > 0 {
 					old = e.OldLogprobs[j]
 				}
-				r := math.Exp(lp - old)
-				surr := math.Min(r*A, clamp(r, 1-eps, 1+eps)*A)
-				var d float64 // dLoss/dlogp before averaging
-				if eps > 0 && ((A >= 0 && r > 1+eps) || (A < 0 && r < 1-eps)) {
+				tokLoss, d, clip, k3 := policyTokenLoss(lp, old, ref(e.RefLogprobs, j), A, eps, batch.KLCoef)
+				if clip {
 					clipped++
-				} else {
-					d = -A * r
 				}
-				tokLoss := -surr
-				if len(e.RefLogprobs) > 0 && batch.KLCoef != 0 {
-					x := e.RefLogprobs[j] - lp
-					k3 := math.Exp(x) - x - 1
-					kl += k3
-					tokLoss += batch.KLCoef * k3
-					d += batch.KLCoef * (1 - math.Exp(x))
-				}
+				kl += k3
 				loss += tokLoss
 				ent += float64(s.ent[k])
 				g[k] = float32(d / float64(total))
@@ -426,6 +415,39 @@ func (m *Model) TrainPolicy(ctx context.Context, batch sdk.PolicyBatch) (sdk.Tra
 		"loss": loss / n, "kl": kl / n, "clip_frac": clipped / n, "entropy": ent / n,
 		"lr": lr, "grad_norm": norm, "truncated": float64(trunc),
 	}}, nil
+}
+
+// ref returns lp[j], or NaN when there is no reference.
+func ref(lp []float64, j int) float64 {
+	if len(lp) == 0 {
+		return math.NaN()
+	}
+	return lp[j]
+}
+
+// policyTokenLoss is one token's loss and its derivative with respect to
+// the token's log-prob lp: the PPO clipped surrogate -min(r A, clip(r) A),
+// r = exp(lp - old), plus klCoef times k3 = exp(ref-lp) - (ref-lp) - 1 (ref
+// NaN = no KL term). clipped reports that the clipped branch is active,
+// which zeroes the surrogate's gradient.
+func policyTokenLoss(lp, old, ref, A, eps, klCoef float64) (loss, dlp float64, clipped bool, k3 float64) {
+	r := math.Exp(lp - old)
+	surr := r * A
+	if eps > 0 { // ClipEps 0 means plain policy gradient, no clipping
+		surr = math.Min(surr, clamp(r, 1-eps, 1+eps)*A)
+		clipped = (A >= 0 && r > 1+eps) || (A < 0 && r < 1-eps)
+	}
+	if !clipped {
+		dlp = -A * r
+	}
+	loss = -surr
+	if !math.IsNaN(ref) {
+		x := ref - lp
+		k3 = math.Exp(x) - x - 1
+		loss += klCoef * k3
+		dlp += klCoef * (1 - math.Exp(x))
+	}
+	return loss, dlp, clipped, k3
 }
 
 func clamp(x, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, x)) }
