@@ -10,8 +10,9 @@ package sandbox
 //	                    no isolation at all, reaping it
 //	BenchmarkInProcess  exec in the warm interpreter itself (unsandboxed)
 //
-// Run: go test -run '^$' -bench . -benchtime 600x ./core/sandbox
-// Each reports checks/s, p50_ms and p99_ms.
+// Run: go test -run '^$' -bench . -benchtime 974x ./core/sandbox
+// Each reports checks/s, p50_ms and p99_ms. On a shared machine prefer
+// TestThroughputComparison (LATHE_BENCH=1), which interleaves the methods.
 
 import (
 	"bufio"
@@ -19,6 +20,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"runtime"
 	"slices"
@@ -172,9 +174,18 @@ type srcServer struct {
 
 func benchServer(b *testing.B, server string) {
 	checks := benchChecks(b)
+	servers, stop := startServers(b, server)
+	defer stop()
+	measure(b, len(servers), len(checks), func(slot, i int) error {
+		return servers[slot].run(checks[i])
+	})
+}
+
+// startServers starts one source server per CPU.
+func startServers(tb testing.TB, server string) ([]*srcServer, func()) {
 	py, err := realInterpreter(context.Background(), "python3")
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	servers := make([]*srcServer, runtime.NumCPU())
 	for k := range servers {
@@ -182,28 +193,127 @@ func benchServer(b *testing.B, server string) {
 		in, _ := cmd.StdinPipe()
 		out, _ := cmd.StdoutPipe()
 		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 		servers[k] = &srcServer{cmd, in, bufio.NewReader(out)}
 	}
-	defer func() {
+	return servers, func() {
 		for _, s := range servers {
 			s.in.Close()
 			s.cmd.Wait()
 		}
-	}()
-	measure(b, len(servers), len(checks), func(slot, i int) error {
-		s := servers[slot]
-		src := checks[i].Program + "\n" + checks[i].Tests
-		var hdr [4]byte
-		binary.BigEndian.PutUint32(hdr[:], uint32(len(src)))
-		if _, err := s.in.Write(append(hdr[:], src...)); err != nil {
-			return err
-		}
-		c, err := s.out.ReadByte()
-		if err == nil && c != 0 {
-			err = fmt.Errorf("status %d", c)
-		}
+	}
+}
+
+func (s *srcServer) run(c Check) error {
+	src := c.Program + "\n" + c.Tests
+	var hdr [4]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(len(src)))
+	if _, err := s.in.Write(append(hdr[:], src...)); err != nil {
 		return err
-	})
+	}
+	st, err := s.out.ReadByte()
+	if err == nil && st != 0 {
+		err = fmt.Errorf("status %d", st)
+	}
+	return err
+}
+
+// runAll runs checks[lo:hi] over conc goroutines and returns the elapsed
+// time and each check's latency.
+func runAll(conc, lo, hi int, run func(slot, i int) error) (time.Duration, []time.Duration, int) {
+	var next atomic.Int64
+	next.Store(int64(lo))
+	lat := make([]time.Duration, hi-lo)
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for slot := range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= hi {
+					return
+				}
+				t := time.Now()
+				if run(slot, i) != nil {
+					failed.Add(1)
+				}
+				lat[i-lo] = time.Since(t)
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start), lat, int(failed.Load())
+}
+
+// TestThroughputComparison measures the pool against the fork floor, cold
+// python and in-process exec on MBPP, interleaving the methods in rounds of
+// 100 checks so that load from other processes on a shared machine falls
+// on all of them alike. It takes about a minute: LATHE_BENCH=1 runs it.
+//
+//	LATHE_BENCH=1 go test -run TestThroughputComparison -v ./core/sandbox
+func TestThroughputComparison(t *testing.T) {
+	if os.Getenv("LATHE_BENCH") == "" {
+		t.Skip("set LATHE_BENCH=1 to run the interleaved throughput comparison")
+	}
+	_, checks := loadMBPP(t)
+	pool, err := NewPool(context.Background(), Options{CacheSize: -1, Timeout: 60 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	floor, stopFloor := startServers(t, forkFloorServer)
+	defer stopFloor()
+	inproc, stopIn := startServers(t, inProcessServer)
+	defer stopIn()
+	py, err := realInterpreter(context.Background(), "python3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conc := runtime.NumCPU()
+	methods := []struct {
+		name string
+		run  func(slot, i int) error
+	}{
+		{"pool", func(_, i int) error {
+			v, err := pool.Run(context.Background(), checks[i])
+			if err == nil && v.Status != StatusPass {
+				err = fmt.Errorf("task %d: %s", i, v.Status)
+			}
+			return err
+		}},
+		{"fork floor", func(slot, i int) error { return floor[slot].run(checks[i]) }},
+		{"cold python", func(_, i int) error {
+			return exec.Command(py, "-I", "-S", "-c", checks[i].Program+"\n"+checks[i].Tests).Run()
+		}},
+		{"in-process", func(slot, i int) error { return inproc[slot].run(checks[i]) }},
+	}
+	total := make([]time.Duration, len(methods))
+	lats := make([][]time.Duration, len(methods))
+	fails := make([]int, len(methods))
+	for lo := 0; lo < len(checks); lo += 100 {
+		hi := min(lo+100, len(checks))
+		for m, meth := range methods {
+			el, lat, f := runAll(conc, lo, hi, meth.run)
+			total[m] += el
+			lats[m] = append(lats[m], lat...)
+			fails[m] += f
+		}
+	}
+	rate := make([]float64, len(methods))
+	for m, meth := range methods {
+		l := lats[m]
+		slices.Sort(l)
+		rate[m] = float64(len(l)) / total[m].Seconds()
+		t.Logf("%-12s %7.1f checks/s  p50 %6.2f ms  p99 %7.2f ms  failed %d", meth.name, rate[m],
+			float64(l[len(l)/2].Microseconds())/1000, float64(l[len(l)*99/100].Microseconds())/1000, fails[m])
+	}
+	t.Logf("pool / fork floor = %.2f, pool / cold python = %.2f, pool / in-process = %.2f (%d checks, %d workers)",
+		rate[0]/rate[1], rate[0]/rate[2], rate[0]/rate[3], len(checks), conc)
+	if fails[0] > 0 {
+		t.Errorf("%d MBPP references did not pass in the pool", fails[0])
+	}
 }

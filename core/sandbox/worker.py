@@ -633,8 +633,16 @@ class Worker:
             except ChildProcessError:
                 break
         if LAYERS.get("private_tmp"):
-            umount("/tmp")
-            fresh_tmp()
+            # Most checks write nothing: keep an untouched /tmp rather than
+            # mounting a new one.
+            try:
+                st = os.stat("/tmp")
+                dirty = st.st_mode != 0o41777 or st.st_uid != 0 or os.listdir("/tmp")
+            except OSError:
+                dirty = True
+            if dirty:
+                umount("/tmp")
+                fresh_tmp()
         else:
             wipe(CONFIG["workdir"])
         for fd in (self.out, self.err, self.res):
