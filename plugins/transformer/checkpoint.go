@@ -99,7 +99,9 @@ func writeAtomic(path string, data []byte) error {
 }
 
 // Load implements sdk.ModelWithCheckpoints. The checkpoint's architecture
-// and tokenizer replace the configured ones.
+// and tokenizer replace the configured ones; on a configured model the
+// training options (lr, schedule, dropout, batch_tokens, ...) stay as
+// configured, so an experiment can change them for a later stage.
 func (m *Model) Load(_ context.Context, dir string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -147,7 +149,19 @@ func (m *Model) Load(_ context.Context, dir string) error {
 		return fmt.Errorf("transformer: load %s: tokenizer has %d ids, vocab is %d", mpath, tok.Size(), man.Config.Vocab)
 	}
 	tok.build()
-	m.setup(man.Config)
+	cfg := man.Config
+	if m.net != nil {
+		// Configured first: the architecture must come from the checkpoint,
+		// but the training options are the experiment's current ones.
+		if cfg.arch() != m.cfg.arch() {
+			m.log.Warn("checkpoint architecture differs from the configured one; using the checkpoint's",
+				"checkpoint", fmt.Sprintf("%+v", cfg.arch()), "configured", fmt.Sprintf("%+v", m.cfg.arch()))
+		}
+		a := cfg.arch()
+		cfg = m.cfg
+		cfg.Layers, cfg.DModel, cfg.Heads, cfg.Context, cfg.Vocab = a.Layers, a.DModel, a.Heads, a.Context, a.Vocab
+	}
+	m.setup(cfg)
 	for k, slab := range [][]float32{m.net.p.data, m.opt.M, m.opt.V} {
 		for i := range slab {
 			slab[i] = math.Float32frombits(binary.LittleEndian.Uint32(buf[(k*n+i)*4:]))
