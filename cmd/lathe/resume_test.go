@@ -1,0 +1,230 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lathe-ml/lathe/core/rundir"
+)
+
+// resumeExperiment is small enough to run in seconds and long enough that
+// a kill lands inside the stage it aims at.
+const resumeExperiment = `
+experiment "resume" { seed = 11 }
+dataset "basic" {
+  source    = "builtin:basic"
+  max_tasks = 6
+}
+tool "editor" {
+  plugin    = "coedit"
+  max_turns = 3
+  timeout_s = 2
+}
+reward "solved" { plugin = "tests" }
+model "policy" {
+  plugin  = "transformer"
+  layers  = 1
+  d_model = 32
+  heads   = 2
+  context = 256
+  vocab   = 300
+}
+stage "demos" {
+  kind     = "synthesize"
+  tool     = tool.editor
+  dataset  = dataset.basic
+  per_task = 2
+}
+stage "sft" {
+  kind             = "sft"
+  model            = model.policy
+  data             = stage.demos
+  steps            = 300
+  batch_size       = 4
+  history          = "last"
+  checkpoint_every = 50
+}
+stage "rl" {
+  kind             = "grpo"
+  model            = model.policy
+  tool             = tool.editor
+  reward           = reward.solved
+  dataset          = dataset.basic
+  init             = stage.sft
+  steps            = 12
+  group            = 2
+  tasks_per_step   = 2
+  history          = "last"
+  max_tokens       = 24
+  temperature      = 1.5
+  checkpoint_every = 2
+}
+eval "coe" {
+  model       = model.policy
+  tool        = tool.editor
+  dataset     = dataset.basic
+  checkpoints = [stage.sft, stage.rl]
+  k           = [1, 2]
+  history     = "last"
+  max_tokens  = 24
+}
+`
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// lathePath builds the lathe binary once per test process.
+func lathePath(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "lathe-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "lathe")
+		if out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+// TestKillAndResume kills `lathe run` with SIGKILL during SFT and during
+// GRPO, resumes each run, and requires every logged step and every result
+// to equal those of an uninterrupted run with the same seed.
+func TestKillAndResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs three small experiments end to end; skipped in -short mode")
+	}
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not found")
+	}
+	bin := lathePath(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "resume.hcl")
+	if err := os.WriteFile(file, []byte(resumeExperiment), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("lathe %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	whole := filepath.Join(dir, "whole")
+	run("run", file, "--out", whole)
+	want := stepRecords(t, whole)
+
+	for _, tc := range []struct {
+		name  string
+		stage string // stage being killed
+		mark  string // the kill comes when this checkpoint is complete
+		final string // must not exist yet when the kill lands
+	}{
+		{"during sft", "sft", "stages/sft/checkpoints/step-000100/lathe-cursor.json", "stages/sft/checkpoints/step-000300"},
+		{"during grpo", "rl", "stages/rl/checkpoints/step-000004/lathe-cursor.json", "stages/rl/checkpoints/step-000012"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(dir, tc.stage)
+			cmd := exec.Command(bin, "run", file, "--out", out)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(2 * time.Minute)
+			for {
+				if _, err := os.Stat(filepath.Join(out, tc.mark)); err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+					t.Fatalf("%s never appeared", tc.mark)
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			cmd.Wait()
+			if _, err := os.Stat(filepath.Join(out, tc.final)); err == nil {
+				t.Fatalf("the kill came too late: %s already finished", tc.stage)
+			}
+			run("run", "--resume", out)
+			got := stepRecords(t, out)
+			if len(got) != len(want) {
+				t.Errorf("resumed run logged %d distinct steps, uninterrupted %d", len(got), len(want))
+			}
+			for key, w := range want {
+				if g, ok := got[key]; !ok {
+					t.Errorf("%s: missing after resume", key)
+				} else if !reflect.DeepEqual(g, w) {
+					t.Errorf("%s:\nresumed       %v\nuninterrupted %v", key, g, w)
+				}
+			}
+		})
+	}
+}
+
+// stepRecords reads a run's metrics and results keyed by stage and step
+// (the last record wins: a resumed run repeats the steps after its last
+// checkpoint), without the fields that measure time.
+func stepRecords(t *testing.T, runDir string) map[string]map[string]any {
+	t.Helper()
+	recs, err := rundir.ReadMetrics(filepath.Join(runDir, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]any{}
+	for _, r := range recs {
+		if _, isEvent := r["event"]; isEvent {
+			continue
+		}
+		key := fmt.Sprintf("%v/%v/%v", r["stage"], r["step"], r["eval"])
+		if r["eval"] != nil {
+			key += fmt.Sprintf("/%v", r["checkpoint"])
+		}
+		out[key] = withoutTimes(r)
+	}
+	b, err := os.ReadFile(filepath.Join(runDir, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res map[string]any
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := res["rows"].([]any)
+	for i, r := range rows {
+		out[fmt.Sprintf("results/%d", i)] = withoutTimes(r.(map[string]any))
+	}
+	return out
+}
+
+func withoutTimes(m map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		if k == "time" || k == "wall_s" || k == "step_s" || strings.HasSuffix(k, "_per_s") {
+			continue
+		}
+		if sub, ok := v.(map[string]any); ok {
+			v = withoutTimes(sub)
+		}
+		out[k] = v
+	}
+	return out
+}
