@@ -31,7 +31,8 @@ type Figure struct {
 
 // DefaultFigures are the curves every run draws when it has the data.
 var DefaultFigures = []Figure{
-	{Name: "loss", Title: "Training loss", Metrics: []string{"loss"}},
+	{Name: "loss", Title: "Supervised loss (cross-entropy per target token)", Metrics: []string{"loss"}},
+	{Name: "policy_loss", Title: "Policy-gradient loss", Metrics: []string{"policy_loss"}},
 	{Name: "reward", Title: "Mean episode return", Metrics: []string{"reward"}},
 	{Name: "pass_rate", Title: "Training pass rate", Metrics: []string{"pass_rate"}},
 }

@@ -150,5 +150,6 @@ func grpoStage(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error
 	if err != nil {
 		return nil, err
 	}
+	drawCurves(env)
 	return runner.Outputs{outCheckpoint: final}, nil
 }

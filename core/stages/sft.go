@@ -160,5 +160,6 @@ func sft(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
 	if err != nil {
 		return nil, err
 	}
+	drawCurves(env)
 	return runner.Outputs{outCheckpoint: final}, nil
 }
