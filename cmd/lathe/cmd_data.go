@@ -178,6 +178,10 @@ func writeRecords(path string, stdout io.Writer, recs []synth.Record) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
+	// CreateTemp makes the file private; the data is not.
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return err
+	}
 	return os.Rename(f.Name(), path)
 }
 
