@@ -38,3 +38,21 @@ func tanhf32(x float32) float32 {
 	}
 	return 1 - 2/(expf32(2*x)+1)
 }
+
+// expShift sets x[j] = e^(x[j]-mx) for every j and returns the sum; with mx
+// the row's maximum every exponent is <= 0. It is expf32 applied to a whole
+// softmax row, with the body written out since the compiler will not inline
+// expf32 into the loop.
+func expShift(x []float32, mx float32) float32 {
+	var sum float32
+	for j, v := range x {
+		d := max(v-mx, -87)
+		z := d*1.4426950408889634 - 0.5 // d <= 0: round to nearest
+		k := float32(int32(z))
+		r := d - k*0.693145751953125 - k*1.428606765330187e-06
+		e := (1 + r*(1+r*(0.5+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))) * math.Float32frombits(uint32(int32(k)+127)<<23)
+		x[j] = e
+		sum += e
+	}
+	return sum
+}

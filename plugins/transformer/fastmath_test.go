@@ -17,6 +17,19 @@ func TestFastMath(t *testing.T) {
 		{"exp", expf32, math.Exp, true},
 		{"tanh", tanhf32, math.Tanh, false},
 	}
+	tests = append(tests, struct {
+		name string
+		f    func(float32) float32
+		ref  func(float64) float64
+		rel  bool
+	}{"expShift", func(x float32) float32 {
+		if x > 0 {
+			x = -x
+		}
+		v := []float32{x}
+		expShift(v, 0)
+		return v[0]
+	}, func(x float64) float64 { return math.Exp(-math.Abs(x)) }, true})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			for x := -80.0; x <= 80; x += 0.0137 {

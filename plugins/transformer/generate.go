@@ -131,11 +131,7 @@ func (m *model) step(buf *decodeBuf, cache *kvCache, tokens []int32, pos, slots 
 					sc[t] = s
 					mx = max(mx, s)
 				}
-				var sum float32
-				for t := range n {
-					sc[t] = expf32(sc[t] - mx)
-					sum += sc[t]
-				}
+				sum := expShift(sc[:n], mx)
 				o := buf.atty[i*C+h*hs : i*C+h*hs+hs]
 				clear(o)
 				for t := range n {

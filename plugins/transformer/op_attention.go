@@ -38,13 +38,7 @@ func attentionForward(bl blas.Float32, out, att, qkv []float32, B, T, C, H int) 
 					for _, s := range row[:i+1] {
 						mx = max(mx, s)
 					}
-					var sum float32
-					for j := 0; j <= i; j++ {
-						e := expf32(row[j] - mx)
-						row[j] = e
-						sum += e
-					}
-					inv := 1 / sum
+					inv := 1 / expShift(row[:i+1], mx)
 					for j := 0; j <= i; j++ {
 						row[j] *= inv
 					}
