@@ -330,7 +330,9 @@ func classOf(r *record) string {
 //	    retrun (res)
 //	SyntaxError: invalid syntax
 func writeSyntax(b *strings.Builder, r *record) {
-	fmt.Fprintf(b, "  File %q, line %d\n", r.Where, r.Line)
+	if r.Line > 0 {
+		fmt.Fprintf(b, "  File %q, line %d\n", r.Where, r.Line)
+	}
 	if text := strings.TrimSpace(strings.TrimRight(r.Text, "\r\n")); text != "" {
 		fmt.Fprintf(b, "    %s\n", clip(text, 200))
 	}

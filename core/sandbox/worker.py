@@ -625,6 +625,8 @@ class Worker:
                 pass
         elif LAYERS.get("uid_drop"):
             kill_uid(UID)
+        else:
+            kill_descendants()
         while True:
             try:
                 pid, _ = os.waitpid(-1, os.WNOHANG if not CONFIG["pidns"] else 0)
@@ -818,6 +820,44 @@ def kill_uid(uid):
             pass
         if not found:
             return
+
+
+def kill_descendants():
+    # No PID namespace and no uid of its own: as a child subreaper this
+    # process inherits every orphan of the check, so its children (and
+    # theirs) are exactly what the check left behind.
+    me = os.getpid()
+    for _ in range(100):
+        parents = {}
+        for name in os.listdir("/proc"):
+            if name.isdigit():
+                try:
+                    with open("/proc/%s/stat" % name, "rb") as f:
+                        stat = f.read()
+                    parents[int(name)] = int(stat[stat.rindex(b")") + 2:].split()[1])
+                except (OSError, ValueError, IndexError):
+                    pass
+        mine, grew = {me}, True
+        while grew:
+            grew = False
+            for pid, ppid in parents.items():
+                if ppid in mine and pid not in mine:
+                    mine.add(pid)
+                    grew = True
+        mine.discard(me)
+        for pid in mine:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0] != 0:
+                pass
+        except ChildProcessError:
+            pass
+        if not mine:
+            return
+        time.sleep(0.001)
 
 
 def wipe(path):
