@@ -207,7 +207,6 @@ func (m *Model) Generate(ctx context.Context, req sdk.GenerateRequest) (sdk.Gene
 		length int // tokens in the window so far
 		gen    []byte
 		out    sdk.Completion
-		done   bool
 	}
 	st := make([]*state, n)
 	for i := range st {
@@ -252,9 +251,7 @@ func (m *Model) Generate(ctx context.Context, req sdk.GenerateRequest) (sdk.Gene
 				toks = append(toks, tok)
 				pos = append(pos, s.length-1)
 				slots = append(slots, i)
-				continue
 			}
-			s.done = true
 		}
 		active = next
 		if len(active) > 0 {
