@@ -65,9 +65,9 @@ model "policy" {
 }
 
 # Demonstrations: each tool corrupts reference programs and writes the
-# command traces that repair them, in its own DSL. per_task = 8 took 5.6 min
-# (coedit) and 2.2 min (rewrite) on a 2-core machine at load ~12; expect a
-# fraction of that on an idle one.
+# command traces that repair them, in its own DSL. (Measured: per_task = 8
+# took 5.6 min for coedit and 2.2 min for rewrite on a 2-core machine at
+# load ~12; an idle machine needs a fraction of that.)
 stage "demos" {
   kind     = "synthesize"
   tool     = tool.editor
