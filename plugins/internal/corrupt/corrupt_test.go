@@ -435,3 +435,21 @@ func FuzzTokenize(f *testing.F) {
 		}
 	})
 }
+
+// FuzzUndoLine: whatever the two lines, the undo edit is a valid command
+// that turns the corrupted line back into the original.
+func FuzzUndoLine(f *testing.F) {
+	f.Add("    return a + b", "    return a - b")
+	f.Add("x = f(1, 2)", "x = f(2, 1)")
+	f.Add("s = 'a >>> b'", "s = 'a >> b'")
+	f.Fuzz(func(t *testing.T, orig, corr string) {
+		if strings.ContainsAny(orig+corr, "\n\r") {
+			return
+		}
+		e := undoLine(1, orig, corr)
+		got, err := applyDSL(corr, []string{e.Command()})
+		if err != nil || got != orig {
+			t.Fatalf("undo %q of %q gives %q, %v; want %q", e.Command(), corr, got, err, orig)
+		}
+	})
+}
