@@ -17,10 +17,12 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 	"golang.org/x/term"
 
+	"github.com/lathe-ml/lathe/core/pluginhost"
 	"github.com/lathe-ml/lathe/core/synth"
 	"github.com/lathe-ml/lathe/core/tasks"
 	"github.com/lathe-ml/lathe/plugins/builtin"
 	"github.com/lathe-ml/lathe/sdk"
+	"github.com/lathe-ml/lathe/sdk/pluginclient"
 )
 
 func init() {
@@ -60,7 +62,8 @@ func parseData(fs *flag.FlagSet, args []string) (help bool, err error) {
 func runDataSynth(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := dataFlags("data synth", dataSynthUsage, stderr)
 	dataset := fs.String("dataset", "builtin:basic", "task source: builtin:NAME, mbpp:PATH, humaneval:PATH, quixbugs:DIR or jsonl:PATH")
-	toolName := fs.String("tool", "coedit", "tool whose demonstrations to write: coedit or rewrite")
+	toolName := fs.String("tool", "coedit", "tool whose demonstrations to write: coedit, rewrite, or the path of a tool plugin executable")
+	asPlugin := fs.Bool("plugin", false, "run a built-in tool as a plugin process (as `lathe run` does) instead of in this process")
 	split := fs.String("split", tasks.SplitTrain, "split: train, validation, test, prompt or all")
 	perTask := fs.Int("per-task", 10, "demonstrations per task")
 	seed := fs.Int64("seed", 1, "seed of the corruptions (and of hash splits)")
@@ -91,7 +94,7 @@ func runDataSynth(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if len(ts) == 0 {
 		return fmt.Errorf("dataset %s has no tasks in split %q", *dataset, *split)
 	}
-	tool, stop, err := startTool(ctx, *toolName, map[string]any{"workers": *workers, "timeout_s": *timeout})
+	tool, stop, err := startTool(ctx, *toolName, *asPlugin, map[string]any{"workers": *workers, "timeout_s": *timeout})
 	if err != nil {
 		return err
 	}
@@ -131,9 +134,31 @@ func runDataSynth(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return nil
 }
 
-// startTool starts a built-in tool in this process and configures it; stop
-// releases its sandbox.
-func startTool(ctx context.Context, name string, cfg map[string]any) (sdk.Tool, func(), error) {
+// startTool starts a tool and configures it: a built-in in this process,
+// or, with asPlugin or when name is a path, as a plugin process through
+// the plugin host. stop releases its sandbox or kills the process.
+func startTool(ctx context.Context, name string, asPlugin bool, cfg map[string]any) (sdk.Tool, func(), error) {
+	c, err := sdk.ConfigFrom(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if asPlugin || strings.ContainsRune(name, '/') || strings.ContainsRune(name, os.PathSeparator) {
+		h := pluginhost.New(pluginhost.Options{})
+		inst, err := h.Start(ctx, sdk.KindTool, "", name)
+		if err != nil {
+			return nil, nil, err
+		}
+		tool := inst.Tool()
+		if !inst.Has(pluginclient.CapToolWithDemonstrate) {
+			inst.Kill()
+			return nil, nil, fmt.Errorf("tool plugin %s does not write demonstrations", name)
+		}
+		if err := tool.Configure(ctx, c); err != nil {
+			inst.Kill()
+			return nil, nil, err
+		}
+		return tool, inst.Kill, nil
+	}
 	e, ok := builtin.Lookup(name)
 	if !ok || e.Kind != sdk.KindTool {
 		var names []string
@@ -145,10 +170,6 @@ func startTool(ctx context.Context, name string, cfg map[string]any) (sdk.Tool, 
 		return nil, nil, fmt.Errorf("unknown tool %q (built-in tools: %s)", name, strings.Join(names, ", "))
 	}
 	tool := e.NewTool()
-	c, err := sdk.ConfigFrom(cfg)
-	if err != nil {
-		return nil, nil, err
-	}
 	if err := tool.Configure(ctx, c); err != nil {
 		return nil, nil, err
 	}
