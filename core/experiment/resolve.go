@@ -74,7 +74,6 @@ func Resolve(f *File, overrides []string) (*Experiment, hcl.Diagnostics) {
 			Subject:  &rng,
 		})
 	}
-	index := 0
 	for _, b := range f.blocks {
 		if r.isDuplicate(b) {
 			continue
@@ -86,8 +85,7 @@ func Resolve(f *File, overrides []string) (*Experiment, hcl.Diagnostics) {
 		case "tool", "reward", "model":
 			r.pluginBlock(b)
 		case "stage", "eval":
-			r.stage(b, index)
-			index++
+			r.stage(b)
 		}
 	}
 	if !r.diags.HasErrors() {
@@ -221,8 +219,8 @@ func (r *resolver) pluginBlock(b *hcl.Block) {
 	}
 }
 
-func (r *resolver) stage(b *hcl.Block, index int) {
-	s := &Stage{Block: b.Type, Label: b.Labels[0], DefRange: b.DefRange, index: index}
+func (r *resolver) stage(b *hcl.Block) {
+	s := &Stage{Block: b.Type, Label: b.Labels[0], DefRange: b.DefRange}
 	body := b.Body
 	if b.Type == "eval" {
 		s.Kind = "eval"

@@ -91,7 +91,6 @@ type Stage struct {
 	// DependsOn lists the labels of the stages this one references, in
 	// attribute order.
 	DependsOn []string
-	index     int // position in the file among stages and evals
 }
 
 // ID returns "stage.LABEL" or "eval.LABEL".

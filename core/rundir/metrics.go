@@ -1,6 +1,7 @@
 package rundir
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -83,7 +84,7 @@ func ReadMetrics(path string) ([]map[string]any, error) {
 	line := 0
 	for len(b) > 0 {
 		line++
-		i := indexByte(b, '\n')
+		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
 			break // unterminated last line: a record being written at a crash
 		}
@@ -95,13 +96,4 @@ func ReadMetrics(path string) ([]map[string]any, error) {
 		b = b[i+1:]
 	}
 	return out, nil
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }
