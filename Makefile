@@ -6,7 +6,7 @@ GO ?= go
 # Build with OpenBLAS when its library is installed (about 2x faster
 # training); the transformer falls back to pure-Go BLAS otherwise. The
 # backend in use is recorded in each model's info in the run log.
-BUILD_TAGS ?= $(shell ldconfig -p 2>/dev/null | grep -q libopenblas.so && echo openblas)
+BUILD_TAGS ?= $(if $(wildcard /usr/lib/*/libopenblas.so /usr/lib/libopenblas.so /usr/local/lib/libopenblas.so),openblas,)
 TAGS_FLAG := $(if $(strip $(BUILD_TAGS)),-tags '$(BUILD_TAGS)',)
 # The full suite takes a few minutes on 2 cores; the limit catches a hang.
 TEST_TIMEOUT ?= 20m
