@@ -293,6 +293,10 @@ func TestDemonstrationsKeepOnlyFailing(t *testing.T) {
 			t.Fatalf("kept a passing program:\n%s", d.Program)
 		}
 	}
+	alwaysFails := func(context.Context, string) (bool, error) { return true, nil }
+	if ds, err := Demonstrations(context.Background(), sdk.Task{ID: "x", Reference: sample}, 1, 5, Coedit, alwaysFails); err != nil || len(ds) != 0 {
+		t.Fatalf("a failing reference gave %d demonstrations, %v", len(ds), err)
+	}
 	if _, err := Demonstrations(context.Background(), sdk.Task{ID: "empty"}, 1, 1, Coedit, failing); err == nil {
 		t.Fatal("no error for a task without code")
 	}

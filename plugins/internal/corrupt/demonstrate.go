@@ -46,7 +46,8 @@ var genericDonors = strings.Split(strings.TrimSpace(donorPool), "\n")
 // give the same demonstrations in the same order. Corrupted programs are
 // distinct; a short program may have fewer than n distinct failing
 // corruptions within the attempt budget (16n+64 attempts), and then fewer
-// are returned.
+// are returned. A task whose reference itself fails gets no demonstrations
+// (failing is called on the reference first).
 func Demonstrations(ctx context.Context, task sdk.Task, seed int64, n int, style Style, failing FailingFunc) ([]sdk.Demonstration, error) {
 	ref := task.Reference
 	if ref == "" {
@@ -58,6 +59,14 @@ func Demonstrations(ctx context.Context, task sdk.Task, seed int64, n int, style
 	}
 	if failing == nil {
 		return nil, errors.New("corrupt: nil failing func")
+	}
+	// A reference that fails its own tests (a slow test over the time
+	// limit, a broken benchmark record) would make every corruption look
+	// failing and every trace end unrepaired: such a task gets none.
+	if bad, err := failing(ctx, ref); err != nil {
+		return nil, fmt.Errorf("corrupt: task %s: check reference: %w", task.ID, err)
+	} else if bad {
+		return nil, nil
 	}
 	donors := taskDonors(ref)
 	seen := map[string]bool{ref: true}
