@@ -128,7 +128,7 @@ func runDataSynth(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if len(ids) > 8 {
 			ids = append(ids[:8], fmt.Sprintf("and %d more", len(ids)-8))
 		}
-		fmt.Fprintf(stderr, "%d tasks got fewer than %d demonstrations (few distinct failing corruptions): %s\n",
+		fmt.Fprintf(stderr, "%d tasks got fewer than %d demonstrations (a short program has few distinct failing corruptions; 0 may mean the reference fails its own tests, e.g. over --timeout): %s\n",
 			len(res.Short), *perTask, strings.Join(ids, ", "))
 	}
 	return nil
