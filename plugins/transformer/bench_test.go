@@ -252,3 +252,33 @@ func BenchmarkSupervisedDefault(b *testing.B) {
 	b.ReportMetric(float64(b.N*len(batch.Examples))/sec, "examples/s")
 	b.Logf("%d target tokens per step, backend %s", toks, Backend())
 }
+
+// BenchmarkGenerateBatch is one Generate call as an evaluation turn makes
+// it: 32 contexts of ~450 tokens, 32 new tokens each, default model.
+func BenchmarkGenerateBatch(b *testing.B) {
+	m := New()
+	cfg, _ := sdk.ConfigFrom(map[string]any{})
+	if err := m.Configure(context.Background(), cfg); err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 5))
+	req := sdk.GenerateRequest{Sampling: sdk.Sampling{Temperature: 1, MaxTokens: 32, Seed: 1}}
+	for range 32 {
+		var sb strings.Builder
+		for sb.Len() < 450 {
+			fmt.Fprintf(&sb, "L %d x%d\n", rng.IntN(30), rng.IntN(100))
+		}
+		req.Contexts = append(req.Contexts, sb.String())
+	}
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuSeconds()
+	for range b.N {
+		if _, err := m.Generate(context.Background(), req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	sec, cpu := time.Since(start).Seconds(), cpuSeconds()-cpu0
+	b.ReportMetric(float64(b.N*32*32)/sec, "new_tok/s")
+	b.ReportMetric(float64(b.N*32*450)/sec, "prompt_tok/s")
+	b.ReportMetric(cpu/float64(b.N), "cpu-s/op")
+}

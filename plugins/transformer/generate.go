@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 
+	"gonum.org/v1/gonum/blas"
+
 	"github.com/lathe-ml/lathe/sdk"
 )
 
@@ -120,27 +122,17 @@ func (m *model) step(buf *decodeBuf, cache *kvCache, tokens []int32, pos, slots 
 				q := buf.qkv[i*3*C+h*hs : i*3*C+h*hs+hs]
 				base := cache.base[slots[i]] * C
 				n := pos[i] + 1
-				mx := float32(math.Inf(-1))
-				for t := range n {
-					k := Kc[base+t*C+h*hs : base+t*C+h*hs+hs]
-					var s float32
-					for d := range q {
-						s += q[d] * k[d]
-					}
-					s *= scale
-					sc[t] = s
-					mx = max(mx, s)
+				// scores [n] = scale * K[0:n, head] q ; out = V[0:n, head]^T softmax(scores).
+				// Both are matrix-vector products over the cache read in place
+				// (row stride C), so BLAS's vector kernels do the inner loops.
+				m.bl.Sgemv(blas.NoTrans, n, hs, scale, Kc[base+h*hs:], C, q, 1, 0, sc, 1)
+				mx := sc[0]
+				for _, v := range sc[1:n] {
+					mx = max(mx, v)
 				}
 				sum := expShift(sc[:n], mx)
 				o := buf.atty[i*C+h*hs : i*C+h*hs+hs]
-				clear(o)
-				for t := range n {
-					a := sc[t] / sum
-					v := Vc[base+t*C+h*hs : base+t*C+h*hs+hs]
-					for d := range o {
-						o[d] += a * v[d]
-					}
-				}
+				m.bl.Sgemv(blas.Trans, n, hs, 1/sum, Vc[base+h*hs:], C, sc, 1, 0, o, 1)
 			}
 		})
 		m.matmulForward(buf.tmp, buf.atty, lp.projw, lp.projb, nb, C, C)
