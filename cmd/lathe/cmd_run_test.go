@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/lathe-ml/lathe/core/results"
 	"github.com/lathe-ml/lathe/core/rundir"
@@ -155,6 +156,12 @@ func TestRunInterruptResume(t *testing.T) {
 	}
 	out := filepath.Join(dir, "run")
 
+	// Children of earlier tests may still be exiting; only new ones count.
+	before := map[string]bool{}
+	for _, c := range children(t) {
+		before[c] = true
+	}
+
 	// Interrupted as soon as the SFT stage starts.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -167,7 +174,7 @@ func TestRunInterruptResume(t *testing.T) {
 	if !strings.Contains(stderr.buf.String(), "lathe run --resume "+out) {
 		t.Errorf("no resume hint:\n%s", stderr.buf.String())
 	}
-	if kids := children(t); len(kids) > 0 {
+	if kids := newChildren(t, before); len(kids) > 0 {
 		t.Errorf("plugin processes left after the interrupt: %v", kids)
 	}
 	state := readState(t, out)
@@ -197,7 +204,7 @@ func TestRunInterruptResume(t *testing.T) {
 	if len(res.Rows) != 2 || len(res.Budgets) != 4 {
 		t.Errorf("results.json: %d rows, %d budget rows; want 2 and 4", len(res.Rows), len(res.Budgets))
 	}
-	if kids := children(t); len(kids) > 0 {
+	if kids := newChildren(t, before); len(kids) > 0 {
 		t.Errorf("plugin processes left after the run: %v", kids)
 	}
 	state = readState(t, out)
@@ -249,6 +256,26 @@ func children(t *testing.T) []string {
 		if len(fields) >= 2 && fields[0] != "Z" && fields[1] == strconv.Itoa(os.Getpid()) {
 			out = append(out, strings.TrimSpace(s[:i+1]))
 		}
+	}
+	return out
+}
+
+// newChildren returns the child processes not in before, giving processes
+// that are being killed a moment to go.
+func newChildren(t *testing.T, before map[string]bool) []string {
+	t.Helper()
+	var out []string
+	for try := 0; try < 30; try++ {
+		out = out[:0]
+		for _, c := range children(t) {
+			if !before[c] {
+				out = append(out, c)
+			}
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	return out
 }
