@@ -39,8 +39,9 @@ type StageEnv struct {
 
 	run *run
 
-	mu     sync.Mutex
-	models []Instance // started for this stage, killed when it ends
+	mu      sync.Mutex
+	primary Instance   // the instance Model returns
+	models  []Instance // every model started for this stage, killed when it ends
 }
 
 // String returns a string attribute of the stage.
@@ -118,14 +119,14 @@ func (e *StageEnv) Reward(ctx context.Context, attr string) (sdk.Reward, error) 
 func (e *StageEnv) Model(ctx context.Context, attr string) (sdk.Model, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if len(e.models) > 0 {
-		return e.models[0].Model(), nil
+	if e.primary == nil {
+		inst, err := e.startModelLocked(ctx, attr)
+		if err != nil {
+			return nil, err
+		}
+		e.primary = inst
 	}
-	inst, err := e.startModelLocked(ctx, attr)
-	if err != nil {
-		return nil, err
-	}
-	return inst.Model(), nil
+	return e.primary.Model(), nil
 }
 
 // StartModel starts another instance of the model block that attr names,
@@ -168,7 +169,7 @@ func (e *StageEnv) Capabilities(ctx context.Context, attr string) ([]string, err
 		}
 		e.mu.Lock()
 		defer e.mu.Unlock()
-		return e.models[0].Capabilities(), nil
+		return e.primary.Capabilities(), nil
 	}
 	inst, err := e.run.shared(ctx, b)
 	if err != nil {
@@ -244,5 +245,5 @@ func (e *StageEnv) close() {
 	for _, m := range e.models {
 		m.Kill()
 	}
-	e.models = nil
+	e.models, e.primary = nil, nil
 }
