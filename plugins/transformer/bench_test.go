@@ -167,7 +167,7 @@ func BenchmarkSample(b *testing.B) {
 		start := time.Now()
 		for range b.N {
 			cache := newKVCache(a, []int{len(prompt) + n})
-			logits := m.prefill([][]int32{prompt}, cache, 0, 4096)
+			logits := m.prefill([][]int32{prompt}, cache, []int{0}, 4096)
 			var buf decodeBuf
 			pos := len(prompt)
 			for range n {

@@ -41,7 +41,7 @@ func newKVCache(a arch, capacity []int) *kvCache {
 // prefill runs prompts through the full forward pass (several at a time,
 // padded), stores their keys and values in slots first.. of the cache and
 // returns the logits [len(prompts), V] of each prompt's last position.
-func (m *model) prefill(prompts [][]int32, cache *kvCache, first int, budget int) []float32 {
+func (m *model) prefill(prompts [][]int32, cache *kvCache, slots []int, budget int) []float32 {
 	C, V := m.DModel, m.Vocab
 	out := make([]float32, len(prompts)*V)
 	for i := 0; i < len(prompts); {
@@ -68,7 +68,7 @@ func (m *model) prefill(prompts [][]int32, cache *kvCache, first int, budget int
 		}
 		for l, la := range m.a.layers {
 			for b := range B {
-				slot := first + i + b
+				slot := slots[i+b]
 				for t := range len(prompts[i+b]) {
 					src := la.qkv[(b*T+t)*3*C:]
 					dst := (cache.base[slot] + t) * C
@@ -192,7 +192,34 @@ func (m *Model) Generate(ctx context.Context, req sdk.GenerateRequest) (sdk.Gene
 		capacity[i] = min(T, len(p)+room)
 	}
 	cache := newKVCache(m.net.arch, capacity)
-	logits := m.net.prefill(prompts, cache, 0, m.cfg.BatchTokens)
+	// Identical prompts (a GRPO group, pass@k samples) are prefilled once;
+	// their copies get the keys, values and first logits by copying.
+	first := map[string]int{}
+	var uniq [][]int32
+	var uslot []int
+	owner := make([]int, n)
+	for i, c := range req.Contexts {
+		u, ok := first[c]
+		if !ok {
+			u = len(uniq)
+			first[c] = u
+			uniq, uslot = append(uniq, prompts[i]), append(uslot, i)
+		}
+		owner[i] = u
+	}
+	ulogits := m.net.prefill(uniq, cache, uslot, m.cfg.BatchTokens)
+	logits := make([]float32, n*V)
+	C := m.cfg.DModel
+	for i, u := range owner {
+		copy(logits[i*V:(i+1)*V], ulogits[u*V:(u+1)*V])
+		if src := uslot[u]; src != i {
+			from, to, k := cache.base[src]*C, cache.base[i]*C, len(prompts[i])*C
+			for l := range cache.k {
+				copy(cache.k[l][to:to+k], cache.k[l][from:from+k])
+				copy(cache.v[l][to:to+k], cache.v[l][from:from+k])
+			}
+		}
+	}
 
 	type state struct {
 		rng    *rand.Rand

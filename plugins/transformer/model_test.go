@@ -2,6 +2,7 @@ package transformer
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -358,5 +359,42 @@ func TestPolicyTokenLoss(t *testing.T) {
 				t.Fatalf("dloss/dlp = %v, finite difference %v", d, num)
 			}
 		})
+	}
+}
+
+// TestDuplicatePrompts: prompts prefilled once and copied must decode
+// exactly as when each is generated alone.
+func TestDuplicatePrompts(t *testing.T) {
+	m := tinyModel(t, nil)
+	ctx := context.Background()
+	prompts := []string{"def f(x):", "other prompt", "def f(x):", "def f(x):"}
+	S := sdk.Sampling{Temperature: 0.8, MaxTokens: 15, Seed: 3}
+	all, err := m.Generate(ctx, sdk.GenerateRequest{Contexts: prompts, Sampling: S})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range prompts {
+		// Context i samples with generator (Seed, i); reproduce it alone by
+		// padding the request with distinct prompts before it.
+		ctxs := make([]string, i+1)
+		for j := range i {
+			ctxs[j] = fmt.Sprintf("pad %d", j)
+		}
+		ctxs[i] = p
+		one, err := m.Generate(ctx, sdk.GenerateRequest{Contexts: ctxs, Sampling: S})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, want := all.Completions[i], one.Completions[i]
+		if !slices.Equal(got.Tokens, want.Tokens) {
+			t.Fatalf("prompt %d: batched %v, alone %v", i, got.Tokens, want.Tokens)
+		}
+		// OpenBLAS rounds differently for different batch sizes, so the
+		// log-probs agree to float32 noise rather than bit for bit.
+		for j := range got.Logprobs {
+			if math.Abs(got.Logprobs[j]-want.Logprobs[j]) > 1e-4 {
+				t.Fatalf("prompt %d token %d: batched logprob %v, alone %v", i, j, got.Logprobs[j], want.Logprobs[j])
+			}
+		}
 	}
 }
