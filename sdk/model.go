@@ -71,6 +71,10 @@ type SupervisedBatch struct {
 	// Step and TotalSteps place this step in the learning-rate schedule.
 	Step       int
 	TotalSteps int
+	// LearningRate, when positive, is the peak of the schedule for this
+	// run of steps instead of the model's configured rate (a stage can
+	// fine-tune more gently than it pre-trained).
+	LearningRate float64
 }
 
 // PolicyExample is one completion to reinforce (or discourage).
@@ -96,6 +100,9 @@ type PolicyBatch struct {
 	KLCoef     float64 // weight of the KL-to-reference penalty, e.g. 0.01
 	Step       int
 	TotalSteps int
+	// LearningRate, when positive, is the peak of the schedule instead of
+	// the model's configured rate (RL usually wants a smaller one than SFT).
+	LearningRate float64
 }
 
 // TrainStats reports one optimizer step.

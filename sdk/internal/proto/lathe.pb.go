@@ -1711,6 +1711,7 @@ type SupervisedBatch struct {
 	Examples      []*SupervisedExample   `protobuf:"bytes,1,rep,name=examples,proto3" json:"examples,omitempty"`
 	Step          int32                  `protobuf:"varint,2,opt,name=step,proto3" json:"step,omitempty"`
 	TotalSteps    int32                  `protobuf:"varint,3,opt,name=total_steps,json=totalSteps,proto3" json:"total_steps,omitempty"`
+	LearningRate  float64                `protobuf:"fixed64,4,opt,name=learning_rate,json=learningRate,proto3" json:"learning_rate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1762,6 +1763,13 @@ func (x *SupervisedBatch) GetStep() int32 {
 func (x *SupervisedBatch) GetTotalSteps() int32 {
 	if x != nil {
 		return x.TotalSteps
+	}
+	return 0
+}
+
+func (x *SupervisedBatch) GetLearningRate() float64 {
+	if x != nil {
+		return x.LearningRate
 	}
 	return 0
 }
@@ -1857,6 +1865,7 @@ type PolicyBatch struct {
 	KlCoef        float64                `protobuf:"fixed64,3,opt,name=kl_coef,json=klCoef,proto3" json:"kl_coef,omitempty"`
 	Step          int32                  `protobuf:"varint,4,opt,name=step,proto3" json:"step,omitempty"`
 	TotalSteps    int32                  `protobuf:"varint,5,opt,name=total_steps,json=totalSteps,proto3" json:"total_steps,omitempty"`
+	LearningRate  float64                `protobuf:"fixed64,6,opt,name=learning_rate,json=learningRate,proto3" json:"learning_rate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1922,6 +1931,13 @@ func (x *PolicyBatch) GetStep() int32 {
 func (x *PolicyBatch) GetTotalSteps() int32 {
 	if x != nil {
 		return x.TotalSteps
+	}
+	return 0
+}
+
+func (x *PolicyBatch) GetLearningRate() float64 {
+	if x != nil {
+		return x.LearningRate
 	}
 	return 0
 }
@@ -2290,12 +2306,13 @@ const file_lathe_proto_rawDesc = "" +
 	"\x06corpus\x18\x01 \x03(\tR\x06corpus\"E\n" +
 	"\x11SupervisedExample\x12\x18\n" +
 	"\acontext\x18\x01 \x01(\tR\acontext\x12\x16\n" +
-	"\x06target\x18\x02 \x01(\tR\x06target\"\x86\x01\n" +
+	"\x06target\x18\x02 \x01(\tR\x06target\"\xab\x01\n" +
 	"\x0fSupervisedBatch\x12>\n" +
 	"\bexamples\x18\x01 \x03(\v2\".lathe.plugin.v1.SupervisedExampleR\bexamples\x12\x12\n" +
 	"\x04step\x18\x02 \x01(\x05R\x04step\x12\x1f\n" +
 	"\vtotal_steps\x18\x03 \x01(\x05R\n" +
-	"totalSteps\"\xc5\x01\n" +
+	"totalSteps\x12#\n" +
+	"\rlearning_rate\x18\x04 \x01(\x01R\flearningRate\"\xc5\x01\n" +
 	"\rPolicyExample\x12\x18\n" +
 	"\acontext\x18\x01 \x01(\tR\acontext\x12\x1e\n" +
 	"\n" +
@@ -2304,14 +2321,15 @@ const file_lathe_proto_rawDesc = "" +
 	"\x06tokens\x18\x03 \x03(\x05R\x06tokens\x12\x1c\n" +
 	"\tadvantage\x18\x04 \x01(\x01R\tadvantage\x12!\n" +
 	"\fold_logprobs\x18\x05 \x03(\x01R\voldLogprobs\x12!\n" +
-	"\fref_logprobs\x18\x06 \x03(\x01R\vrefLogprobs\"\xb2\x01\n" +
+	"\fref_logprobs\x18\x06 \x03(\x01R\vrefLogprobs\"\xd7\x01\n" +
 	"\vPolicyBatch\x12:\n" +
 	"\bexamples\x18\x01 \x03(\v2\x1e.lathe.plugin.v1.PolicyExampleR\bexamples\x12\x19\n" +
 	"\bclip_eps\x18\x02 \x01(\x01R\aclipEps\x12\x17\n" +
 	"\akl_coef\x18\x03 \x01(\x01R\x06klCoef\x12\x12\n" +
 	"\x04step\x18\x04 \x01(\x05R\x04step\x12\x1f\n" +
 	"\vtotal_steps\x18\x05 \x01(\x05R\n" +
-	"totalSteps\"\xb8\x01\n" +
+	"totalSteps\x12#\n" +
+	"\rlearning_rate\x18\x06 \x01(\x01R\flearningRate\"\xb8\x01\n" +
 	"\n" +
 	"TrainStats\x12\x12\n" +
 	"\x04loss\x18\x01 \x01(\x01R\x04loss\x12\x16\n" +

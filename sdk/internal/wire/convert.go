@@ -227,7 +227,7 @@ func ModelInfoFromProto(p *pb.ModelInfo) sdk.ModelInfo {
 
 // SupervisedBatchToProto encodes a supervised batch.
 func SupervisedBatchToProto(b sdk.SupervisedBatch) *pb.SupervisedBatch {
-	out := &pb.SupervisedBatch{Step: int32(b.Step), TotalSteps: int32(b.TotalSteps)}
+	out := &pb.SupervisedBatch{Step: int32(b.Step), TotalSteps: int32(b.TotalSteps), LearningRate: b.LearningRate}
 	for _, e := range b.Examples {
 		out.Examples = append(out.Examples, &pb.SupervisedExample{Context: e.Context, Target: e.Target})
 	}
@@ -236,7 +236,7 @@ func SupervisedBatchToProto(b sdk.SupervisedBatch) *pb.SupervisedBatch {
 
 // SupervisedBatchFromProto decodes a supervised batch.
 func SupervisedBatchFromProto(p *pb.SupervisedBatch) sdk.SupervisedBatch {
-	out := sdk.SupervisedBatch{Step: int(p.GetStep()), TotalSteps: int(p.GetTotalSteps())}
+	out := sdk.SupervisedBatch{Step: int(p.GetStep()), TotalSteps: int(p.GetTotalSteps()), LearningRate: p.GetLearningRate()}
 	for _, e := range p.GetExamples() {
 		out.Examples = append(out.Examples, sdk.SupervisedExample{Context: e.GetContext(), Target: e.GetTarget()})
 	}
@@ -271,7 +271,7 @@ func PolicyExamplesFromProto(ps []*pb.PolicyExample) []sdk.PolicyExample {
 func PolicyBatchToProto(b sdk.PolicyBatch) *pb.PolicyBatch {
 	return &pb.PolicyBatch{
 		Examples: PolicyExamplesToProto(b.Examples), ClipEps: b.ClipEps, KlCoef: b.KLCoef,
-		Step: int32(b.Step), TotalSteps: int32(b.TotalSteps),
+		Step: int32(b.Step), TotalSteps: int32(b.TotalSteps), LearningRate: b.LearningRate,
 	}
 }
 
@@ -279,7 +279,7 @@ func PolicyBatchToProto(b sdk.PolicyBatch) *pb.PolicyBatch {
 func PolicyBatchFromProto(p *pb.PolicyBatch) sdk.PolicyBatch {
 	return sdk.PolicyBatch{
 		Examples: PolicyExamplesFromProto(p.GetExamples()), ClipEps: p.GetClipEps(), KLCoef: p.GetKlCoef(),
-		Step: int(p.GetStep()), TotalSteps: int(p.GetTotalSteps()),
+		Step: int(p.GetStep()), TotalSteps: int(p.GetTotalSteps()), LearningRate: p.GetLearningRate(),
 	}
 }
 
