@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"sync"
 
@@ -505,8 +506,14 @@ func (m *Model) layoutAll(n int, get func(i int) (string, string, []int32)) ([]s
 		}
 	}
 	if trunc > 0 {
+		// Log at 1, 2, 4, 8, ... truncations so a long run says it without a
+		// line per step; TrainStats carries the per-batch count.
+		before := m.truncations
 		m.truncations += trunc
-		m.log.Debug("examples truncated to the context window", "batch", trunc, "total", m.truncations)
+		if bits.Len(uint(before)) != bits.Len(uint(m.truncations)) {
+			m.log.Info("examples truncated to the context window (left side of the context dropped)",
+				"total", m.truncations, "context", m.cfg.Context)
+		}
 	}
 	return seqs, trunc
 }
