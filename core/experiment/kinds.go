@@ -91,6 +91,7 @@ var stageKinds = map[string][]attrSpec{
 		{Name: "batch_size", Type: tInt, Default: 8},
 		{Name: "history", Type: tEnum, Enum: []string{"full", "last"}, Default: "full"},
 		{Name: "checkpoint_every", Type: tInt, Default: 50},
+		{Name: "lr", Type: tNumber, Default: 0.0}, // peak learning rate; 0: the model's own
 		{Name: "seed", Type: tInt, Default: defaultSeed},
 	},
 	"grpo": {
@@ -111,6 +112,7 @@ var stageKinds = map[string][]attrSpec{
 		{Name: "advantage", Type: tEnum, Enum: []string{"turn", "trajectory"}, Default: "turn"},
 		{Name: "history", Type: tEnum, Enum: []string{"full", "last"}, Default: "full"},
 		{Name: "checkpoint_every", Type: tInt, Default: 10},
+		{Name: "lr", Type: tNumber, Default: 0.0}, // peak learning rate; 0: the model's own
 		{Name: "seed", Type: tInt, Default: defaultSeed},
 	},
 	"eval": {

@@ -99,6 +99,7 @@ func common(env *runner.StageEnv, dir string, plugin string, cfg sdk.Config, bar
 		CheckpointEvery: env.Int("checkpoint_every"),
 		Seed:            env.Seed,
 		CheckpointDir:   dir,
+		LearningRate:    env.Float("lr"),
 		Metrics: func(step int, values map[string]float64) error {
 			return env.Metrics.Log(env.Stage.Label, step, finite(values))
 		},

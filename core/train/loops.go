@@ -32,8 +32,11 @@ type Common struct {
 	CheckpointEvery int // 0: only the final checkpoint
 	Seed            int64
 	CheckpointDir   string
-	Metrics         MetricsFunc
-	Progress        ProgressFunc
+	// LearningRate is the peak learning rate sent with every batch; 0
+	// leaves the model's configured rate.
+	LearningRate float64
+	Metrics      MetricsFunc
+	Progress     ProgressFunc
 	// Plugin and PluginConfig are recorded in every checkpoint.
 	Plugin       string
 	PluginConfig sdk.Config
@@ -92,7 +95,7 @@ func SFT(ctx context.Context, m Trainable, examples []sdk.SupervisedExample, cfg
 			return "", err
 		}
 		idx := BatchIndices(len(examples), cfg.BatchSize, step-1, cfg.Seed)
-		batch := sdk.SupervisedBatch{Step: step - 1, TotalSteps: cfg.Steps}
+		batch := sdk.SupervisedBatch{Step: step - 1, TotalSteps: cfg.Steps, LearningRate: cfg.LearningRate}
 		for _, i := range idx {
 			batch.Examples = append(batch.Examples, examples[i])
 		}
@@ -184,7 +187,7 @@ func GRPO(ctx context.Context, m Trainable, ref sdk.ModelWithTraining, engine *r
 			}
 			t1 := time.Now()
 			st, err := m.TrainPolicy(ctx, sdk.PolicyBatch{Examples: examples, ClipEps: cfg.ClipEps,
-				KLCoef: cfg.KLCoef, Step: step - 1, TotalSteps: cfg.Steps})
+				KLCoef: cfg.KLCoef, Step: step - 1, TotalSteps: cfg.Steps, LearningRate: cfg.LearningRate})
 			if err != nil {
 				return "", fmt.Errorf("train: %s step %d: %w", cfg.Stage, step, err)
 			}
