@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"gonum.org/v1/gonum/blas"
 
 	"github.com/lathe-ml/lathe/sdk"
@@ -221,6 +222,7 @@ func peakRSSMiB() float64 {
 // contexts (instruction + numbered code + feedback) and short targets.
 func BenchmarkSupervisedDefault(b *testing.B) {
 	m := New()
+	m.log = hclog.NewNullLogger() // keep benchmark output parseable
 	cfg, _ := sdk.ConfigFrom(map[string]any{})
 	if err := m.Configure(context.Background(), cfg); err != nil {
 		b.Fatal(err)
@@ -257,6 +259,7 @@ func BenchmarkSupervisedDefault(b *testing.B) {
 // it: 32 contexts of ~450 tokens, 32 new tokens each, default model.
 func BenchmarkGenerateBatch(b *testing.B) {
 	m := New()
+	m.log = hclog.NewNullLogger() // keep benchmark output parseable
 	cfg, _ := sdk.ConfigFrom(map[string]any{})
 	if err := m.Configure(context.Background(), cfg); err != nil {
 		b.Fatal(err)
