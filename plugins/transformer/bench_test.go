@@ -168,7 +168,10 @@ func BenchmarkSample(b *testing.B) {
 		start := time.Now()
 		for range b.N {
 			cache := newKVCache(a, []int{len(prompt) + n})
-			logits := m.prefill([][]int32{prompt}, cache, []int{0}, 4096)
+			logits, err := m.prefill([][]int32{prompt}, cache, []int{0}, 4096)
+			if err != nil {
+				b.Fatal(err)
+			}
 			var buf decodeBuf
 			pos := len(prompt)
 			for range n {

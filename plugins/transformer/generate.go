@@ -39,9 +39,9 @@ func newKVCache(a arch, capacity []int) *kvCache {
 }
 
 // prefill runs prompts through the full forward pass (several at a time,
-// padded), stores their keys and values in slots first.. of the cache and
+// padded), stores prompt j's keys and values in cache slot slots[j] and
 // returns the logits [len(prompts), V] of each prompt's last position.
-func (m *model) prefill(prompts [][]int32, cache *kvCache, slots []int, budget int) []float32 {
+func (m *model) prefill(prompts [][]int32, cache *kvCache, slots []int, budget int) ([]float32, error) {
 	C, V := m.DModel, m.Vocab
 	out := make([]float32, len(prompts)*V)
 	for i := 0; i < len(prompts); {
@@ -62,9 +62,8 @@ func (m *model) prefill(prompts [][]int32, cache *kvCache, slots []int, budget i
 			copy(tokens[b*T:], p)
 			rows[b] = int32(b*T + len(p) - 1)
 		}
-		// forward cannot fail here: Generate checked lengths and ids.
 		if err := m.forward(tokens, B, T, rows, nil); err != nil {
-			panic(err)
+			return nil, err
 		}
 		for l, la := range m.a.layers {
 			for b := range B {
@@ -207,7 +206,10 @@ func (m *Model) Generate(ctx context.Context, req sdk.GenerateRequest) (sdk.Gene
 		}
 		owner[i] = u
 	}
-	ulogits := m.net.prefill(uniq, cache, uslot, m.cfg.BatchTokens)
+	ulogits, err := m.net.prefill(uniq, cache, uslot, m.cfg.BatchTokens)
+	if err != nil {
+		return sdk.GenerateResponse{}, err
+	}
 	logits := make([]float32, n*V)
 	C := m.cfg.DModel
 	for i, u := range owner {
