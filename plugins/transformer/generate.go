@@ -79,7 +79,7 @@ func (m *model) prefill(prompts [][]int32, cache *kvCache, slots []int, budget i
 		copy(out[i*V:], m.a.logits[:B*V])
 		i = j
 	}
-	return out
+	return out, nil
 }
 
 // decodeBuf is the scratch of one decoding step for nb sequences.
