@@ -312,7 +312,7 @@ func TestConfigErrors(t *testing.T) {
 		opts map[string]any
 		want string
 	}{
-		{"cuda", map[string]any{"device": "cuda"}, "-tags cuda"},
+		{"cuda", map[string]any{"device": "cuda"}, `use device = "cpu"`},
 		{"heads", map[string]any{"d_model": 30.0, "heads": 4.0}, "not divisible"},
 		{"whole", map[string]any{"layers": 2.5}, "whole number"},
 		{"unknown", map[string]any{"layer": 2.0}, `unknown option "layer"`},

@@ -67,7 +67,7 @@ var schema = sdk.Schema{
 		{Name: "vocab", Type: "number", Description: "Tokenizer vocabulary size (256 bytes plus learned merges).", Default: 1024.0},
 		{Name: "dropout", Type: "number", Description: "Residual dropout during supervised training, in [0,1).", Default: 0.0},
 		{Name: "seed", Type: "number", Description: "Seed for initialisation, dropout and data order.", Default: 1.0},
-		{Name: "device", Type: "string", Description: `"cpu" ("cuda" needs a binary built with -tags cuda).`, Default: "cpu"},
+		{Name: "device", Type: "string", Description: `"cpu"; "cuda" is reserved for a CUDA build, which does not exist yet.`, Default: "cpu"},
 		{Name: "lr", Type: "number", Description: "Peak AdamW learning rate.", Default: 3e-3},
 		{Name: "min_lr_frac", Type: "number", Description: "Cosine schedule floor as a fraction of lr.", Default: 0.1},
 		{Name: "warmup", Type: "number", Description: "Linear warmup steps.", Default: 20.0},
@@ -104,7 +104,7 @@ func (c Config) validate() error {
 	switch c.Device {
 	case "cpu":
 	case "cuda":
-		errs = append(errs, errors.New(`device "cuda" is not available: this binary was built without -tags cuda; use device = "cpu"`))
+		errs = append(errs, errors.New(`device "cuda" is not available: the transformer has no CUDA build yet (gorgonia's CUDA support needs cuDNN, which this project cannot install); use device = "cpu"`))
 	default:
 		errs = append(errs, fmt.Errorf(`device must be "cpu" or "cuda", got %q`, c.Device))
 	}
