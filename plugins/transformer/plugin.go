@@ -149,6 +149,14 @@ func New() *Model {
 	return &Model{bl: bl, backend: name, log: serve.Logger().Named("transformer")}
 }
 
+// SetLogger replaces the model's logger (by default the SDK's plugin
+// logger, JSON lines on stderr).
+func (m *Model) SetLogger(l hclog.Logger) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.log = l
+}
+
 // Backend names the compute backend this binary was built with:
 // "gorgonia+openblas" (-tags openblas) or "gorgonia+gonum".
 func Backend() string {
