@@ -149,10 +149,11 @@ func (m *model) step(buf *decodeBuf, cache *kvCache, tokens []int32, pos, slots 
 }
 
 // Generate implements sdk.Model: all contexts decode together, one token per
-// sequence per step, over a KV cache. A prompt that would leave less room
-// than MaxTokens is left-truncated, keeping at least half the window; a
-// sequence that fills the window stops with StopReason "context". MaxTokens
-// 0 means "until the window is full". The same Seed gives the same text:
+// sequence per step, over a KV cache. A prompt longer than context-reserve
+// tokens keeps only its last context-reserve tokens (the rule training
+// uses, so TrainPolicy and Logprobs score a completion on the context it
+// was sampled from); a sequence that fills the window stops with
+// StopReason "context". MaxTokens 0 means "until the window is full". The same Seed gives the same text:
 // each context samples from its own generator seeded by (Seed, index).
 func (m *Model) Generate(ctx context.Context, req sdk.GenerateRequest) (sdk.GenerateResponse, error) {
 	m.mu.Lock()
@@ -173,7 +174,7 @@ func (m *Model) Generate(ctx context.Context, req sdk.GenerateRequest) (sdk.Gene
 	if room == 0 {
 		room = T
 	}
-	keep := max(T-room, T/2)
+	keep := m.cfg.keep()
 	prompts := make([][]int32, n)
 	for i, c := range req.Contexts {
 		p := m.tok.Encode(c)

@@ -398,3 +398,37 @@ func TestDuplicatePrompts(t *testing.T) {
 		}
 	}
 }
+
+// TestLongContextScoredAsSampled: a prompt longer than the window is cut the
+// same way by Generate and by Logprobs/TrainPolicy, so the log-probs a
+// completion was sampled with are the ones training sees (the PPO ratio
+// starts at 1).
+func TestLongContextScoredAsSampled(t *testing.T) {
+	m := tinyModel(t, nil) // context 64, reserve 16
+	ctx := context.Background()
+	prompt := strings.Repeat("x = y + 1\n", 20) // 200 byte tokens
+	resp, err := m.Generate(ctx, sdk.GenerateRequest{Contexts: []string{prompt}, Sampling: sdk.Sampling{Temperature: 1, MaxTokens: 30, Seed: 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := resp.Completions[0]
+	if c.StopReason != "context" || len(c.Tokens) != 16 {
+		t.Fatalf("stop %q after %d tokens, want context after 16", c.StopReason, len(c.Tokens))
+	}
+	lp, err := m.Logprobs(ctx, sdk.LogprobsRequest{Examples: []sdk.PolicyExample{{Context: prompt, Tokens: c.Tokens}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j := range c.Logprobs {
+		if math.Abs(c.Logprobs[j]-lp.Logprobs[0][j]) > 1e-4 {
+			t.Fatalf("token %d: sampled with logprob %.5f, scored %.5f", j, c.Logprobs[j], lp.Logprobs[0][j])
+		}
+	}
+	st, err := m.TrainPolicy(ctx, sdk.PolicyBatch{Examples: []sdk.PolicyExample{{Context: prompt, Tokens: c.Tokens, Advantage: 1, OldLogprobs: c.Logprobs}}, ClipEps: 0.2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Metrics["clip_frac"] != 0 || st.Metrics["truncated"] != 1 {
+		t.Fatalf("metrics %v, want clip_frac 0 and one truncation", st.Metrics)
+	}
+}

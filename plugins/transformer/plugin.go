@@ -45,6 +45,7 @@ type Config struct {
 	WeightDecay float64 `json:"weight_decay"`
 	GradClip    float64 `json:"grad_clip"`
 	BatchTokens int     `json:"batch_tokens"`
+	Reserve     int     `json:"reserve"`
 }
 
 // DefaultConfig suits a 2-core CPU: a quickstart trains a few hundred SFT
@@ -53,7 +54,7 @@ func DefaultConfig() Config {
 	return Config{
 		Layers: 2, DModel: 128, Heads: 4, Context: 512, Vocab: 1024, Dropout: 0, Seed: 1,
 		Device: "cpu", LR: 3e-3, MinLRFrac: 0.1, Warmup: 20, WeightDecay: 0.01, GradClip: 1,
-		BatchTokens: 4096,
+		BatchTokens: 4096, Reserve: 0,
 	}
 }
 
@@ -74,6 +75,7 @@ var schema = sdk.Schema{
 		{Name: "weight_decay", Type: "number", Description: "AdamW decoupled weight decay (matrices only).", Default: 0.01},
 		{Name: "grad_clip", Type: "number", Description: "Global gradient-norm clip; 0 disables.", Default: 1.0},
 		{Name: "batch_tokens", Type: "number", Description: "Tokens per micro-batch (padded B*T); larger batches accumulate gradients.", Default: 4096.0},
+		{Name: "reserve", Type: "number", Description: "Window tokens kept free for the completion: longer contexts keep only their last context-reserve tokens, in training and generation alike; 0 means context/4.", Default: 0.0},
 	},
 }
 
@@ -95,6 +97,9 @@ func (c Config) validate() error {
 	if c.Vocab < 256 {
 		errs = append(errs, fmt.Errorf("vocab must be at least 256 (the byte tokens), got %d", c.Vocab))
 	}
+	if c.Reserve < 0 || (c.Context > 0 && c.Reserve >= c.Context) {
+		errs = append(errs, fmt.Errorf("reserve must be in [0, context), got %d", c.Reserve))
+	}
 	if c.Dropout < 0 || c.Dropout >= 1 {
 		errs = append(errs, fmt.Errorf("dropout must be in [0,1), got %g", c.Dropout))
 	}
@@ -112,6 +117,15 @@ func (c Config) validate() error {
 		return fmt.Errorf("transformer: config: %w", err)
 	}
 	return nil
+}
+
+// keep is how many context tokens a prompt or training context keeps.
+func (c Config) keep() int {
+	r := c.Reserve
+	if r == 0 {
+		r = c.Context / 4
+	}
+	return max(1, c.Context-r)
 }
 
 func (c Config) arch() arch {
@@ -204,7 +218,7 @@ func decodeConfig(raw sdk.Config) (Config, error) {
 		return x, ok
 	}
 	ints := map[string]*int{"layers": &cfg.Layers, "d_model": &cfg.DModel, "heads": &cfg.Heads, "context": &cfg.Context,
-		"vocab": &cfg.Vocab, "warmup": &cfg.Warmup, "batch_tokens": &cfg.BatchTokens}
+		"vocab": &cfg.Vocab, "warmup": &cfg.Warmup, "batch_tokens": &cfg.BatchTokens, "reserve": &cfg.Reserve}
 	for k, p := range ints {
 		if x, ok := num(k); ok {
 			if x != math.Trunc(x) || math.Abs(x) > 1<<40 {
@@ -508,7 +522,7 @@ func (m *Model) layoutAll(n int, get func(i int) (string, string, []int32)) ([]s
 		if len(toks) == 0 {
 			toks = m.tok.Encode(comp)
 		}
-		seqs[i] = layout(i, m.tok.Encode(c), toks, m.cfg.Context)
+		seqs[i] = layout(i, m.tok.Encode(c), toks, m.cfg.Context, m.cfg.keep())
 		if seqs[i].truncated {
 			trunc++
 		}

@@ -20,21 +20,27 @@ type sequence struct {
 	truncated bool
 }
 
-// layout builds the input of one example: the context is left-truncated so
-// the completion keeps its place in the window; a completion longer than the
-// window is cut on the right. An empty context becomes a single newline so
-// the first completion token has something to be predicted from.
-func layout(ex int, ctx, comp []int32, window int) sequence {
+// layout builds the input of one example. A context longer than keep
+// tokens loses its left part, exactly as Generate truncates prompts, so a
+// completion is scored on the context it was sampled from; a completion
+// longer than the window is cut on the right, and if context and completion
+// still overflow the window the context loses more on the left. An empty
+// context becomes a single newline so the first completion token has
+// something to be predicted from.
+func layout(ex int, ctx, comp []int32, window, keep int) sequence {
 	if len(ctx) == 0 {
 		ctx = []int32{'\n'}
 	}
 	s := sequence{ex: ex}
+	if len(ctx) > keep {
+		ctx, s.truncated = ctx[len(ctx)-keep:], true
+	}
 	if len(comp) > window {
 		comp, s.truncated = comp[:window], true
 	}
 	// The input holds len(ctx)+len(comp)-1 tokens and must fit the window.
-	if keep := window + 1 - len(comp); len(ctx) > keep {
-		ctx, s.truncated = ctx[len(ctx)-keep:], true
+	if room := window + 1 - len(comp); len(ctx) > room {
+		ctx, s.truncated = ctx[len(ctx)-room:], true
 	}
 	s.tokens = make([]int32, 0, len(ctx)+len(comp)-1)
 	s.tokens = append(append(s.tokens, ctx...), comp...)
