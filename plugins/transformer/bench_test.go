@@ -269,6 +269,9 @@ func BenchmarkGenerateBatch(b *testing.B) {
 	}
 	rng := rand.New(rand.NewPCG(5, 5))
 	req := sdk.GenerateRequest{Sampling: sdk.Sampling{Temperature: 1, MaxTokens: 32, Seed: 1}}
+	if os.Getenv("LATHE_GEN_TOKENS") != "" {
+		req.Sampling.MaxTokens, _ = strconv.Atoi(os.Getenv("LATHE_GEN_TOKENS"))
+	}
 	for range 32 {
 		var sb strings.Builder
 		for sb.Len() < 450 {
@@ -287,4 +290,19 @@ func BenchmarkGenerateBatch(b *testing.B) {
 	b.ReportMetric(float64(b.N*32*32)/sec, "new_tok/s")
 	b.ReportMetric(float64(b.N*32*450)/sec, "prompt_tok/s")
 	b.ReportMetric(cpu/float64(b.N), "cpu-s/op")
+}
+
+// BenchmarkGELUKernel is the largest elementwise kernel of a training step
+// on 1M elements.
+func BenchmarkGELUKernel(b *testing.B) {
+	n := 1 << 20
+	x, y, th := make([]float32, n), make([]float32, n), make([]float32, n)
+	for i := range x {
+		x[i] = float32(i%1000)/100 - 5
+	}
+	b.ResetTimer()
+	for range b.N {
+		geluForward(y, th, x)
+	}
+	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds()/1e6, "Melem/s")
 }

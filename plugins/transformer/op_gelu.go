@@ -23,16 +23,19 @@ func geluForward(y, th, x []float32) {
 			// compiler will not inline it and this loop is the largest
 			// elementwise cost of a step (u clamped where tanh is +-1 in float32).
 			u := geluK * (v + 0.044715*v*v*v)
-			u = min(max(u, -9), 9)
-			z := 2 * u * 1.4426950408889634
-			if z >= 0 {
-				z += 0.5
-			} else {
-				z -= 0.5
+			if u > 9 { // plain comparisons: min/max on floats add NaN handling
+				u = 9
+			} else if u < -9 {
+				u = -9
 			}
-			k := float32(int32(z))
+			// Round 2u*log2(e) to the nearest integer k by adding 1.5*2^23:
+			// the sum's low mantissa bits hold k, so no float<->int
+			// conversions are needed; then e = 2^k e^r, |r| <= ln2/2.
+			rk := 2*u*1.4426950408889634 + 12582912
+			k := rk - 12582912
 			r := 2*u - k*0.693145751953125 - k*1.428606765330187e-06
-			e := (1 + r*(1+r*(0.5+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))) * math.Float32frombits(uint32(int32(k)+127)<<23)
+			scale := math.Float32frombits((math.Float32bits(rk) - 0x4B400000 + 127) << 23)
+			e := (1 + r*(1+r*(0.5+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))) * scale
 			t := 1 - 2/(e+1)
 			y[i] = 0.5 * v * (1 + t)
 			if th != nil {
