@@ -5,61 +5,22 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
 
 	"github.com/lathe-ml/lathe/core/runner"
+	"github.com/lathe-ml/lathe/core/synth"
 	"github.com/lathe-ml/lathe/sdk"
 )
 
-// demoRecord is one line of the synthesize stage's data file (the format
-// of `lathe data synth`).
-type demoRecord struct {
-	TaskID      string   `json:"task_id"`
-	Program     string   `json:"program"`
-	Tests       string   `json:"tests"`
-	Setup       string   `json:"setup,omitempty"`
-	Actions     []string `json:"actions"`
-	Split       string   `json:"split,omitempty"`
-	Corruptions []string `json:"corruptions,omitempty"`
-}
-
-// Replay plays a demonstration through the tool and returns the episode
-// the model will be trained on: the tool's prompt and every state it
-// showed. Solved says whether the tests passed when the trace ended.
-func Replay(ctx context.Context, tool sdk.Tool, task sdk.Task, d sdk.Demonstration) (Episode, error) {
-	task.Program = d.Program
-	r, err := tool.Reset(ctx, sdk.ResetRequest{Task: task})
-	if err != nil {
-		return Episode{}, fmt.Errorf("stages: replay %s: %w", task.ID, err)
-	}
-	defer tool.Close(context.WithoutCancel(ctx), r.Session)
-	ep := Episode{TaskID: task.ID, Split: task.Split, Prompt: r.Prompt, Stop: r.Stop,
-		States: []string{r.Observation.Text}, Corruptions: d.Corruptions}
-	info := r.Observation.Info
-	for i, a := range d.Actions {
-		s, err := tool.Step(ctx, sdk.StepRequest{Session: r.Session, Action: a})
-		if err != nil {
-			return Episode{}, fmt.Errorf("stages: replay %s action %d: %w", task.ID, i+1, err)
-		}
-		ep.Actions = append(ep.Actions, a)
-		ep.States = append(ep.States, s.Observation.Text)
-		info = s.Observation.Info
-		if s.Observation.Done && i < len(d.Actions)-1 {
-			// The trace is longer than the tool's turn limit: the episode
-			// ends unrepaired, as it would for the model.
-			break
-		}
-	}
-	ep.Solved = info.Solved
-	return ep, nil
-}
-
 // synthesize asks the tool for demonstrations of every task of the split,
-// replays each through the tool, and writes the demonstrations (data) and
-// the replayed episodes (episodes). Only traces that end with the tests
-// passing become training episodes; the others are counted and logged.
+// replays each through the tool, and writes the demonstrations (data, the
+// format of `lathe data synth`) and the replayed episodes (episodes). Only
+// traces that end with the tests passing become training episodes; the
+// others (a trace longer than the tool's turn limit, say) are counted and
+// logged.
 func synthesize(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
 	ts, err := loadTasks(ctx, env, env.String("split"))
 	if err != nil {
@@ -73,87 +34,69 @@ func synthesize(ctx context.Context, env *runner.StageEnv) (runner.Outputs, erro
 	if !ok {
 		return nil, fmt.Errorf("%s: the tool does not write demonstrations", env.Stage.ID())
 	}
-	perTask := env.Int("per_task")
-	bar := newProgress(env, len(ts), "synthesize", nil)
-
-	type result struct {
-		demos []sdk.Demonstration
-		eps   []Episode
-		err   error
+	fmt.Fprintf(env.Progress, "%-12s %d tasks x %d demonstrations\n", env.Stage.Label, len(ts), env.Int("per_task"))
+	res, err := synth.Synthesize(ctx, demonstrator, ts, synth.Options{PerTask: env.Int("per_task"), Seed: env.Seed, Parallel: 8})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", env.Stage.ID(), err)
 	}
-	results := make([]result, len(ts))
+	dataPath := filepath.Join(env.Dir, "demos.jsonl")
+	if err := writeJSONLFile(dataPath, func(w io.Writer) error { return synth.WriteJSONL(w, res.Records) }); err != nil {
+		return nil, err
+	}
+
+	// Replay every demonstration, many at once: each step is a sandbox
+	// check, and the pool is only busy if several sessions are in flight.
+	eps := make([]synth.Episode, len(res.Records))
+	errs := make([]error, len(res.Records))
+	bar := newProgress(env, len(res.Records), "replay", nil)
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8) // enough to keep a sandbox pool busy through RPC latency
 	var mu sync.Mutex
+	sem := make(chan struct{}, 8)
 	done := 0
-	for i, t := range ts {
+	for i, r := range res.Records {
 		wg.Add(1)
-		go func(i int, t sdk.Task) {
+		sem <- struct{}{}
+		go func(i int, r synth.Record) {
 			defer wg.Done()
-			sem <- struct{}{}
 			defer func() { <-sem }()
-			r := &results[i]
-			r.demos, r.err = demonstrator.Demonstrate(ctx, sdk.DemonstrateRequest{Task: t, Seed: env.Seed, N: perTask})
-			for _, d := range r.demos {
-				if r.err != nil {
-					break
-				}
-				var ep Episode
-				ep, r.err = Replay(ctx, tool, t, d)
-				r.eps = append(r.eps, ep)
-			}
+			eps[i], errs[i] = synth.Replay(ctx, tool, r.Task(), r.Demonstration())
 			mu.Lock()
 			done++
-			bar.step(done, len(ts), nil)
+			bar.step(done, len(res.Records), nil)
 			mu.Unlock()
-		}(i, t)
+		}(i, r)
 	}
 	wg.Wait()
-
-	dataPath := filepath.Join(env.Dir, "demos.jsonl")
+	kept, unsolved := 0, 0
 	epsPath := filepath.Join(env.Dir, "episodes.jsonl")
-	dataFile, err := newJSONL(dataPath)
-	if err != nil {
-		return nil, err
-	}
-	defer dataFile.close()
-	epsFile, err := newJSONL(epsPath)
-	if err != nil {
-		return nil, err
-	}
-	defer epsFile.close()
-	demos, kept, unsolved := 0, 0, 0
-	for i, r := range results {
-		if r.err != nil {
-			return nil, fmt.Errorf("%s: task %s: %w", env.Stage.ID(), ts[i].ID, r.err)
-		}
-		for j, d := range r.demos {
-			demos++
-			if err := dataFile.write(demoRecord{TaskID: d.TaskID, Program: d.Program, Tests: ts[i].Tests,
-				Setup: ts[i].Setup, Actions: d.Actions, Split: ts[i].Split, Corruptions: d.Corruptions}); err != nil {
-				return nil, err
+	err = writeJSONLFile(epsPath, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		for i, e := range eps {
+			if errs[i] != nil {
+				return fmt.Errorf("%s: %w", env.Stage.ID(), errs[i])
 			}
-			if !r.eps[j].Solved {
+			if !e.Solved() {
 				unsolved++
-				env.Logger.Warn("demonstration does not repair its program; left out of training", "task", d.TaskID)
+				env.Logger.Warn("demonstration does not repair its program; left out of training",
+					"task", e.TaskID, "actions", len(res.Records[i].Actions), "played", e.Played)
 				continue
 			}
 			kept++
-			if err := epsFile.write(r.eps[j]); err != nil {
-				return nil, err
+			if err := enc.Encode(Episode{TaskID: e.TaskID, Split: res.Records[i].Split, Prompt: e.Prompt, Stop: e.Stop,
+				States: e.Observations, Actions: e.Actions, Solved: true, Corruptions: res.Records[i].Corruptions}); err != nil {
+				return err
 			}
 		}
-	}
-	if err := dataFile.close(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	if err := epsFile.close(); err != nil {
-		return nil, err
-	}
-	env.Logger.Info("synthesized", "stage", env.Stage.Label, "tasks", len(ts), "demonstrations", demos,
-		"episodes", kept, "unsolved", unsolved)
+	env.Logger.Info("synthesized", "stage", env.Stage.Label, "tasks", len(ts), "demonstrations", len(res.Records),
+		"episodes", kept, "unsolved", unsolved, "short_tasks", len(res.Short), "demos_per_s", res.DemosPerSecond())
 	if err := env.Metrics.Log(env.Stage.Label, 0, map[string]float64{"tasks": float64(len(ts)),
-		"demonstrations": float64(demos), "episodes": float64(kept), "unsolved": float64(unsolved)}); err != nil {
+		"demonstrations": float64(len(res.Records)), "episodes": float64(kept), "unsolved": float64(unsolved),
+		"demos_per_s": res.DemosPerSecond()}); err != nil {
 		return nil, err
 	}
 	if kept == 0 {
@@ -162,39 +105,26 @@ func synthesize(ctx context.Context, env *runner.StageEnv) (runner.Outputs, erro
 	return runner.Outputs{outData: dataPath, outEpisodes: epsPath}, nil
 }
 
-// jsonlFile writes one JSON value per line through a buffer.
-type jsonlFile struct {
-	f      *os.File
-	w      *bufio.Writer
-	closed bool
-}
-
-func newJSONL(path string) (*jsonlFile, error) {
-	f, err := os.Create(path)
+// writeJSONLFile writes a file through a buffer, under a temporary name
+// renamed into place, so an interrupted stage never leaves half a file
+// under the final name.
+func writeJSONLFile(path string, write func(w io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
-		return nil, fmt.Errorf("stages: %w", err)
+		return fmt.Errorf("stages: %w", err)
 	}
-	return &jsonlFile{f: f, w: bufio.NewWriter(f)}, nil
-}
-
-func (j *jsonlFile) write(v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
+	defer os.Remove(f.Name())
+	w := bufio.NewWriter(f)
+	if err := write(w); err != nil {
+		f.Close()
 		return err
 	}
-	b = append(b, '\n')
-	_, err = j.w.Write(b)
-	return err
-}
-
-func (j *jsonlFile) close() error {
-	if j.closed {
-		return nil
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("stages: %w", err)
 	}
-	j.closed = true
-	if err := j.w.Flush(); err != nil {
-		j.f.Close()
-		return err
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("stages: %w", err)
 	}
-	return j.f.Close()
+	return os.Rename(f.Name(), path)
 }

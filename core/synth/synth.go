@@ -230,8 +230,11 @@ func ReadJSONL(r io.Reader, name string) ([]Record, error) {
 // Observations[i] is what the model saw when it wrote Actions[i];
 // Observations has one more entry, the state after the last action.
 type Episode struct {
-	TaskID       string
-	Prompt       string
+	TaskID string
+	Prompt string
+	// Stop holds the tool's stop strings: how an action ends in the
+	// model's output.
+	Stop         []string
 	Observations []string
 	Actions      []string
 	// Start is the tool's info on the starting program; Final after the
@@ -257,7 +260,7 @@ func Replay(ctx context.Context, tool sdk.Tool, task sdk.Task, demo sdk.Demonstr
 		return Episode{}, fmt.Errorf("synth: replay %s: reset: %w", task.ID, err)
 	}
 	defer tool.Close(context.WithoutCancel(ctx), r.Session)
-	ep := Episode{TaskID: task.ID, Prompt: r.Prompt, Observations: []string{r.Observation.Text},
+	ep := Episode{TaskID: task.ID, Prompt: r.Prompt, Stop: r.Stop, Observations: []string{r.Observation.Text},
 		Start: r.Observation.Info, Final: r.Observation.Info}
 	done := r.Observation.Done
 	for i, a := range demo.Actions {
