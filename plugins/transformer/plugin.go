@@ -359,7 +359,7 @@ func (m *Model) TrainSupervised(ctx context.Context, batch sdk.SupervisedBatch) 
 		xentBackward(m.net.a.logits, s.targets, g, len(g), m.net.Vocab)
 		m.net.backward()
 	}
-	lr := m.cfg.hyper().lrAt(batch.Step, batch.TotalSteps)
+	lr := m.cfg.hyper().withPeak(batch.LearningRate).lrAt(batch.Step, batch.TotalSteps)
 	norm := m.opt.update(m.net, m.cfg.hyper(), lr)
 	m.step++
 	return sdk.TrainStats{Loss: loss / float64(total), Tokens: total, Metrics: map[string]float64{
@@ -430,7 +430,7 @@ func (m *Model) TrainPolicy(ctx context.Context, batch sdk.PolicyBatch) (sdk.Tra
 		xentBackward(m.net.a.logits, s.targets, g, len(g), m.net.Vocab)
 		m.net.backward()
 	}
-	lr := m.cfg.hyper().lrAt(batch.Step, batch.TotalSteps)
+	lr := m.cfg.hyper().withPeak(batch.LearningRate).lrAt(batch.Step, batch.TotalSteps)
 	norm := m.opt.update(m.net, m.cfg.hyper(), lr)
 	m.step++
 	n := float64(total)

@@ -122,6 +122,15 @@ type hyper struct {
 	Warmup                                                  int
 }
 
+// withPeak returns h with its peak learning rate replaced by lr when lr is
+// positive (a batch asking for a gentler or stronger schedule).
+func (h hyper) withPeak(lr float64) hyper {
+	if lr > 0 {
+		h.LR = lr
+	}
+	return h
+}
+
 // lrAt is linear warmup over Warmup steps, then cosine decay to
 // MinLRFrac*LR at total; with total <= 0 the rate stays at LR.
 func (h hyper) lrAt(step, total int) float64 {
