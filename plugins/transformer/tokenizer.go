@@ -210,6 +210,9 @@ func (t *Tokenizer) Size() int { return 256 + len(t.Merges) }
 
 // Encode returns the token ids of s.
 func (t *Tokenizer) Encode(s string) []int32 {
+	if t.rank == nil { // built by hand from Merges
+		t.build()
+	}
 	var out []int32
 	for _, c := range chunks(s) {
 		out = append(out, t.encodeChunk(c)...)
@@ -260,6 +263,9 @@ var errBadToken = errors.New("transformer: token id out of range")
 
 // Decode returns the bytes of ids as a string.
 func (t *Tokenizer) Decode(ids []int32) (string, error) {
+	if t.rank == nil {
+		t.build()
+	}
 	var b []byte
 	for _, id := range ids {
 		if id < 0 || int(id) >= len(t.bytes) {
