@@ -8,7 +8,8 @@ import (
 
 // Tokenizer is a byte-level BPE tokenizer: ids 0..255 are the raw bytes and
 // each later id is the merge of two earlier ids, in the order they were
-// learned. Any byte string encodes, so there is no unknown token.
+// learned. Any byte string encodes, so there is no unknown token. Encode
+// caches pieces it has seen, so a Tokenizer is not safe for concurrent use.
 //
 // It is written here rather than taken from a library because the Go BPE
 // libraries available (tiktoken-go, sugarme/tokenizer) load pretrained
