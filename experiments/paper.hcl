@@ -28,10 +28,32 @@ variable "rl_steps" {
   default = 200
 }
 
+variable "per_task" {
+  type        = number
+  default     = 50
+  description = "Synthetic demonstrations per MBPP train task and tool."
+}
+
 variable "samples" {
   type        = number
   default     = 8
   description = "Samples per test task for the pass@k estimates."
+}
+
+variable "eval_tasks" {
+  type        = number
+  default     = 0
+  description = "Test tasks evaluated (0: all 500 of MBPP's test split)."
+}
+
+variable "layers" {
+  type    = number
+  default = 6
+}
+
+variable "d_model" {
+  type    = number
+  default = 256
 }
 
 dataset "mbpp" {
@@ -41,10 +63,14 @@ dataset "mbpp" {
 tool "editor" {
   plugin    = "coedit"
   max_turns = 10
+  timeout_s = 3
 }
 
+# The direct-answer baseline: the same tests and feedback, one action that is
+# the whole program. Only the tool differs between the two arms.
 tool "direct" {
-  plugin = "rewrite"
+  plugin    = "rewrite"
+  timeout_s = 3
 }
 
 reward "solved" {
@@ -53,8 +79,8 @@ reward "solved" {
 
 model "policy" {
   plugin  = "transformer"
-  layers  = 6
-  d_model = 256
+  layers  = var.layers
+  d_model = var.d_model
   heads   = 8
   context = 1024
   vocab   = 2048
@@ -65,7 +91,7 @@ stage "demos" {
   tool     = tool.editor
   dataset  = dataset.mbpp
   split    = "train"
-  per_task = 50
+  per_task = var.per_task
 }
 
 stage "demos_direct" {
@@ -73,7 +99,7 @@ stage "demos_direct" {
   tool     = tool.direct
   dataset  = dataset.mbpp
   split    = "train"
-  per_task = 50
+  per_task = var.per_task
 }
 
 stage "sft" {
@@ -92,6 +118,9 @@ stage "sft_direct" {
   batch_size = 16
 }
 
+# RL from each SFT checkpoint (also the frozen KL reference), with the
+# paper's defaults: G = 4, clip 0.2, KL 0.01, +1 at the first pass, -0.5 for
+# a malformed command or a missing EXIT.
 stage "rl" {
   kind           = "grpo"
   model          = model.policy
@@ -104,17 +133,22 @@ stage "rl" {
   tasks_per_step = 8
   clip           = 0.2
   kl             = 0.01
+  max_tokens     = 96
+  lr             = 3e-4
 }
 
 stage "rl_direct" {
-  kind    = "grpo"
-  model   = model.policy
-  tool    = tool.direct
-  reward  = reward.solved
-  dataset = dataset.mbpp
-  init    = stage.sft_direct
-  steps   = var.rl_steps
-  group   = 4
+  kind           = "grpo"
+  model          = model.policy
+  tool           = tool.direct
+  reward         = reward.solved
+  dataset        = dataset.mbpp
+  init           = stage.sft_direct
+  steps          = var.rl_steps
+  group          = 4
+  tasks_per_step = 8
+  max_tokens     = 384
+  lr             = 3e-4
 }
 
 eval "coe" {
@@ -125,6 +159,8 @@ eval "coe" {
   checkpoints  = [stage.sft, stage.rl]
   k            = [1, 4]
   samples      = var.samples
+  max_tokens   = 96
+  max_tasks    = var.eval_tasks
   turn_budgets = [1, 2, 3, 4, 6, 8, 10]
 }
 
@@ -136,4 +172,6 @@ eval "direct" {
   checkpoints = [stage.sft_direct, stage.rl_direct]
   k           = [1, 4]
   samples     = var.samples
+  max_tokens  = 384
+  max_tasks   = var.eval_tasks
 }
