@@ -22,8 +22,15 @@ deps:
 build:
 	$(GO) build $(TAGS_FLAG) -o bin/lathe ./cmd/lathe
 
+# Packages whose code runs concurrently (rollouts, the runner, plugin host,
+# tools stepping sessions in parallel, the gRPC layer) also run under the
+# race detector, in -short mode to keep CI quick.
+RACE_PKGS ?= ./core/rollout ./core/train ./core/runner ./core/rundir ./core/pluginhost ./core/synth \
+	./plugins/coedit/... ./plugins/rewrite ./sdk/...
+
 test: deps
 	$(GO) test $(TAGS_FLAG) -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test $(TAGS_FLAG) -race -short -timeout $(TEST_TIMEOUT) $(RACE_PKGS)
 
 bench:
 	$(GO) test $(TAGS_FLAG) -run '^$$' -bench . ./...

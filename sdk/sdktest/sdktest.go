@@ -38,8 +38,11 @@ func serveInProcess(t testing.TB, kind sdk.Kind, impl any) any {
 	}
 	client, server := plugin.TestPluginGRPCConn(t, false, set)
 	t.Cleanup(func() {
-		_ = client.Close()
+		// Server first: closing the client first sends a Shutdown RPC whose
+		// handler stops the server concurrently with this Stop (a data
+		// race inside go-plugin).
 		server.Stop()
+		_ = client.Close()
 	})
 	raw, err := client.Dispense(string(kind))
 	if err != nil {
