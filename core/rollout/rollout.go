@@ -32,6 +32,9 @@ type Engine struct {
 	Parallel int
 	// GenerateBatch bounds the contexts in one Generate call; default 64.
 	GenerateBatch int
+	// Progress, when set, is told before each turn how many of the
+	// episodes are still being played, for progress output.
+	Progress func(turn, live, total int)
 }
 
 // Config controls one Play call.
@@ -179,6 +182,9 @@ func (e *Engine) Play(ctx context.Context, tasks []sdk.Task, cfg Config) ([]*Tra
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		if e.Progress != nil {
+			e.Progress(turn+1, len(active), len(lives))
 		}
 		completions, contexts, err := e.generate(ctx, active, cfg, seed)
 		if err != nil {

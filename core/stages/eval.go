@@ -29,6 +29,9 @@ func eval(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.Progress = func(turn, live, total int) {
+		fmt.Fprintf(env.Progress, "%-12s turn %d: %d of %d episodes still running\n", env.Stage.Label, turn, live, total)
+	}
 	toolBlock, err := env.Block("tool")
 	if err != nil {
 		return nil, err
