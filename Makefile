@@ -12,7 +12,7 @@ TAGS_FLAG := $(if $(strip $(BUILD_TAGS)),-tags '$(BUILD_TAGS)',)
 TEST_TIMEOUT ?= 20m
 EXPERIMENT ?= experiments/quickstart.hcl
 
-.PHONY: all deps build test bench proto lint run validate clean
+.PHONY: all deps build test test-go bench proto lint run validate clean
 
 all: build
 
@@ -28,7 +28,12 @@ build:
 RACE_PKGS ?= ./core/rollout ./core/train ./core/runner ./core/rundir ./core/pluginhost ./core/synth \
 	./plugins/coedit/... ./plugins/rewrite ./sdk/...
 
+# test and run call make again after deps: BUILD_TAGS is computed when the
+# Makefile is read, and on a fresh machine OpenBLAS only exists after deps.
 test: deps
+	$(MAKE) --no-print-directory test-go
+
+test-go:
 	$(GO) test $(TAGS_FLAG) -timeout $(TEST_TIMEOUT) ./...
 	$(GO) test $(TAGS_FLAG) -race -short -timeout $(TEST_TIMEOUT) $(RACE_PKGS)
 
@@ -50,7 +55,8 @@ lint:
 validate: build
 	for f in experiments/*.hcl; do bin/lathe validate $$f || exit 1; done
 
-run: deps build
+run: deps
+	$(MAKE) --no-print-directory build
 	bin/lathe run $(EXPERIMENT)
 
 clean:
