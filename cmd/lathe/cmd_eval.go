@@ -117,7 +117,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	row := results.Row{Eval: "eval", Stage: cur.Stage, Tool: *tool, Model: cur.Plugin, Tasks: res.Tasks,
+	row := results.Row{Eval: "eval", Stage: cur.Stage, StageKind: cur.StageKind, Tool: *tool, Model: cur.Plugin, Tasks: res.Tasks,
 		Samples: res.Samples, PassAt: res.PassAtK, MeanTurns: res.MeanTurns, Tokens: int64(res.Tokens), WallS: res.Wall.Seconds()}
 	if res.GreedyPass1 >= 0 {
 		g := res.GreedyPass1
@@ -125,7 +125,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	set := &results.Results{Experiment: "eval", Rows: []results.Row{row}, Run: *checkpoint}
 	for b := 1; b < len(res.TurnBudget); b++ {
-		set.Budgets = append(set.Budgets, results.BudgetRow{Eval: "eval", Stage: cur.Stage, Tool: *tool,
+		set.Budgets = append(set.Budgets, results.BudgetRow{Eval: "eval", Stage: cur.Stage, StageKind: cur.StageKind, Tool: *tool,
 			MaxTurns: b, Tasks: res.Tasks, Success: res.TurnBudget[b]})
 	}
 	set.Notes = []string{fmt.Sprintf("tasks=%s split=%s samples=%d k=%v temperature=%g history=%s seed=%d",

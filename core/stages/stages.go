@@ -95,6 +95,7 @@ func trainable(ctx context.Context, env *runner.StageEnv) (train.Trainable, *sdk
 func common(env *runner.StageEnv, dir string, plugin string, cfg sdk.Config, bar *progress) train.Common {
 	return train.Common{
 		Stage:           env.Stage.Label,
+		StageKind:       env.Stage.Kind,
 		Steps:           env.Int("steps"),
 		CheckpointEvery: env.Int("checkpoint_every"),
 		Seed:            env.Seed,

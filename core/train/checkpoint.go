@@ -25,6 +25,8 @@ const cursorFile = "lathe-cursor.json"
 // Cursor is where a training loop stands.
 type Cursor struct {
 	Stage string `json:"stage"`
+	// StageKind is the kind of the stage that wrote it ("sft", "grpo").
+	StageKind string `json:"stage_kind,omitempty"`
 	// Step is the number of optimizer steps completed.
 	Step int `json:"step"`
 	// Metrics holds running values a loop needs to continue exactly.

@@ -28,6 +28,7 @@ type ProgressFunc func(step, total int, values map[string]float64)
 // Common are the settings both loops share.
 type Common struct {
 	Stage           string
+	StageKind       string
 	Steps           int
 	CheckpointEvery int // 0: only the final checkpoint
 	Seed            int64
@@ -67,7 +68,7 @@ func (c Common) after(ctx context.Context, m Trainable, step int, values map[str
 		c.Progress(step, c.Steps, values)
 	}
 	if step == c.Steps || (c.CheckpointEvery > 0 && step%c.CheckpointEvery == 0) {
-		return SaveCheckpoint(ctx, m, c.CheckpointDir, Cursor{Stage: c.Stage, Step: step,
+		return SaveCheckpoint(ctx, m, c.CheckpointDir, Cursor{Stage: c.Stage, StageKind: c.StageKind, Step: step,
 			Plugin: c.Plugin, Config: json.RawMessage(c.PluginConfig)})
 	}
 	return "", nil
