@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -38,29 +37,8 @@ repair trace for each, one JSON object per line:
   {task_id, program, tests, setup?, reference?, actions, split?, corruptions}
 The output is byte-identical for the same dataset, tool, split and seed.`
 
-func dataFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: lathe %s\n\nFlags:\n", usage)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parseData parses flags; help is true when --help was asked (and answered).
-func parseData(fs *flag.FlagSet, args []string) (help bool, err error) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return true, nil
-		}
-		return false, errSilent
-	}
-	return false, nil
-}
-
 func runDataSynth(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := dataFlags("data synth", dataSynthUsage, stderr)
+	fs := newFlags("data synth", dataSynthUsage, stderr)
 	dataset := fs.String("dataset", "builtin:basic", "task source: builtin:NAME, mbpp:PATH, humaneval:PATH, quixbugs:DIR or jsonl:PATH")
 	toolName := fs.String("tool", "coedit", "tool whose demonstrations to write: coedit, rewrite, or the path of a tool plugin executable")
 	asPlugin := fs.Bool("plugin", false, "run a built-in tool as a plugin process (as `lathe run` does) instead of in this process")
@@ -74,7 +52,7 @@ func runDataSynth(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	timeout := fs.Float64("timeout", 5, "seconds one test run may take")
 	strict := fs.Bool("strict", false, "stop at a malformed dataset record instead of skipping it with a warning")
 	verbose := fs.Bool("v", false, "show progress even when stderr is not a terminal")
-	if help, err := parseData(fs, args); help || err != nil {
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -221,9 +199,9 @@ program lines, mean tests and mean tokens.
 Tokens are words and punctuation characters, not a model's tokens.`
 
 func runDataStats(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := dataFlags("data stats", dataStatsUsage, stderr)
+	fs := newFlags("data stats", dataStatsUsage, stderr)
 	seed := fs.Int64("seed", 1, "seed of hash splits (dataset sources)")
-	if help, err := parseData(fs, args); help || err != nil {
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

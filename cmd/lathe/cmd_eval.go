@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -37,12 +36,7 @@ correct code are broken first by the tool's corruption engine with --seed,
 as an experiment's eval block does.`
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: lathe %s\n\nFlags:\n", evalUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlags("eval", evalUsage, stderr)
 	checkpoint := fs.String("checkpoint", "", "checkpoint directory (required)")
 	source := fs.String("tasks", "", "task source (required)")
 	split := fs.String("split", "test", "split of the task source: train, validation, test or all")
@@ -57,11 +51,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	seed := fs.Int64("seed", 1, "seed of sampling and of breaking correct programs")
 	format := fs.String("format", "table", "output: table, markdown, csv or json")
 	verbose := fs.Bool("v", false, "log plugin output")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errSilent
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
 	}
 	if *checkpoint == "" || *source == "" {
 		fs.Usage()

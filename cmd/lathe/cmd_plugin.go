@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -37,33 +36,9 @@ func init() {
 	})
 }
 
-// newPluginFlags returns a flag set that prints its usage to stderr and reports
-// --help as flag.ErrHelp, which the commands turn into a clean exit.
-func newPluginFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: lathe %s\n", usage)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parsePluginFlags parses args; --help prints usage and ends the command with
-// success, a bad flag with errSilent (the flag package already said why).
-func parsePluginFlags(fs *flag.FlagSet, args []string) (help bool, err error) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return true, nil
-		}
-		return false, errSilent
-	}
-	return false, nil
-}
-
 func runPlugins(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newPluginFlags("plugins", "plugins\n\nLists the plugins built into this binary, with kind and protocol version.", stderr)
-	if help, err := parsePluginFlags(fs, args); help || err != nil {
+	fs := newFlags("plugins", "plugins\n\nLists the plugins built into this binary, with kind and protocol version.", stderr)
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -86,8 +61,8 @@ func runPlugins(_ context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func runPluginServe(_ context.Context, args []string, _, stderr io.Writer) error {
-	fs := newPluginFlags("plugin serve", "plugin serve NAME\n\nServes the built-in plugin NAME over the plugin protocol. The plugin host\nruns this; started by hand it only explains that it is a plugin.", stderr)
-	if help, err := parsePluginFlags(fs, args); help || err != nil {
+	fs := newFlags("plugin serve", "plugin serve NAME\n\nServes the built-in plugin NAME over the plugin protocol. The plugin host\nruns this; started by hand it only explains that it is a plugin.", stderr)
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -117,7 +92,7 @@ func runPluginServe(_ context.Context, args []string, _, stderr io.Writer) error
 // package alone stops at.
 func parseInterspersed(fs *flag.FlagSet, args []string) (pos []string, help bool, err error) {
 	for {
-		if help, err := parsePluginFlags(fs, args); help || err != nil {
+		if help, err := parseFlags(fs, args); help || err != nil {
 			return nil, help, err
 		}
 		if fs.NArg() == 0 {
@@ -129,7 +104,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) (pos []string, help bool
 }
 
 func runPluginNew(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newPluginFlags("plugin new", "plugin new NAME --kind tool|reward|model [--dir DIR] [--lathe-src DIR] [--module PATH]\n\n"+
+	fs := newFlags("plugin new", "plugin new NAME --kind tool|reward|model [--dir DIR] [--lathe-src DIR] [--module PATH]\n\n"+
 		"Writes a plugin skeleton: a Go module whose main is one serve call, a small\n"+
 		"working implementation, a test using sdk/sdktest and a README.", stderr)
 	kind := fs.String("kind", "", "plugin kind: tool, reward or model (required)")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -28,12 +27,7 @@ tool answers with, until the episode ends. Greedy by default
 (--temperature 0).`
 
 func runRepair(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("repair", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: lathe %s\n\nFlags:\n", repairUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlags("repair", repairUsage, stderr)
 	checkpoint := fs.String("checkpoint", "", "checkpoint directory (required)")
 	programFile := fs.String("program", "", "Python file to repair (required)")
 	testsFile := fs.String("tests", "", "Python file of assert lines (required)")
@@ -45,11 +39,8 @@ func runRepair(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	history := fs.String("history", "full", "context history: full or last")
 	seed := fs.Int64("seed", 1, "sampling seed")
 	verbose := fs.Bool("v", false, "log plugin output")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errSilent
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
 	}
 	if *checkpoint == "" || *programFile == "" || *testsFile == "" {
 		fs.Usage()
