@@ -74,6 +74,34 @@ func (c Common) after(ctx context.Context, m Trainable, step int, values map[str
 	return "", nil
 }
 
+// run is the loop both trainers share: resume from the last complete
+// checkpoint, then for each remaining step call body (one optimizer step,
+// returning its metrics), log it and checkpoint when due. It returns the
+// last checkpoint's directory.
+func (c Common) run(ctx context.Context, m Trainable, body func(step int) (map[string]float64, error)) (string, error) {
+	start, last, err := c.resume(ctx, m)
+	if err != nil {
+		return "", err
+	}
+	for step := start + 1; step <= c.Steps; step++ {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		values, err := body(step)
+		if err != nil {
+			return "", err
+		}
+		ck, err := c.after(ctx, m, step, values)
+		if err != nil {
+			return "", err
+		}
+		if ck != "" {
+			last = ck
+		}
+	}
+	return last, nil
+}
+
 // SFTConfig configures supervised fine-tuning.
 type SFTConfig struct {
 	Common
@@ -87,14 +115,7 @@ func SFT(ctx context.Context, m Trainable, examples []sdk.SupervisedExample, cfg
 	if len(examples) == 0 {
 		return "", fmt.Errorf("train: %s: no training examples", cfg.Stage)
 	}
-	start, last, err := cfg.resume(ctx, m)
-	if err != nil {
-		return "", err
-	}
-	for step := start + 1; step <= cfg.Steps; step++ {
-		if err := ctx.Err(); err != nil {
-			return "", err
-		}
+	return cfg.run(ctx, m, func(step int) (map[string]float64, error) {
 		idx := BatchIndices(len(examples), cfg.BatchSize, step-1, cfg.Seed)
 		batch := sdk.SupervisedBatch{Step: step - 1, TotalSteps: cfg.Steps, LearningRate: cfg.LearningRate}
 		for _, i := range idx {
@@ -103,22 +124,15 @@ func SFT(ctx context.Context, m Trainable, examples []sdk.SupervisedExample, cfg
 		t0 := time.Now()
 		st, err := m.TrainSupervised(ctx, batch)
 		if err != nil {
-			return "", fmt.Errorf("train: %s step %d: %w", cfg.Stage, step, err)
+			return nil, fmt.Errorf("train: %s step %d: %w", cfg.Stage, step, err)
 		}
 		values := map[string]float64{"loss": st.Loss, "tokens": float64(st.Tokens),
 			"tokens_per_s": float64(st.Tokens) / time.Since(t0).Seconds()}
 		for k, v := range st.Metrics {
 			values[k] = v
 		}
-		ck, err := cfg.after(ctx, m, step, values)
-		if err != nil {
-			return "", err
-		}
-		if ck != "" {
-			last = ck
-		}
-	}
-	return last, nil
+		return values, nil
+	})
 }
 
 // GRPOConfig configures multi-turn GRPO.
@@ -142,14 +156,7 @@ func GRPO(ctx context.Context, m Trainable, ref sdk.ModelWithTraining, engine *r
 	if len(tasks) == 0 {
 		return "", fmt.Errorf("train: %s: no tasks", cfg.Stage)
 	}
-	start, last, err := cfg.resume(ctx, m)
-	if err != nil {
-		return "", err
-	}
-	for step := start + 1; step <= cfg.Steps; step++ {
-		if err := ctx.Err(); err != nil {
-			return "", err
-		}
+	return cfg.run(ctx, m, func(step int) (map[string]float64, error) {
 		t0 := time.Now()
 		var picked []sdk.Task
 		for _, i := range BatchIndices(len(tasks), cfg.TasksPerStep, step-1, cfg.Seed) {
@@ -160,12 +167,12 @@ func GRPO(ctx context.Context, m Trainable, ref sdk.ModelWithTraining, engine *r
 		trajs, err := engine.Play(ctx, picked, rollout.Config{
 			Group: cfg.Group, MaxTurns: cfg.MaxTurns, History: cfg.History, Sampling: sampling})
 		if err != nil {
-			return "", fmt.Errorf("train: %s step %d: rollout: %w", cfg.Stage, step, err)
+			return nil, fmt.Errorf("train: %s step %d: rollout: %w", cfg.Stage, step, err)
 		}
 		rolled := time.Since(t0)
 		examples, rs, err := grpo.Batch(trajs, cfg.Group, cfg.Mode)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		values := map[string]float64{
 			"reward": rs.MeanReturn, "pass_rate": rs.PassRate, "turns": rs.MeanTurns,
@@ -177,10 +184,10 @@ func GRPO(ctx context.Context, m Trainable, ref sdk.ModelWithTraining, engine *r
 			if cfg.KLCoef != 0 && ref != nil {
 				lp, err := ref.Logprobs(ctx, sdk.LogprobsRequest{Examples: examples})
 				if err != nil {
-					return "", fmt.Errorf("train: %s step %d: reference log-probs: %w", cfg.Stage, step, err)
+					return nil, fmt.Errorf("train: %s step %d: reference log-probs: %w", cfg.Stage, step, err)
 				}
 				if len(lp.Logprobs) != len(examples) {
-					return "", fmt.Errorf("train: %s step %d: reference returned %d log-prob rows for %d examples", cfg.Stage, step, len(lp.Logprobs), len(examples))
+					return nil, fmt.Errorf("train: %s step %d: reference returned %d log-prob rows for %d examples", cfg.Stage, step, len(lp.Logprobs), len(examples))
 				}
 				for i := range examples {
 					examples[i].RefLogprobs = lp.Logprobs[i]
@@ -190,7 +197,7 @@ func GRPO(ctx context.Context, m Trainable, ref sdk.ModelWithTraining, engine *r
 			st, err := m.TrainPolicy(ctx, sdk.PolicyBatch{Examples: examples, ClipEps: cfg.ClipEps,
 				KLCoef: cfg.KLCoef, Step: step - 1, TotalSteps: cfg.Steps, LearningRate: cfg.LearningRate})
 			if err != nil {
-				return "", fmt.Errorf("train: %s step %d: %w", cfg.Stage, step, err)
+				return nil, fmt.Errorf("train: %s step %d: %w", cfg.Stage, step, err)
 			}
 			values["loss"] = st.Loss
 			values["train_tokens_per_s"] = float64(st.Tokens) / time.Since(t1).Seconds()
@@ -199,13 +206,6 @@ func GRPO(ctx context.Context, m Trainable, ref sdk.ModelWithTraining, engine *r
 			}
 		}
 		values["step_s"] = time.Since(t0).Seconds()
-		ck, err := cfg.after(ctx, m, step, values)
-		if err != nil {
-			return "", err
-		}
-		if ck != "" {
-			last = ck
-		}
-	}
-	return last, nil
+		return values, nil
+	})
 }
