@@ -25,6 +25,7 @@ import resource
 import builtins
 import time
 import ctypes
+import marshal
 
 CONFIG = json.loads(sys.argv[1])
 JOB_IN, REPLY_OUT = 3, 4
@@ -32,6 +33,7 @@ UID = CONFIG["uid"]
 MAX_RECORDS = 4 << 20
 
 LAYERS = {}
+NO_NEW_PRIVS = False  # set on the worker itself, so every child inherits it
 
 
 def log(msg):
@@ -350,30 +352,33 @@ def make_harness():
 
     # --- tests are parsed once, before the program runs ---
 
-    def parse_tests(src):
-        """Top-level asserts are the tests; other statements that contain an
-        assert are tests run as a block; the rest are test setup."""
-        tree = ast.parse(src, "<tests>")
+    def compile_tests(tree, drop):
+        """Compiles parsed tests into (kind, code, msg) items. Top-level
+        asserts are the tests; other statements that contain an assert are
+        tests run as a block; the rest are test setup. drop maps the index
+        of a top-level assert to the operands of its comparison that the
+        host compares instead: they are never compiled, so the child never
+        holds the expected values."""
         items = []
-        for node in tree.body:
-            text = ast.get_source_segment(src, node) or ""
+        for n, node in _enumerate(tree.body):
             if _isinstance(node, ast.Assert):
-                items.append(("assert", compile_assert(node.test), text, node.lineno,
+                items.append(("assert", compile_assert(node.test, drop.get(n, ())),
                               None if node.msg is None else _compile(ast.Expression(node.msg), "<tests>", "eval")))
             else:
                 code = _compile(ast.Module([node], []), "<tests>", "exec")
-                has_assert = any(_isinstance(n, ast.Assert) for n in ast.walk(node))
-                items.append(("block" if has_assert else "stmt", code, text, node.lineno, None))
+                items.append(("block" if is_test(node) else "stmt", code, None))
         return items
 
     def expr(node):
         if _isinstance(node, ast.Constant) and node.value is Ellipsis:
             return None
-        return _compile(ast.fix_missing_locations(ast.Expression(node)), "<tests>", "eval")
+        # The node comes from ast.parse, so it has its locations already.
+        return _compile(ast.Expression(node), "<tests>", "eval")
 
-    def compile_assert(node):
+    def compile_assert(node, drop=()):
         if _isinstance(node, ast.Compare):
-            return ("cmp", [expr(node.left)] + [expr(c) for c in node.comparators],
+            operands = [node.left] + node.comparators
+            return ("cmp", [None if k in drop else expr(op) for k, op in _enumerate(operands)],
                     [_cmp_sym[_type(o)] for o in node.ops])
         if _isinstance(node, ast.UnaryOp) and _isinstance(node.op, ast.Not):
             return ("not", compile_assert(node.operand))
@@ -447,11 +452,10 @@ def make_harness():
     def run(job, resfd):
         nonce = job.pop("nonce")
         emit = make_emit(resfd)
-        try:
-            items = parse_tests(job["tests"])
-        except _SyntaxError as e:
-            emit({"k": "syntax", "where": "<tests>", "line": e.lineno or 0, "text": e.text or "",
-                  "msg": _str(e.msg)})
+        # The worker parsed and compiled the tests (see Worker.compiled_tests).
+        parsed, items = job["tests"]
+        if parsed != "ok":
+            emit(items)
             emit({"k": "done", "nonce": nonce})
             return
         g = {"__name__": "__main__", "__builtins__": builtins}
@@ -478,7 +482,7 @@ def make_harness():
         emit({"k": "ran"})
         i = 0
         pending = None
-        for kind, code, text, line, msg in items:
+        for kind, code, msg in items:
             if kind == "stmt":
                 try:
                     _exec(code, g)
@@ -545,10 +549,16 @@ def make_harness():
         flush()
         _exit(0)
 
-    return main, parse_tests, plain, canon, short
+    return main, compile_tests, plain, canon, short
 
 
-HARNESS, PARSE_TESTS, PLAIN, CANON, SHORT = make_harness()
+def is_test(node):
+    """A top-level statement of the tests is a test if it is or contains an
+    assert."""
+    return isinstance(node, ast.Assert) or any(isinstance(n, ast.Assert) for n in ast.walk(node))
+
+
+HARNESS, COMPILE_TESTS, PLAIN, CANON, SHORT = make_harness()
 
 
 # ---- the child: prepared ahead of time, privileges dropped before the job ----
@@ -558,7 +568,9 @@ def child_main(job_r, out_fd, err_fd, res_fd):
     for s in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
         signal.signal(s, signal.SIG_DFL)
     n = int.from_bytes(read_exact(job_r, 4), "big")
-    job = json.loads(read_exact(job_r, n))
+    # marshal, not JSON: the job carries compiled tests, and decoding it
+    # touches far fewer of the pages the child shares with the worker.
+    job = marshal.loads(read_exact(job_r, n))
     os.close(job_r)
     null = os.open("/dev/null", os.O_RDONLY)
     os.dup2(null, 0)
@@ -585,8 +597,9 @@ def child_main(job_r, out_fd, err_fd, res_fd):
         os.setresuid(UID, UID, UID)
     elif os.getuid() == 0:
         drop_caps()
-    # No setuid binary (su, mount, ...) may give the check privileges back.
-    libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    if not NO_NEW_PRIVS:
+        # No setuid binary (su, mount, ...) may give the check privileges back.
+        libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     gc.enable()
     HARNESS(job, keep)
 
@@ -652,45 +665,69 @@ class Worker:
             os.lseek(fd, 0, os.SEEK_SET)
 
     def tests_info(self, src):
-        """What the host needs to know about the tests, computed here where
-        no untrusted code ever ran: each test's source and line, and for
-        literal operands the worker removes, their value (canon, repr)."""
-        info = self.tests_cache.get(src)
-        if info is None:
+        """What the host and the child need to know about the tests,
+        computed once per tests source, here where no untrusted code ever
+        runs. The host gets each test's source and line, and the value
+        (canon, repr) of every literal operand it compares itself; the
+        child gets the tests compiled (see compiled_tests)."""
+        entry = self.tests_cache.get(src)
+        if entry is None:
             try:
-                items = PARSE_TESTS(src)
-                srcs = [{"text": text, "line": line} for kind, _, text, line, _ in items if kind != "stmt"]
-                eq_src, lits = strip_literals(src, eq_only=True)
-                all_src, _ = strip_literals(src, eq_only=False)
-                info = {"tests": srcs, "lits": lits}
-                sources = (eq_src, all_src)
+                tree = ast.parse(src, "<tests>")
+                tests = [{"text": source_segment(src, lines, node), "line": node.lineno}
+                         for lines in [src.split("\n")] for node in tree.body if is_test(node)]
+                lits, eq_drop = literal_operands(tree, eq_only=True)
+                _, all_drop = literal_operands(tree, eq_only=False)
+                entry = {"info": {"tests": tests, "lits": lits}, "tree": tree,
+                         "drop": {"check": eq_drop, "strip": all_drop, "keep": {}}}
             except SyntaxError as e:
-                info = {"tests": [], "tests_error": "line %s: %s" % (e.lineno, e.msg)}
-                sources = (src, src)
-            except Exception as e:
-                info = {"tests": [], "tests_error": str(e)}
-                sources = (src, src)
+                entry = {"info": {"tests": [], "tests_error": "line %s: %s" % (e.lineno, e.msg)},
+                         "compiled": ("syntax", {"k": "syntax", "where": "<tests>", "line": e.lineno or 0,
+                                                 "text": e.text or "", "msg": str(e.msg)})}
+            except Exception as e:  # null bytes, nesting too deep for the parser
+                entry = {"info": {"tests": [], "tests_error": str(e)},
+                         "compiled": ("syntax", {"k": "syntax", "where": "<tests>", "line": 0, "text": "",
+                                                 "msg": "%s: %s" % (type(e).__name__, e)})}
             if len(self.tests_cache) > 256:
                 self.tests_cache.clear()
-            info = (info, sources)
-            self.tests_cache[src] = info
-        return info
+            self.tests_cache[src] = entry
+        return entry
+
+    def compiled_tests(self, entry, variant):
+        """The tests as the child runs them, compiled here rather than in
+        every child: parsing them in the child cost about a third of its
+        page faults (copies of the worker's memory). Returns ("ok", items)
+        or ("syntax", the record the child reports)."""
+        if "compiled" in entry:
+            return entry["compiled"]
+        key = "compiled_" + variant
+        if key not in entry:
+            try:
+                entry[key] = ("ok", COMPILE_TESTS(entry["tree"], entry["drop"][variant]))
+            except Exception as e:  # the compiler's own limits (nesting, size)
+                entry[key] = ("syntax", {"k": "syntax", "where": "<tests>", "line": 0, "text": "",
+                                         "msg": "%s: %s" % (type(e).__name__, e)})
+        return entry[key]
 
     def check(self, job):
-        info, (eq_src, all_src) = self.tests_info(job["tests"])
+        entry = self.tests_info(job["tests"])
+        info = entry["info"]
         if job.pop("strip", False):
             # Reference mode: the host compares every value with the
             # reference's, so every literal operand can go.
-            job["tests"] = all_src
+            variant = "strip"
             info = {k: v for k, v in info.items() if k != "lits"}
         elif job["mode"] == "check":
             # Literals beside == and != are compared by the host.
-            job["tests"] = eq_src
+            variant = "check"
+        else:
+            variant = "keep"
+        job["tests"] = self.compiled_tests(entry, variant)
         if self.child is None:
             self.prefork()
         pid, pidfd, w = self.child
         self.child = None
-        data = json.dumps(job).encode("utf-8", "surrogatepass")
+        data = marshal.dumps(job)
         timed_out = False
         try:
             data = len(data).to_bytes(4, "big") + data
@@ -726,23 +763,33 @@ class Worker:
         return reply
 
 
-def strip_literals(src, eq_only):
-    """Replaces literal operands of top-level assert comparisons with `...`,
-    keeping line numbers, so the program's child never holds the expected
-    values and a program that reads or rewrites the harness would have to
-    compute them. With eq_only, only operands whose neighbouring operators
-    are all == or != go (the host can compare those without Python).
-    Returns the new source and, per test, [operand index, canon, repr] of
-    each removed literal."""
-    tree = ast.parse(src)
-    data = src.encode("utf-8", "surrogatepass")
-    starts = [0]
-    for line in data.split(b"\n"):
-        starts.append(starts[-1] + len(line) + 1)
-    spans, lits = [], []
-    for node in tree.body:
+def source_segment(src, lines, node):
+    """ast.get_source_segment for a node of src split at "\n" once (the
+    standard library splits the whole source again for every node).
+    Column offsets are in UTF-8 bytes."""
+    first, last = node.lineno - 1, node.end_lineno - 1
+    if last >= len(lines) or "\r" in src or "\f" in src:
+        return ast.get_source_segment(src, node) or ""
+    if first == last:
+        return lines[first].encode()[node.col_offset:node.end_col_offset].decode("utf-8", "replace")
+    parts = [lines[first].encode()[node.col_offset:].decode("utf-8", "replace")]
+    parts.extend(lines[first + 1:last])
+    parts.append(lines[last].encode()[:node.end_col_offset].decode("utf-8", "replace"))
+    return "\n".join(parts)
+
+
+def literal_operands(tree, eq_only):
+    """Finds the literal operands of top-level assert comparisons, which
+    the host compares so that the child never holds the expected values (a
+    program that reads or rewrites the harness would have to compute them).
+    With eq_only, only operands whose neighbouring operators are all == or
+    != (the host can compare those without Python). Returns, per test,
+    [{operand index, canon, repr}] of each such literal, and for each
+    top-level assert (by index in tree.body) the set of operands to drop."""
+    lits, drop = [], {}
+    for n, node in enumerate(tree.body):
         if not isinstance(node, ast.Assert):
-            if any(isinstance(n, ast.Assert) for n in ast.walk(node)):
+            if is_test(node):
                 lits.append([])
             continue
         mine = []
@@ -762,12 +809,8 @@ def strip_literals(src, eq_only):
                 mine.append({"k": k, "c": CANON(value), "r": SHORT(value)})
             except Exception:
                 continue
-            a = starts[op.lineno - 1] + op.col_offset
-            z = starts[op.end_lineno - 1] + op.end_col_offset
-            spans.append((a, z, op.end_lineno - op.lineno))
-    for a, z, nl in sorted(spans, reverse=True):
-        data = data[:a] + b"(..." + b"\n" * nl + b")" + data[z:]
-    return data.decode("utf-8", "surrogatepass"), lits
+            drop.setdefault(n, set()).add(k)
+    return lits, drop
 
 
 def pidfd_open(pid):
@@ -914,6 +957,11 @@ def main():
             except ImportError:
                 pass
         log("standard library not readable by uid %d; preloaded %d modules" % (UID, n))
+    # The worker never executes a program, so it can give up gaining
+    # privileges through execve itself; its children inherit that, and
+    # need not call into ctypes for it.
+    global NO_NEW_PRIVS
+    NO_NEW_PRIVS = libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
     # Freeze the warm heap so the children's garbage collector does not
     # touch (and copy) every page of it.
     gc.collect()
