@@ -452,7 +452,7 @@ def make_harness():
     def run(job, resfd):
         nonce = job.pop("nonce")
         emit = make_emit(resfd)
-        # The worker parsed and compiled the tests (see Worker.compiled_tests).
+        # The worker parsed and compiled the tests (see Worker.tests_for).
         parsed, items = job["tests"]
         if parsed != "ok":
             emit(items)
@@ -571,6 +571,7 @@ def child_main(job_r, out_fd, err_fd, res_fd):
     # marshal, not JSON: the job carries compiled tests, and decoding it
     # touches far fewer of the pages the child shares with the worker.
     job = marshal.loads(read_exact(job_r, n))
+    job["tests"] = marshal.loads(job["tests"])
     os.close(job_r)
     null = os.open("/dev/null", os.O_RDONLY)
     os.dup2(null, 0)
@@ -664,13 +665,18 @@ class Worker:
             os.ftruncate(fd, 0)
             os.lseek(fd, 0, os.SEEK_SET)
 
-    def tests_info(self, src):
+    def tests_for(self, src, variant):
         """What the host and the child need to know about the tests,
-        computed once per tests source, here where no untrusted code ever
-        runs. The host gets each test's source and line, and the value
-        (canon, repr) of every literal operand it compares itself; the
-        child gets the tests compiled (see compiled_tests)."""
+        computed here, where no untrusted code ever runs, once per tests
+        source. The host gets each test's source and line and the value
+        (canon, repr) of every literal operand it compares itself. The
+        child gets the tests compiled, marshalled: parsing them in every
+        child cost about a third of its page faults (copies of the worker's
+        memory). Entries keep no syntax tree, so the worker stays small and
+        forks fast. Returns (info, marshalled ("ok", items) or ("syntax",
+        the record the child reports))."""
         entry = self.tests_cache.get(src)
+        tree = None
         if entry is None:
             try:
                 tree = ast.parse(src, "<tests>")
@@ -678,51 +684,46 @@ class Worker:
                          for lines in [src.split("\n")] for node in tree.body if is_test(node)]
                 lits, eq_drop = literal_operands(tree, eq_only=True)
                 _, all_drop = literal_operands(tree, eq_only=False)
-                entry = {"info": {"tests": tests, "lits": lits}, "tree": tree,
-                         "drop": {"check": eq_drop, "strip": all_drop, "keep": {}}}
+                entry = {"info": {"tests": tests, "lits": lits},
+                         "drop": {"check": eq_drop, "strip": all_drop, "keep": {}}, "compiled": {}}
             except SyntaxError as e:
                 entry = {"info": {"tests": [], "tests_error": "line %s: %s" % (e.lineno, e.msg)},
-                         "compiled": ("syntax", {"k": "syntax", "where": "<tests>", "line": e.lineno or 0,
-                                                 "text": e.text or "", "msg": str(e.msg)})}
+                         "error": marshal.dumps(("syntax", {"k": "syntax", "where": "<tests>", "line": e.lineno or 0,
+                                                            "text": e.text or "", "msg": str(e.msg)}))}
             except Exception as e:  # null bytes, nesting too deep for the parser
                 entry = {"info": {"tests": [], "tests_error": str(e)},
-                         "compiled": ("syntax", {"k": "syntax", "where": "<tests>", "line": 0, "text": "",
-                                                 "msg": "%s: %s" % (type(e).__name__, e)})}
+                         "error": marshal.dumps(("syntax", {"k": "syntax", "where": "<tests>", "line": 0,
+                                                            "text": "", "msg": "%s: %s" % (type(e).__name__, e)}))}
             if len(self.tests_cache) > 256:
                 self.tests_cache.clear()
             self.tests_cache[src] = entry
-        return entry
-
-    def compiled_tests(self, entry, variant):
-        """The tests as the child runs them, compiled here rather than in
-        every child: parsing them in the child cost about a third of its
-        page faults (copies of the worker's memory). Returns ("ok", items)
-        or ("syntax", the record the child reports)."""
-        if "compiled" in entry:
-            return entry["compiled"]
-        key = "compiled_" + variant
-        if key not in entry:
+        if "error" in entry:
+            return entry["info"], entry["error"]
+        compiled = entry["compiled"].get(variant)
+        if compiled is None:
             try:
-                entry[key] = ("ok", COMPILE_TESTS(entry["tree"], entry["drop"][variant]))
+                if tree is None:
+                    tree = ast.parse(src, "<tests>")
+                compiled = marshal.dumps(("ok", COMPILE_TESTS(tree, entry["drop"][variant])))
             except Exception as e:  # the compiler's own limits (nesting, size)
-                entry[key] = ("syntax", {"k": "syntax", "where": "<tests>", "line": 0, "text": "",
-                                         "msg": "%s: %s" % (type(e).__name__, e)})
-        return entry[key]
+                compiled = marshal.dumps(("syntax", {"k": "syntax", "where": "<tests>", "line": 0, "text": "",
+                                                     "msg": "%s: %s" % (type(e).__name__, e)}))
+            entry["compiled"][variant] = compiled
+        return entry["info"], compiled
 
     def check(self, job):
-        entry = self.tests_info(job["tests"])
-        info = entry["info"]
         if job.pop("strip", False):
             # Reference mode: the host compares every value with the
             # reference's, so every literal operand can go.
             variant = "strip"
-            info = {k: v for k, v in info.items() if k != "lits"}
         elif job["mode"] == "check":
             # Literals beside == and != are compared by the host.
             variant = "check"
         else:
             variant = "keep"
-        job["tests"] = self.compiled_tests(entry, variant)
+        info, job["tests"] = self.tests_for(job["tests"], variant)
+        if variant == "strip":
+            info = {k: v for k, v in info.items() if k != "lits"}
         if self.child is None:
             self.prefork()
         pid, pidfd, w = self.child
