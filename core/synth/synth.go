@@ -114,7 +114,9 @@ func Synthesize(ctx context.Context, tool sdk.ToolWithDemonstrate, tasks []sdk.T
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	per := make([][]sdk.Demonstration, len(tasks))
-	errs := make([]error, len(tasks))
+	// The first failure is the one to report: it cancels the others, whose
+	// errors then only say "context canceled".
+	var firstErr error
 	var mu sync.Mutex
 	demos := 0
 	jobs := make(chan int)
@@ -126,7 +128,11 @@ func Synthesize(ctx context.Context, tool sdk.ToolWithDemonstrate, tasks []sdk.T
 			for i := range jobs {
 				d, err := tool.Demonstrate(ctx, sdk.DemonstrateRequest{Task: tasks[i], Seed: opts.Seed, N: opts.PerTask})
 				if err != nil {
-					errs[i] = fmt.Errorf("synth: task %s: %w", tasks[i].ID, err)
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("synth: task %s: %w", tasks[i].ID, err)
+					}
+					mu.Unlock()
 					cancel()
 					continue
 				}
@@ -151,10 +157,8 @@ feed:
 	}
 	close(jobs)
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return Result{}, err
-		}
+	if firstErr != nil {
+		return Result{}, firstErr
 	}
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("synth: %w", err)
