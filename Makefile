@@ -39,6 +39,7 @@ test-go:
 
 bench:
 	$(GO) test $(TAGS_FLAG) -run '^$$' -bench . ./...
+	LATHE_BENCH=1 $(GO) test -count=1 -run TestThroughputComparison -v ./core/sandbox
 
 # Regenerates the committed gRPC code with the generator versions that made
 # it (installed into GOPATH/bin when missing); needs protoc (make deps).
