@@ -71,6 +71,7 @@ func TestRunVerdicts(t *testing.T) {
 		{"not and membership", Check{Program: add, Tests: "assert not add(0, 0)\nassert add(1, 1) in [2, 3]\nassert add(1, 1) is not None\n"}, StatusPass, "", 3, 3, ""},
 		{"namedtuple and Counter are plain", Check{Program: "from collections import namedtuple, Counter\nP = namedtuple('P', 'x y')\ndef f():\n    return P(1, 2), Counter('aab')\n", Tests: "assert f()[0] == (1, 2)\nassert f()[1] == {'a': 2, 'b': 1}\n"}, StatusPass, "", 2, 2, ""},
 		{"tests do not compile", Check{Program: add, Tests: "assert add(1,\n"}, StatusError, "syntax", 0, 0, "The tests do not compile"},
+		{"tests compile only in a function", Check{Program: add, Tests: "return 1\nassert add(1, 2) == 3\n"}, StatusError, "syntax", 0, 0, "'return' outside function"},
 		{"reference agrees", Check{Program: "def add(a, b):\n    return b + a\n", Tests: tests, Reference: add}, StatusPass, "", 3, 3, "=All 3 tests passed."},
 		{"reference disagrees", Check{Program: "def add(a, b):\n    return a - b\n", Tests: tests, Reference: add}, StatusFail, "assertion", 0, 3, "AssertionError: -1 != 3"},
 		{"reference with multi-line and chained literals", Check{Program: "def f(x):\n    return [x, x]\n", Tests: "assert f(1) == [\n    1,\n    1,\n]\nassert 0 < f(2)[0] <= 2\nassert f(3) != [4]\nassert f(5)[0] in (5, 6)\nassert f(6) == [\n    6, 7]\n",

@@ -676,7 +676,6 @@ class Worker:
         forks fast. Returns (info, marshalled ("ok", items) or ("syntax",
         the record the child reports))."""
         entry = self.tests_cache.get(src)
-        tree = None
         if entry is None:
             try:
                 tree = ast.parse(src, "<tests>")
@@ -684,16 +683,15 @@ class Worker:
                          for lines in [src.split("\n")] for node in tree.body if is_test(node)]
                 lits, eq_drop = literal_operands(tree, eq_only=True)
                 _, all_drop = literal_operands(tree, eq_only=False)
-                entry = {"info": {"tests": tests, "lits": lits},
-                         "drop": {"check": eq_drop, "strip": all_drop, "keep": {}}, "compiled": {}}
+                drop = {"check": eq_drop, "strip": all_drop, "keep": {}}
+                # Compiling finds what parsing does not (return or yield
+                # outside a function...); every variant compiles alike.
+                entry = {"info": {"tests": tests, "lits": lits}, "drop": drop,
+                         "compiled": {variant: marshal.dumps(("ok", COMPILE_TESTS(tree, drop[variant])))}}
             except SyntaxError as e:
-                entry = {"info": {"tests": [], "tests_error": "line %s: %s" % (e.lineno, e.msg)},
-                         "error": marshal.dumps(("syntax", {"k": "syntax", "where": "<tests>", "line": e.lineno or 0,
-                                                            "text": e.text or "", "msg": str(e.msg)}))}
-            except Exception as e:  # null bytes, nesting too deep for the parser
-                entry = {"info": {"tests": [], "tests_error": str(e)},
-                         "error": marshal.dumps(("syntax", {"k": "syntax", "where": "<tests>", "line": 0,
-                                                            "text": "", "msg": "%s: %s" % (type(e).__name__, e)}))}
+                entry = tests_error(e, "line %s: %s" % (e.lineno, e.msg), e.lineno or 0, e.text or "", str(e.msg))
+            except Exception as e:  # null bytes, nesting too deep for the parser or compiler
+                entry = tests_error(e, str(e), 0, "", "%s: %s" % (type(e).__name__, e))
             if len(self.tests_cache) > 256:
                 self.tests_cache.clear()
             self.tests_cache[src] = entry
@@ -701,13 +699,8 @@ class Worker:
             return entry["info"], entry["error"]
         compiled = entry["compiled"].get(variant)
         if compiled is None:
-            try:
-                if tree is None:
-                    tree = ast.parse(src, "<tests>")
-                compiled = marshal.dumps(("ok", COMPILE_TESTS(tree, entry["drop"][variant])))
-            except Exception as e:  # the compiler's own limits (nesting, size)
-                compiled = marshal.dumps(("syntax", {"k": "syntax", "where": "<tests>", "line": 0, "text": "",
-                                                     "msg": "%s: %s" % (type(e).__name__, e)}))
+            tree = ast.parse(src, "<tests>")
+            compiled = marshal.dumps(("ok", COMPILE_TESTS(tree, entry["drop"][variant])))
             entry["compiled"][variant] = compiled
         return entry["info"], compiled
 
@@ -762,6 +755,14 @@ class Worker:
             reply[name + "_size"] = size
         reply.update(info)
         return reply
+
+
+def tests_error(e, summary, line, text, msg):
+    """The tests cache entry of tests that do not compile: the host is told
+    why, and a child that runs them reports it as a syntax record."""
+    return {"info": {"tests": [], "tests_error": summary},
+            "error": marshal.dumps(("syntax", {"k": "syntax", "where": "<tests>", "line": line,
+                                               "text": text, "msg": msg}))}
 
 
 def source_segment(src, lines, node):
