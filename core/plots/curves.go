@@ -6,6 +6,7 @@ package plots
 import (
 	"fmt"
 	"image/color"
+	"math"
 	"path/filepath"
 	"sort"
 
@@ -108,6 +109,13 @@ func chart(f Figure, points []Point) (*plot.Plot, bool, error) {
 		p.Add(line)
 		p.Legend.Add(k, line)
 	}
+	// The legend sits in the top right corner: raise the y range so that it
+	// covers no line (one row of headroom per entry, at least a fifth).
 	p.Legend.Top = true
+	span := p.Y.Max - p.Y.Min
+	if span <= 0 {
+		span = math.Max(1, math.Abs(p.Y.Max))
+	}
+	p.Y.Max += span * math.Max(0.2, 0.09*float64(len(keys)))
 	return p, true, nil
 }
