@@ -747,11 +747,14 @@ class Worker:
             reply["signal"] = os.WTERMSIG(st)
         else:
             reply["exit"] = os.WEXITSTATUS(st)
-        reply["records"] = os.pread(self.res, MAX_RECORDS, 0).decode("utf-8", "replace")
+        # Read what is there, not the cap: os.pread allocates its whole
+        # length first, and a 4 MiB buffer per check is an mmap and mremap.
+        size = min(os.fstat(self.res).st_size, MAX_RECORDS)
+        reply["records"] = os.pread(self.res, size, 0).decode("utf-8", "replace")
         cap = CONFIG["show_bytes"]
         for name, fd in (("stdout", self.out), ("stderr", self.err)):
             size = os.fstat(fd).st_size
-            reply[name] = os.pread(fd, cap, 0).decode("utf-8", "replace")
+            reply[name] = os.pread(fd, min(size, cap), 0).decode("utf-8", "replace")
             reply[name + "_size"] = size
         reply.update(info)
         return reply
