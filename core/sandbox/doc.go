@@ -21,15 +21,21 @@
 // (`assert f(3) == [1, 2]`) from the tests before the child sees them; the
 // child reports the values it computed and the host compares them with the
 // literals, so a program that reads or rewrites the harness in memory still
-// has to compute the expected values. When a Check has a Reference, the
+// has to compute the expected values. A test of a truth value (`assert
+// is_prime(7)`, `assert not is_prime(8)`) is checked the same way, as the
+// value's truth compared with a literal the child never sees, so the child
+// cannot tell which way it goes. When a Check has a Reference, the
 // reference runs in a separate child, every literal operand is removed from
 // the program's copy of the tests, and the host compares each checked value
 // with the reference's.
 //
-// What is not covered: a test whose expected value is computed rather than
-// written (`assert f(x) == g(x)`, `assert f(x) < 3`) is judged inside the
-// child, so a program that patches the harness through gc or frame
-// introspection could forge it unless the Check has a Reference.
+// What is not covered: the harness shares its process with the program, so
+// a program that walks up to the harness's frame can write a complete record
+// of its own, nonce included (TestHostile does). That wins only the tests
+// whose expected outcome the child can see: a test whose expected value is
+// computed rather than written (`assert f(x) == g(x)`, `assert f(x) < 3`)
+// or a statement with asserts inside (`for ...: assert ...`), unless the
+// Check has a Reference.
 //
 // Feedback (Verdict.Feedback) is model input: it is deterministic, with no
 // temporary paths, process ids or timings in it.

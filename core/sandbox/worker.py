@@ -362,7 +362,17 @@ def make_harness():
         items = []
         for n, node in _enumerate(tree.body):
             if _isinstance(node, ast.Assert):
-                items.append(("assert", compile_assert(node.test, drop.get(n, ())),
+                truth = truth_test(node.test)
+                if truth is None:
+                    test = compile_assert(node.test, drop.get(n, ()))
+                else:
+                    # `assert X` and `assert not X` both become "the truth
+                    # value of X == <hidden>": the child evaluates X and
+                    # cannot tell which the test wants.
+                    x, want = truth
+                    const = ast.copy_location(ast.Constant(want), x)
+                    test = ("cmp", [("truth", expr(x)), None if 1 in drop.get(n, ()) else expr(const)], ["=="])
+                items.append(("assert", test,
                               None if node.msg is None else _compile(ast.Expression(node.msg), "<tests>", "eval")))
             else:
                 code = _compile(ast.Module([node], []), "<tests>", "exec")
@@ -421,7 +431,9 @@ def make_harness():
                     right = _SKIP
                     vals.append(("?", "?"))
                 else:
-                    right = plain(_eval(code, g))
+                    right = plain(_eval(code[1] if _type(code) is _tuple else code, g))
+                    if _type(code) is _tuple:  # ("truth", code): its truth value
+                        right = _bool(right)
                     vals.append((canon(right), short(right)))
                 if k > 0 and left is not _SKIP and right is not _SKIP and not _bool(compare(left, ops[k - 1], right)):
                     return False, "%s %s %s" % (short(left), _cmp_neg[ops[k - 1]], short(right))
@@ -550,6 +562,20 @@ def make_harness():
         _exit(0)
 
     return main, compile_tests, plain, canon, short
+
+
+def truth_test(test):
+    """For a test `assert X` or `assert not X`, where X is neither a
+    comparison nor and/or: (X, the truth value X must have). Such a test is
+    checked as a comparison of X's truth value with a literal the child
+    never sees, so a program that reads or rewrites the harness cannot
+    answer for it without knowing which way it goes. None otherwise."""
+    want = True
+    while isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        test, want = test.operand, not want
+    if isinstance(test, (ast.Compare, ast.BoolOp)):
+        return None
+    return test, want
 
 
 def is_test(node):
@@ -799,6 +825,11 @@ def literal_operands(tree, eq_only):
             continue
         mine = []
         lits.append(mine)
+        truth = truth_test(node.test)
+        if truth is not None:
+            mine.append({"k": 1, "c": CANON(truth[1]), "r": SHORT(truth[1])})
+            drop[n] = {1}
+            continue
         if not isinstance(node.test, ast.Compare):
             continue
         operands = [node.test.left] + node.test.comparators
