@@ -353,15 +353,15 @@ def make_harness():
     # --- tests are parsed once, before the program runs ---
 
     def compile_tests(tree, drop):
-        """Compiles parsed tests into (kind, code, msg) items. Top-level
-        asserts are the tests; other statements that contain an assert are
-        tests run as a block; the rest are test setup. drop maps the index
-        of a top-level assert to the operands of its comparison that the
-        host compares instead: they are never compiled, so the child never
-        holds the expected values."""
+        """Compiles parsed tests into (kind, code, msg) items, one per
+        top-level statement, of the kinds test_kinds gives. drop maps the
+        index of a top-level assert to the operands of its comparison that
+        the host compares instead: they are never compiled, so the child
+        never holds the expected values."""
         items = []
+        kinds = test_kinds(tree)
         for n, node in _enumerate(tree.body):
-            if _isinstance(node, ast.Assert):
+            if kinds[n] == "assert":
                 truth = truth_test(node.test)
                 if truth is None:
                     test = compile_assert(node.test, drop.get(n, ()))
@@ -376,7 +376,7 @@ def make_harness():
                               None if node.msg is None else _compile(ast.Expression(node.msg), "<tests>", "eval")))
             else:
                 code = _compile(ast.Module([node], []), "<tests>", "exec")
-                items.append(("block" if is_test(node) else "stmt", code, None))
+                items.append((kinds[n], code, None))
         return items
 
     def expr(node):
@@ -494,7 +494,14 @@ def make_harness():
         emit({"k": "ran"})
         i = 0
         pending = None
-        for kind, code, msg in items:
+        # An exception in a statement after the last test (`check(f)` after
+        # `def check(...)` in HumanEval) fails that test: its record waits.
+        last = -1
+        for k, item in _enumerate(items):
+            if item[0] != "stmt":
+                last = k
+        held = None
+        for k, (kind, code, msg) in _enumerate(items):
             if kind == "stmt":
                 try:
                     _exec(code, g)
@@ -541,7 +548,14 @@ def make_harness():
                 rec["vals"] = [c for c, _ in vals]
                 rec["reprs"] = [r for _, r in vals]
             flush()
-            emit(rec)
+            if k == last and k + 1 < _len(items):
+                held = rec
+            else:
+                emit(rec)
+        if held is not None:
+            if pending is not None and held["ok"]:
+                held.update(pending, ok=False, err="exception")
+            emit(held)
         emit({"k": "done", "nonce": nonce})
 
     def flush():
@@ -578,10 +592,30 @@ def truth_test(test):
     return test, want
 
 
-def is_test(node):
-    """A top-level statement of the tests is a test if it is or contains an
-    assert."""
-    return isinstance(node, ast.Assert) or any(isinstance(n, ast.Assert) for n in ast.walk(node))
+def has_assert(node):
+    return any(isinstance(n, ast.Assert) for n in ast.walk(node))
+
+
+def test_kinds(tree):
+    """The kind of each top-level statement of the tests: "assert" (a test),
+    "block" (a test run as a whole: a statement with asserts inside, or a
+    call of a function the tests define with asserts inside, like
+    HumanEval's `check(candidate)`), or "stmt" (test setup, including the
+    definition of such a function: defining it tests nothing)."""
+    checkers = {node.name for node in tree.body
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and has_assert(node)}
+    kinds = []
+    for node in tree.body:
+        if isinstance(node, ast.Assert):
+            kinds.append("assert")
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            kinds.append("stmt")
+        elif (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+              and isinstance(node.value.func, ast.Name) and node.value.func.id in checkers):
+            kinds.append("block")
+        else:
+            kinds.append("block" if has_assert(node) else "stmt")
+    return kinds
 
 
 HARNESS, COMPILE_TESTS, PLAIN, CANON, SHORT = make_harness()
@@ -705,8 +739,9 @@ class Worker:
         if entry is None:
             try:
                 tree = ast.parse(src, "<tests>")
+                lines = src.split("\n")
                 tests = [{"text": source_segment(src, lines, node), "line": node.lineno}
-                         for lines in [src.split("\n")] for node in tree.body if is_test(node)]
+                         for node, kind in zip(tree.body, test_kinds(tree)) if kind != "stmt"]
                 lits, eq_drop = literal_operands(tree, eq_only=True)
                 _, all_drop = literal_operands(tree, eq_only=False)
                 drop = {"check": eq_drop, "strip": all_drop, "keep": {}}
@@ -818,9 +853,9 @@ def literal_operands(tree, eq_only):
     [{operand index, canon, repr}] of each such literal, and for each
     top-level assert (by index in tree.body) the set of operands to drop."""
     lits, drop = [], {}
-    for n, node in enumerate(tree.body):
-        if not isinstance(node, ast.Assert):
-            if is_test(node):
+    for n, (node, kind) in enumerate(zip(tree.body, test_kinds(tree))):
+        if kind != "assert":
+            if kind == "block":
                 lits.append([])
             continue
         mine = []
