@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/lathe-ml/lathe/core/episode"
 	"github.com/lathe-ml/lathe/core/evaluate"
@@ -29,12 +30,30 @@ func eval(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.Progress = func(turn, live, total int) {
-		fmt.Fprintf(env.Progress, "%-12s turn %d: %d of %d episodes still running\n", env.Stage.Label, turn, live, total)
-	}
 	toolBlock, err := env.Block("tool")
 	if err != nil {
 		return nil, err
+	}
+	maxTurns := env.Int("max_turns")
+	if v, ok := toolBlock.Config["max_turns"].(float64); ok && maxTurns <= 0 {
+		maxTurns = int(v) // the tool's own limit
+	}
+	// Episodes of one batch advance a turn at a time; the batch's start is
+	// reset whenever turn 1 comes round again (the next pass or checkpoint).
+	var batchStart time.Time
+	e.Progress = func(turn, live, total int) {
+		if turn == 1 {
+			batchStart = time.Now()
+		}
+		el := time.Since(batchStart)
+		line := fmt.Sprintf("%-12s turn %d: %d of %d episodes still running  elapsed %s", env.Stage.Label, turn, live, total,
+			el.Round(time.Second))
+		if maxTurns > turn && live > 0 {
+			// At most the remaining turns at the pace so far (fewer
+			// episodes are left each turn, so this is an upper bound).
+			line += fmt.Sprintf("  eta <= %s", (el / time.Duration(turn) * time.Duration(maxTurns-turn)).Round(time.Second))
+		}
+		fmt.Fprintln(env.Progress, line)
 	}
 	modelBlock, err := env.Block("model")
 	if err != nil {
