@@ -150,7 +150,8 @@ func (m *model) step(buf *decodeBuf, cache *kvCache, tokens []int32, pos, slots 
 
 // Generate implements sdk.Model: all contexts decode together, one token per
 // sequence per step, over a KV cache. A prompt longer than context-reserve
-// tokens keeps only its last context-reserve tokens (the rule training
+// tokens keeps only its last context-reserve tokens, from the first whole
+// line among them (m.tail; the rule training
 // uses, so TrainPolicy and Logprobs score a completion on the context it
 // was sampled from); a sequence that fills the window stops with
 // StopReason "context". MaxTokens 0 means "until the window is full". The same Seed gives the same text:
@@ -182,7 +183,7 @@ func (m *Model) Generate(ctx context.Context, req sdk.GenerateRequest) (sdk.Gene
 			p = []int32{'\n'} // as in training: the first token needs a predecessor
 		}
 		if len(p) > keep {
-			p = p[len(p)-keep:]
+			p = m.tail(p, keep)
 			m.truncations++
 		}
 		prompts[i] = p

@@ -411,9 +411,11 @@ func TestLongContextScoredAsSampled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The last 48 (context - reserve) of the 200 tokens start mid-line; the
+	// cut moves on to the next line, keeping 40, so 24 tokens fill the window.
 	c := resp.Completions[0]
-	if c.StopReason != "context" || len(c.Tokens) != 16 {
-		t.Fatalf("stop %q after %d tokens, want context after 16", c.StopReason, len(c.Tokens))
+	if c.StopReason != "context" || len(c.Tokens) != 24 {
+		t.Fatalf("stop %q after %d tokens, want context after 24", c.StopReason, len(c.Tokens))
 	}
 	lp, err := m.Logprobs(ctx, sdk.LogprobsRequest{Examples: []sdk.PolicyExample{{Context: prompt, Tokens: c.Tokens}}})
 	if err != nil {
@@ -430,5 +432,30 @@ func TestLongContextScoredAsSampled(t *testing.T) {
 	}
 	if st.Metrics["clip_frac"] != 0 || st.Metrics["truncated"] != 1 {
 		t.Fatalf("metrics %v, want clip_frac 0 and one truncation", st.Metrics)
+	}
+}
+
+func TestTailStartsAtALine(t *testing.T) {
+	m := tinyModel(t, nil)
+	tests := []struct {
+		name, text string
+		n          int
+		want       string
+	}{
+		{"fits", "L 1 x = 1\n$ EXIT\n", 100, "L 1 x = 1\n$ EXIT\n"},
+		{"cut mid-line moves to the next line", "L 1 x = 1\n$ REPL 1 >>>x = 2\nL 1 x = 2\n", 14, "L 1 x = 2\n"},
+		{"cut right after a newline keeps the line", "ab\ncd\nef\n", 6, "cd\nef\n"},
+		{"no newline within reach keeps the plain cut", strings.Repeat("x", 100) + "\n", 90, strings.Repeat("x", 89) + "\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := m.tok.Decode(m.tail(m.tok.Encode(tt.text), tt.n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("tail(%q, %d) = %q, want %q", tt.text, tt.n, got, tt.want)
+			}
+		})
 	}
 }

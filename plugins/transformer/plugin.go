@@ -64,7 +64,7 @@ var schema = sdk.Schema{
 		{Name: "layers", Type: "number", Description: "Transformer blocks.", Default: 2.0},
 		{Name: "d_model", Type: "number", Description: "Width of the residual stream; divisible by heads.", Default: 128.0},
 		{Name: "heads", Type: "number", Description: "Attention heads.", Default: 4.0},
-		{Name: "context", Type: "number", Description: "Context window in tokens; longer contexts are left-truncated.", Default: 512.0},
+		{Name: "context", Type: "number", Description: "Context window in tokens; longer contexts lose their beginning, cut at a line.", Default: 512.0},
 		{Name: "vocab", Type: "number", Description: "Tokenizer vocabulary size (256 bytes plus learned merges).", Default: 1024.0},
 		{Name: "dropout", Type: "number", Description: "Residual dropout during supervised training, in [0,1).", Default: 0.0},
 		{Name: "seed", Type: "number", Description: "Seed for initialisation, dropout and data order.", Default: 1.0},
@@ -75,7 +75,7 @@ var schema = sdk.Schema{
 		{Name: "weight_decay", Type: "number", Description: "AdamW decoupled weight decay (matrices only).", Default: 0.01},
 		{Name: "grad_clip", Type: "number", Description: "Global gradient-norm clip; 0 disables.", Default: 1.0},
 		{Name: "batch_tokens", Type: "number", Description: "Tokens per micro-batch (padded B*T); larger batches accumulate gradients.", Default: 4096.0},
-		{Name: "reserve", Type: "number", Description: "Window tokens kept free for the completion: longer contexts keep only their last context-reserve tokens, in training and generation alike; 0 means context/4.", Default: 0.0},
+		{Name: "reserve", Type: "number", Description: "Window tokens kept free for the completion: longer contexts keep only their last context-reserve tokens (from the first whole line among them), in training and generation alike; 0 means context/4.", Default: 0.0},
 	},
 }
 
@@ -522,7 +522,7 @@ func (m *Model) layoutAll(n int, get func(i int) (string, string, []int32)) ([]s
 		if len(toks) == 0 {
 			toks = m.tok.Encode(comp)
 		}
-		seqs[i] = layout(i, m.tok.Encode(c), toks, m.cfg.Context, m.cfg.keep())
+		seqs[i] = layout(i, m.tok.Encode(c), toks, m.cfg.Context, m.cfg.keep(), m.tail)
 		if seqs[i].truncated {
 			trunc++
 		}
@@ -533,11 +533,35 @@ func (m *Model) layoutAll(n int, get func(i int) (string, string, []int32)) ([]s
 		before := m.truncations
 		m.truncations += trunc
 		if bits.Len(uint(before)) != bits.Len(uint(m.truncations)) {
-			m.log.Info("examples truncated to the context window (left side of the context dropped)",
+			m.log.Info("examples truncated to the context window (the beginning of the context dropped, cut at a line)",
 				"total", m.truncations, "context", m.cfg.Context)
 		}
 	}
 	return seqs, trunc
+}
+
+// lineSlack is how many more tokens tail gives up to start at a line.
+const lineSlack = 64
+
+// tail cuts ctx to at most n tokens from its end. The cut moves on past the
+// first newline token when one comes within lineSlack tokens (newlines are
+// tokens of their own), so a cut context starts with a whole line (a state
+// line, a command) rather than in the middle of one. Training and
+// generation cut alike.
+func (m *Model) tail(ctx []int32, n int) []int32 {
+	if len(ctx) <= n {
+		return ctx
+	}
+	cut := len(ctx) - n
+	if b := m.tok.tokenBytes(ctx[cut-1]); len(b) > 0 && b[0] == '\n' {
+		return ctx[cut:] // already at the start of a line
+	}
+	for i := cut; i < len(ctx)-1 && i < cut+lineSlack; i++ {
+		if b := m.tok.tokenBytes(ctx[i]); len(b) > 0 && b[0] == '\n' {
+			return ctx[i+1:]
+		}
+	}
+	return ctx[cut:]
 }
 
 func countTargets(seqs []sequence) int {

@@ -27,20 +27,20 @@ type sequence struct {
 // still overflow the window the context loses more on the left. An empty
 // context becomes a single newline so the first completion token has
 // something to be predicted from.
-func layout(ex int, ctx, comp []int32, window, keep int) sequence {
+func layout(ex int, ctx, comp []int32, window, keep int, tail func(ctx []int32, n int) []int32) sequence {
 	if len(ctx) == 0 {
 		ctx = []int32{'\n'}
 	}
 	s := sequence{ex: ex}
 	if len(ctx) > keep {
-		ctx, s.truncated = ctx[len(ctx)-keep:], true
+		ctx, s.truncated = tail(ctx, keep), true
 	}
 	if len(comp) > window {
 		comp, s.truncated = comp[:window], true
 	}
 	// The input holds len(ctx)+len(comp)-1 tokens and must fit the window.
 	if room := window + 1 - len(comp); len(ctx) > room {
-		ctx, s.truncated = ctx[len(ctx)-room:], true
+		ctx, s.truncated = tail(ctx, max(room, 1)), true
 	}
 	s.tokens = make([]int32, 0, len(ctx)+len(comp)-1)
 	s.tokens = append(append(s.tokens, ctx...), comp...)
