@@ -70,6 +70,8 @@ func TestRunVerdicts(t *testing.T) {
 		{"assert message", Check{Program: add, Tests: "assert add(1, 1) == 3, 'one plus one'\n"}, StatusFail, "assertion", 0, 1, "AssertionError: one plus one"},
 		{"not and membership", Check{Program: add, Tests: "assert not add(0, 0)\nassert add(1, 1) in [2, 3]\nassert add(1, 1) is not None\n"}, StatusPass, "", 3, 3, ""},
 		{"namedtuple and Counter are plain", Check{Program: "from collections import namedtuple, Counter\nP = namedtuple('P', 'x y')\ndef f():\n    return P(1, 2), Counter('aab')\n", Tests: "assert f()[0] == (1, 2)\nassert f()[1] == {'a': 2, 'b': 1}\n"}, StatusPass, "", 2, 2, ""},
+		{"truth tests", Check{Program: add, Tests: "assert add(1, 2)\nassert not add(1, -1)\nassert not not [add(0, 0)]\n"}, StatusPass, "", 3, 3, ""},
+		{"a falsy value where a truthy one is wanted", Check{Program: add, Tests: "assert add(1, 2)\nassert add(1, -1), 'zero'\n"}, StatusFail, "assertion", 1, 2, "Test 2 of 2 failed:\nassert add(1, -1), 'zero'\nAssertionError: zero"},
 		{"HumanEval check function, wrong", Check{Program: "def f(x):\n    return x\n", Tests: "def check(candidate):\n    assert candidate(1) == 2\n\ncheck(f)\n"}, StatusFail, "assertion", 0, 1, "Test 1 of 1 failed:\ncheck(f)\n"},
 		{"HumanEval check function, right", Check{Program: "def f(x):\n    return 2 * x\n", Tests: "def check(candidate):\n    assert candidate(1) == 2\n\ncheck(f)\n"}, StatusPass, "", 1, 1, ""},
 		{"exception after the last test", Check{Program: add, Tests: "assert add(1, 2) == 3\nraise ValueError('late')\n"}, StatusError, "exception", 0, 1, "ValueError: late"},
