@@ -38,14 +38,16 @@ func eval(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
 	if v, ok := toolBlock.Config["max_turns"].(float64); ok && maxTurns <= 0 {
 		maxTurns = int(v) // the tool's own limit
 	}
-	// Episodes of one batch advance a turn at a time; the batch's start is
-	// reset whenever turn 1 comes round again (the next pass or checkpoint).
-	var batchStart time.Time
+	// Episodes of one pass advance a turn at a time and passes run back to
+	// back, so a pass (turn 1 again) started when the last line was written,
+	// or when its checkpoint's evaluation began (lastLine is reset there).
+	var passStart, lastLine time.Time
 	e.Progress = func(turn, live, total int) {
 		if turn == 1 {
-			batchStart = time.Now()
+			passStart = lastLine
 		}
-		el := time.Since(batchStart)
+		lastLine = time.Now()
+		el := lastLine.Sub(passStart)
 		line := fmt.Sprintf("%-12s turn %d: %d of %d episodes still running  elapsed %s", env.Stage.Label, turn, live, total,
 			el.Round(time.Second))
 		if maxTurns > turn && live > 0 {
@@ -96,6 +98,7 @@ func eval(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
 			"tasks", len(ts), "samples", n)
 		fmt.Fprintf(env.Progress, "%-12s evaluating %s with %s on %d tasks x %d samples (+ greedy)\n",
 			env.Stage.Label, labelOr(ck.Label, modelBlock.Label), toolBlock.Plugin, len(ts), n)
+		lastLine = time.Now()
 		res, err := evaluate.Run(ctx, e, ts, opts)
 		if err != nil {
 			return nil, fmt.Errorf("%s: checkpoint %q: %w", env.Stage.ID(), ck.Label, err)
