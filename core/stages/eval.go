@@ -38,22 +38,20 @@ func eval(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
 	if v, ok := toolBlock.Config["max_turns"].(float64); ok && maxTurns <= 0 {
 		maxTurns = int(v) // the tool's own limit
 	}
-	// Episodes of one pass advance a turn at a time and passes run back to
-	// back, so a pass (turn 1 again) started when the last line was written,
-	// or when its checkpoint's evaluation began (lastLine is reset there).
-	var passStart, lastLine time.Time
+	// The engine reports before each turn, so a pass starts at its turn 1
+	// and turn t comes after t-1 turns of it.
+	var passStart time.Time
 	e.Progress = func(turn, live, total int) {
 		if turn == 1 {
-			passStart = lastLine
+			passStart = time.Now()
 		}
-		lastLine = time.Now()
-		el := lastLine.Sub(passStart)
+		el := time.Since(passStart)
 		line := fmt.Sprintf("%-12s turn %d: %d of %d episodes still running  elapsed %s", env.Stage.Label, turn, live, total,
 			el.Round(time.Second))
-		if maxTurns > turn && live > 0 {
+		if done := turn - 1; done > 0 && maxTurns >= turn {
 			// At most the remaining turns at the pace so far (fewer
 			// episodes are left each turn, so this is an upper bound).
-			line += fmt.Sprintf("  eta <= %s", (el / time.Duration(turn) * time.Duration(maxTurns-turn)).Round(time.Second))
+			line += fmt.Sprintf("  eta <= %s", (el / time.Duration(done) * time.Duration(maxTurns-done)).Round(time.Second))
 		}
 		fmt.Fprintln(env.Progress, line)
 	}
@@ -98,7 +96,6 @@ func eval(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
 			"tasks", len(ts), "samples", n)
 		fmt.Fprintf(env.Progress, "%-12s evaluating %s with %s on %d tasks x %d samples (+ greedy)\n",
 			env.Stage.Label, labelOr(ck.Label, modelBlock.Label), toolBlock.Plugin, len(ts), n)
-		lastLine = time.Now()
 		res, err := evaluate.Run(ctx, e, ts, opts)
 		if err != nil {
 			return nil, fmt.Errorf("%s: checkpoint %q: %w", env.Stage.ID(), ck.Label, err)
