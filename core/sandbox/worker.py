@@ -913,6 +913,15 @@ def wait_child(pid, pidfd, timeout):
         delay = min(delay * 2, 0.002)
 
 
+def reap_exited():
+    """Reaps every child that has exited, without waiting for the rest."""
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0] != 0:
+            pass
+    except ChildProcessError:
+        pass
+
+
 def kill_uid(uid):
     # Without a PID namespace, everything running as the check's uid is a
     # leftover of a check (the uid is reserved for this worker).
@@ -927,11 +936,7 @@ def kill_uid(uid):
                     os.kill(int(name), signal.SIGKILL)
             except OSError:
                 pass
-        try:
-            while os.waitpid(-1, os.WNOHANG)[0] != 0:
-                pass
-        except ChildProcessError:
-            pass
+        reap_exited()
         if not found:
             return
 
@@ -964,11 +969,7 @@ def kill_descendants():
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-        try:
-            while os.waitpid(-1, os.WNOHANG)[0] != 0:
-                pass
-        except ChildProcessError:
-            pass
+        reap_exited()
         if not mine:
             return
         time.sleep(0.001)
