@@ -35,38 +35,15 @@ import (
 // checks[i % len(checks)], and reports throughput and latency.
 func measure(b *testing.B, conc int, n int, run func(slot, i int) error) {
 	b.Helper()
-	lat := make([]time.Duration, b.N)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	var failed atomic.Int64
 	b.ResetTimer()
-	start := time.Now()
-	for slot := range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= b.N {
-					return
-				}
-				t := time.Now()
-				if err := run(slot, i%n); err != nil {
-					failed.Add(1)
-				}
-				lat[i] = time.Since(t)
-			}
-		}()
-	}
-	wg.Wait()
-	el := time.Since(start)
+	el, lat, failed := runAll(conc, 0, b.N, func(slot, i int) error { return run(slot, i%n) })
 	b.StopTimer()
 	slices.Sort(lat)
 	b.ReportMetric(float64(b.N)/el.Seconds(), "checks/s")
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
 	b.ReportMetric(float64(lat[min(len(lat)-1, len(lat)*99/100)].Microseconds())/1000, "p99_ms")
-	if f := failed.Load(); f > 0 {
-		b.ReportMetric(float64(f), "failed")
+	if failed > 0 {
+		b.ReportMetric(float64(failed), "failed")
 	}
 }
 
