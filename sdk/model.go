@@ -49,6 +49,10 @@ type ModelInfo struct {
 	Vocab      int
 	Device     string
 	Backend    string // e.g. "gorgonia+openblas"
+	// WholeEpisodes reports that TrainSupervised trains an example's Turns
+	// as one sequence. Hosts send per-turn examples to models without it,
+	// so a plugin built before Turns existed still learns every turn.
+	WholeEpisodes bool
 }
 
 // Model generates text. Models own their tokenizer; text is the boundary.
@@ -63,6 +67,18 @@ type Model interface {
 type SupervisedExample struct {
 	Context string
 	Target  string
+	// Turns continue the same sequence after Target: a whole episode is
+	// one example, each context read once and the loss on every target.
+	// Only models whose ModelInfo.WholeEpisodes is set receive Turns. A
+	// model may cut a sequence that outgrows its window into pieces, each
+	// target keeping the context it would have at generation.
+	Turns []SupervisedTurn
+}
+
+// SupervisedTurn is one later (context, target) pair of a SupervisedExample.
+type SupervisedTurn struct {
+	Context string
+	Target  string
 }
 
 // SupervisedBatch is one optimizer step of supervised training.
@@ -75,6 +91,11 @@ type SupervisedBatch struct {
 	// run of steps instead of the model's configured rate (a stage can
 	// fine-tune more gently than it pre-trained).
 	LearningRate float64
+	// ContextWeight, when positive, adds next-token loss on the context
+	// tokens (what the model reads) at this weight relative to a target
+	// token: an auxiliary language-modelling signal, e.g. on tool states
+	// that repeat across turns. The reported Loss stays targets only.
+	ContextWeight float64
 }
 
 // PolicyExample is one completion to reinforce (or discourage).

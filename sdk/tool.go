@@ -37,6 +37,11 @@ type StepInfo struct {
 	// "unknown-command", ...) or why the program failed ("syntax",
 	// "assertion", "exception", "timeout"); empty when there is nothing to say.
 	ErrorClass string
+	// ErrorType names what the program raised, as Python names it
+	// ("NameError", "IndentationError", "AssertionError"), or "Timeout";
+	// empty when there is nothing to name. Evaluations break results down
+	// by the first state's ErrorType.
+	ErrorType string
 	// Exited is true when the action was EXIT (or, for a one-shot tool,
 	// the single answer).
 	Exited bool

@@ -93,7 +93,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if !ok || !inst.Has("ToolWithDemonstrate") {
 		return fmt.Errorf("tool %s cannot break correct programs into repair tasks", *tool)
 	}
-	ts, err = tasks.RepairTasks(ctx, ts, *seed, breaker, 0, func(err error) { fmt.Fprintln(stderr, "warning:", err) })
+	ts, _, err = tasks.RepairTasks(ctx, ts, *seed, breaker, 0, func(err error) { fmt.Fprintln(stderr, "warning:", err) })
 	if err != nil {
 		return err
 	}

@@ -237,7 +237,7 @@ func play(ctx context.Context, f playFlags, task sdk.Task, r sandbox.Runner, lin
 		return err
 	}
 	if task.Reference != "" && task.Program == task.Reference {
-		broken, err := tasks.RepairTasks(ctx, []sdk.Task{task}, f.seed, tool, 1, func(error) {})
+		broken, _, err := tasks.RepairTasks(ctx, []sdk.Task{task}, f.seed, tool, 1, func(error) {})
 		if err != nil {
 			return err
 		}

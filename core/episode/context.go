@@ -74,6 +74,39 @@ func Context(prompt string, states, actions, stop []string, h History) (string, 
 	return b.String(), nil
 }
 
+// Increment is what a full-history context gains at one turn: the text
+// before the action (the whole context at the first turn, the previous
+// action's new state after it) and the action, ended by a stop string.
+type Increment struct {
+	Context string
+	Action  string
+}
+
+// Increments splits a full-history episode into its turns: the contexts of
+// Increments[:t+1] and the actions of Increments[:t], concatenated, are
+// exactly Context(prompt, states[:t+1], actions[:t], stop, Full), so a
+// whole episode can be read as one sequence. states holds one more state
+// than actions, as for Context.
+func Increments(prompt string, states, actions, stop []string) ([]Increment, error) {
+	if len(states) != len(actions)+1 {
+		return nil, fmt.Errorf("episode: %d states for %d actions, want one more state than actions", len(states), len(actions))
+	}
+	out := make([]Increment, len(actions))
+	for t, a := range actions {
+		var b strings.Builder
+		if t == 0 {
+			b.WriteString(prompt)
+			if !strings.HasSuffix(prompt, "\n") {
+				b.WriteByte('\n')
+			}
+		}
+		writeState(&b, states[t])
+		b.WriteString(ActionPrompt)
+		out[t] = Increment{Context: b.String(), Action: EndAction(a, stop)}
+	}
+	return out, nil
+}
+
 func writeState(b *strings.Builder, state string) {
 	b.WriteString(state)
 	if !strings.HasSuffix(state, "\n") {

@@ -65,3 +65,37 @@ func TestParseHistory(t *testing.T) {
 		t.Error("ParseHistory(some): want error")
 	}
 }
+
+// TestIncrements: the increments of an episode, read in order, are the
+// full-history context of every turn followed by its action.
+func TestIncrements(t *testing.T) {
+	prompt := "Fix the program."
+	states := []string{"L 1 x = 1\n***\nfail", "L 1 x = 2\n***\nfail again\n", "L 1 x = 3\n***\nAll 1 tests passed.\n"}
+	actions := []string{"REPL 1 >>>x = 2", "REPL 1 >>>x = 3\n"}
+	stop := []string{"\n"}
+	incs, err := Increments(prompt, states, actions, stop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(incs) != len(actions) {
+		t.Fatalf("%d increments for %d actions", len(incs), len(actions))
+	}
+	var read string
+	for i, inc := range incs {
+		read += inc.Context
+		want, err := Context(prompt, states[:i+1], actions[:i], stop, Full)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if read != want {
+			t.Errorf("turn %d: increments give\n%q\nwant\n%q", i+1, read, want)
+		}
+		if wantAction := EndAction(actions[i], stop); inc.Action != wantAction {
+			t.Errorf("turn %d: action %q, want %q", i+1, inc.Action, wantAction)
+		}
+		read += inc.Action
+	}
+	if _, err := Increments(prompt, states[:1], actions, stop); err == nil {
+		t.Error("mismatched states and actions: want error")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	"github.com/lathe-ml/lathe/core/passk"
+	"github.com/lathe-ml/lathe/core/results"
 	"github.com/lathe-ml/lathe/core/rollout"
 )
 
@@ -29,6 +30,9 @@ type Summary struct {
 	TurnBudget []float64
 	// GreedyTurnBudget is the same curve for the greedy episodes.
 	GreedyTurnBudget []float64
+	// Groups is pass@1 broken down by the tasks' first error and labels
+	// (Breakdown); Run fills it.
+	Groups []results.Group
 }
 
 // Summarize computes a Summary. sampled holds n episodes per task, grouped

@@ -22,6 +22,9 @@ type Options struct {
 	Seed        int64
 	// Greedy also plays one greedy (temperature 0) episode per task.
 	Greedy bool
+	// Labels[i], when given, place task i in groups of the breakdown
+	// (Summary.Groups) beside the first state's error type.
+	Labels [][]Label
 }
 
 // Result is a Summary with the time it took.
@@ -55,5 +58,6 @@ func Run(ctx context.Context, engine *rollout.Engine, tasks []sdk.Task, o Option
 	if err != nil {
 		return Result{}, err
 	}
+	s.Groups = Breakdown(sampled, n, o.Labels)
 	return Result{Summary: s, Wall: time.Since(t0)}, nil
 }

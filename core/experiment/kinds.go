@@ -90,6 +90,12 @@ var stageKinds = map[string][]attrSpec{
 		{Name: "steps", Type: tInt, Default: 200},
 		{Name: "batch_size", Type: tInt, Default: 8},
 		{Name: "history", Type: tEnum, Enum: []string{"full", "last"}, Default: "full"},
+		// whole_episode: with history "full", one sequence per demonstration
+		// (when the model supports it) instead of one example per turn.
+		{Name: "whole_episode", Type: tBool, Default: true},
+		// context_loss: weight of an auxiliary next-token loss on what the
+		// model reads (prompt and tool states); 0 trains on commands only.
+		{Name: "context_loss", Type: tNumber, Default: 0.0},
 		{Name: "checkpoint_every", Type: tInt, Default: 50},
 		{Name: "lr", Type: tNumber, Default: 0.0}, // peak learning rate; 0: the model's own
 		{Name: "seed", Type: tInt, Default: defaultSeed},

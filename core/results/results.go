@@ -38,6 +38,18 @@ type Row struct {
 	MeanTurns   float64         `json:"mean_turns"`
 	Tokens      int64           `json:"tokens"`
 	WallS       float64         `json:"wall_s"`
+	// Breakdown is pass@1 by the tasks' first error, corruption operators
+	// and number of corruptions, where the eval could tell them.
+	Breakdown []Group `json:"breakdown,omitempty"`
+}
+
+// Group is the sampled pass@1 of the tasks of one row that share a label:
+// Dimension "operator", Value "typo", say.
+type Group struct {
+	Dimension string  `json:"dimension"`
+	Value     string  `json:"value"`
+	Tasks     int     `json:"tasks"`
+	Pass1     float64 `json:"pass@1"`
 }
 
 // BudgetRow is the success rate of one checkpoint and tool when episodes

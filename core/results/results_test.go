@@ -19,7 +19,8 @@ func sample(run string, p1 float64) *Results {
 			{Eval: "test", Stage: "sft", StageKind: "sft", Tool: "coedit", Model: "policy", Tasks: 40, Samples: 4,
 				PassAt: map[int]float64{1: p1, 4: 0.5}, GreedyPass1: ptr(0.3), MeanTurns: 3.25, Tokens: 12000, WallS: 12.5},
 			{Eval: "test", Stage: "rl", StageKind: "grpo", Tool: "coedit", Model: "policy", Tasks: 40, Samples: 4,
-				PassAt: map[int]float64{1: 0.4, 4: 0.6}, MeanTurns: 2.5, Tokens: 9000, WallS: 11},
+				PassAt: map[int]float64{1: 0.4, 4: 0.6}, MeanTurns: 2.5, Tokens: 9000, WallS: 11,
+				Breakdown: []Group{{"first_error", "NameError", 12, 0.75}, {"operator", "typo", 9, 0.5}}},
 		},
 		Budgets: []BudgetRow{
 			{Eval: "test", Stage: "rl", StageKind: "grpo", Tool: "coedit", MaxTurns: 1, Tasks: 40, Success: 0.1},
@@ -44,15 +45,20 @@ func TestWrite(t *testing.T) {
 				"test,rl,grpo,coedit,policy,40,0.4,0.6,,2.5,9000,11\n" +
 				"\n" +
 				"eval,stage,stage_kind,tool,max_turns,tasks,success\n" +
-				"test,rl,grpo,coedit,1,40,0.1\n"}},
+				"test,rl,grpo,coedit,1,40,0.1\n",
+				"\neval,stage,stage_kind,tool,dimension,value,tasks,pass@1\n" +
+					"test,rl,grpo,coedit,first_error,NameError,12,0.75\n" +
+					"test,rl,grpo,coedit,operator,typo,9,0.5\n"}},
 		{"csv side by side", "csv", two, []string{
 			"run,eval,stage,", "quickstart/a,test,sft,sft,coedit,policy,40,0.25,", "quickstart/b,test,sft,sft,coedit,policy,40,0.125,"}},
 		{"table", "table", one, []string{
 			"eval", "pass@1", "pass@4", "greedy_pass@1", "0.250", "0.300", "3.25",
 			"Success rate by turn budget", "turns=1", "turns=4", "0.100", "0.350",
+			"pass@1 by first error", "test/rl", "first_error", "NameError", "12", "0.750", "operator", "typo", "9", "0.500",
 			"eval.test: split=test"}},
 		{"markdown side by side", "markdown", two, []string{
-			"|     run      | eval |", "|:---", "| quickstart/b |", "0.125", "**Success rate by turn budget", "- quickstart/a: eval.test"}},
+			"|     run      | eval |", "|:---", "| quickstart/b |", "0.125", "**Success rate by turn budget",
+			"quickstart/a test/rl", "quickstart/b test/rl", "- quickstart/a: eval.test"}},
 		{"json", "json", two, []string{`"run": "quickstart/a"`, `"pass_at": {`, `"1": 0.25`, `"run": "quickstart/b"`}},
 	}
 	for _, tc := range tests {

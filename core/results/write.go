@@ -1,6 +1,7 @@
 package results
 
 import (
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -51,10 +52,12 @@ func Write(w io.Writer, format string, sets []*Results) error {
 		main := resultsTable(sets, true)
 		cw.Write(main.header)
 		cw.WriteAll(main.rows)
-		if b := budgetLong(sets); len(b.rows) > 0 {
-			cw.Write(nil)
-			cw.Write(b.header)
-			cw.WriteAll(b.rows)
+		for _, b := range []table{budgetLong(sets), breakdownLong(sets)} {
+			if len(b.rows) > 0 {
+				cw.Write(nil)
+				cw.Write(b.header)
+				cw.WriteAll(b.rows)
+			}
 		}
 		cw.Flush()
 		if err := cw.Error(); err != nil {
@@ -64,8 +67,10 @@ func Write(w io.Writer, format string, sets []*Results) error {
 	case "table", "markdown":
 		md := format == "markdown"
 		tables := []table{resultsTable(sets, false)}
-		if b := budgetWide(sets); len(b.rows) > 0 {
-			tables = append(tables, b)
+		for _, b := range []table{budgetWide(sets), breakdownWide(sets)} {
+			if len(b.rows) > 0 {
+				tables = append(tables, b)
+			}
 		}
 		for i, t := range tables {
 			if i > 0 {
@@ -259,6 +264,75 @@ func budgetLong(sets []*Results) table {
 			row = append(row, b.Eval, b.Stage, b.StageKind, b.Tool, strconv.Itoa(b.MaxTurns),
 				strconv.Itoa(b.Tasks), strconv.FormatFloat(b.Success, 'g', -1, 64))
 			t.rows = append(t.rows, row)
+		}
+	}
+	return t
+}
+
+// breakdownWide pivots the rows' breakdowns: one row per (dimension,
+// value), one pass@1 column per (run, eval, stage, tool). The tasks column
+// is the group's size in the first column that has it; a cell of another
+// size says its own.
+func breakdownWide(sets []*Results) table {
+	multi := len(sets) > 1
+	t := table{title: "pass@1 by first error, corruption operator and number of corruptions", header: []string{"dimension", "value", "tasks"}}
+	type key struct{ dim, value string }
+	index := map[key]int{}
+	tasks := map[key]int{}
+	col := 0
+	for _, s := range sets {
+		for _, r := range s.Rows {
+			if len(r.Breakdown) == 0 {
+				continue
+			}
+			name := r.Eval + "/" + cmp.Or(r.Stage, "-")
+			if multi {
+				name = s.Run + " " + name
+			}
+			t.header = append(t.header, name)
+			for i := range t.rows {
+				t.rows[i] = append(t.rows[i], "")
+			}
+			for _, g := range r.Breakdown {
+				k := key{g.Dimension, g.Value}
+				i, ok := index[k]
+				if !ok {
+					i = len(t.rows)
+					index[k] = i
+					tasks[k] = g.Tasks
+					t.rows = append(t.rows, append([]string{g.Dimension, g.Value, strconv.Itoa(g.Tasks)}, make([]string, col+1)...))
+				}
+				cell := fmtRate(g.Pass1)
+				if g.Tasks != tasks[k] {
+					cell += fmt.Sprintf(" (%d)", g.Tasks)
+				}
+				t.rows[i][3+col] = cell
+			}
+			col++
+		}
+	}
+	return t
+}
+
+// breakdownLong lists the breakdown groups one per line (for CSV).
+func breakdownLong(sets []*Results) table {
+	multi := len(sets) > 1
+	var t table
+	if multi {
+		t.header = append(t.header, "run")
+	}
+	t.header = append(t.header, "eval", "stage", "stage_kind", "tool", "dimension", "value", "tasks", "pass@1")
+	for _, s := range sets {
+		for _, r := range s.Rows {
+			for _, g := range r.Breakdown {
+				var row []string
+				if multi {
+					row = append(row, s.Run)
+				}
+				row = append(row, r.Eval, r.Stage, r.StageKind, r.Tool, g.Dimension, g.Value,
+					strconv.Itoa(g.Tasks), strconv.FormatFloat(g.Pass1, 'g', -1, 64))
+				t.rows = append(t.rows, row)
+			}
 		}
 	}
 	return t

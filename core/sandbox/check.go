@@ -43,7 +43,11 @@ type Verdict struct {
 	Feedback string `json:"feedback"`
 	// ErrorClass is "", "syntax", "assertion", "exception", "timeout",
 	// "memory", "output" or "killed".
-	ErrorClass string        `json:"error_class,omitempty"`
+	ErrorClass string `json:"error_class,omitempty"`
+	// ErrorType names what the program raised, as Python does
+	// ("NameError", "IndentationError", "AssertionError"), or "Timeout";
+	// empty when the tests passed or the check was killed.
+	ErrorType  string        `json:"error_type,omitempty"`
 	Duration   time.Duration `json:"-"`
 	DurationMS float64       `json:"duration_ms"`
 	// Cached is true when the verdict came from the (program, tests) cache.

@@ -98,6 +98,11 @@ func TestRunVerdicts(t *testing.T) {
 				t.Errorf("got %s/%s %d/%d, want %s/%s %d/%d\nfeedback:\n%s", v.Status, v.ErrorClass, v.Passed, v.Total,
 					tc.status, tc.class, tc.passed, tc.total, v.Feedback)
 			}
+			// What the program raised is named, as the feedback shows it.
+			if wantType := v.Status != StatusPass && !strings.HasPrefix(v.Feedback, "The tests do not compile"); wantType != (v.ErrorType != "") ||
+				!strings.Contains(v.Feedback, v.ErrorType) {
+				t.Errorf("error type %q for feedback:\n%s", v.ErrorType, v.Feedback)
+			}
 			if want, exact := strings.CutPrefix(tc.feedback, "="); exact && v.Feedback != want {
 				t.Errorf("feedback:\n%s\nwant:\n%s", v.Feedback, want)
 			} else if !exact && !strings.Contains(v.Feedback, tc.feedback) {

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -127,10 +128,12 @@ func (p *Pool) verdict(c Check, r, ref *reply, timeout time.Duration) Verdict {
 		show = false
 	case o.syntax != nil && o.syntax.Where != "<tests>":
 		v.Status, v.ErrorClass = StatusError, "syntax"
+		v.ErrorType = cmp.Or(o.syntax.Type, "SyntaxError")
 		v.Passed = 0
 		writeSyntax(&b, o.syntax)
 	case r.TimedOut || signalled(r, syscall.SIGXCPU):
 		v.Status, v.ErrorClass = StatusTimeout, "timeout"
+		v.ErrorType = "Timeout"
 		fmt.Fprintf(&b, "Timeout: the program ran longer than %s", fmtDuration(timeout))
 		if !o.ran {
 			b.WriteString(" before the tests started")
@@ -146,6 +149,7 @@ func (p *Pool) verdict(c Check, r, ref *reply, timeout time.Duration) Verdict {
 		fmt.Fprintf(&b, "Killed: the program was killed by %s.", signalName(*r.Signal))
 	case o.progErr != nil:
 		v.Status, v.ErrorClass = StatusError, classOf(o.progErr)
+		v.ErrorType = o.progErr.Type
 		v.Passed = 0
 		if o.progErr.Where == "<setup>" {
 			b.WriteString("The test setup code raised an error:\n")
@@ -174,23 +178,24 @@ func (p *Pool) verdict(c Check, r, ref *reply, timeout time.Duration) Verdict {
 			v.Status, v.ErrorClass = StatusError, "killed"
 			b.WriteString("Error: the test did not report a result.")
 		case t.OK && ref != nil: // passed locally, but its values differ from the reference's
-			v.Status, v.ErrorClass = StatusFail, "assertion"
+			v.Status, v.ErrorClass, v.ErrorType = StatusFail, "assertion", "AssertionError"
 			b.WriteString(referenceMismatch(t, ref, firstBad))
 		case t.OK: // passed locally, but not against the literals the host kept
-			v.Status, v.ErrorClass = StatusFail, "assertion"
+			v.Status, v.ErrorClass, v.ErrorType = StatusFail, "assertion", "AssertionError"
 			_, msg := literalsHold(t, litsFor(r, firstBad))
 			if t.AMsg != "" {
 				msg = "AssertionError: " + clip(t.AMsg, 400)
 			}
 			b.WriteString(msg)
 		case t.Err == "assertion" && len(t.TB) == 0:
-			v.Status, v.ErrorClass = StatusFail, "assertion"
+			v.Status, v.ErrorClass, v.ErrorType = StatusFail, "assertion", "AssertionError"
 			b.WriteString("AssertionError")
 			if t.Msg != "" {
 				b.WriteString(": " + clip(t.Msg, 400))
 			}
 		default:
 			v.Status, v.ErrorClass = StatusError, classOf(t)
+			v.ErrorType = cmp.Or(t.Type, "AssertionError")
 			if t.Err == "assertion" {
 				v.Status = StatusFail
 			}

@@ -18,7 +18,7 @@ func eval(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
 	if err != nil {
 		return nil, err
 	}
-	ts, err := repairTasks(ctx, env, env.String("split"))
+	ts, ops, err := repairTasks(ctx, env, env.String("split"))
 	if err != nil {
 		return nil, err
 	}
@@ -80,6 +80,9 @@ func eval(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
 		Seed:        env.Seed,
 		Greedy:      true,
 	}
+	for _, o := range ops {
+		opts.Labels = append(opts.Labels, evaluate.CorruptionLabels(o))
+	}
 	var rows []results.Row
 	var budgets []results.BudgetRow
 	for _, ck := range checkpoints {
@@ -103,7 +106,7 @@ func eval(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
 		row := results.Row{
 			Stage: ck.Label, StageKind: ck.Kind, Tool: toolBlock.Plugin, Model: modelBlock.Label,
 			Tasks: res.Tasks, Samples: res.Samples, PassAt: res.PassAtK, MeanTurns: res.MeanTurns,
-			Tokens: int64(res.Tokens), WallS: res.Wall.Seconds(),
+			Tokens: int64(res.Tokens), WallS: res.Wall.Seconds(), Breakdown: res.Groups,
 		}
 		if res.GreedyPass1 >= 0 {
 			g := res.GreedyPass1

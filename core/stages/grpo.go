@@ -49,33 +49,33 @@ func engine(ctx context.Context, env *runner.StageEnv, model sdk.Model, withRewa
 
 // repairTasks loads the stage's split and gives every task a broken
 // program, through the tool's own demonstration generator.
-func repairTasks(ctx context.Context, env *runner.StageEnv, split string) ([]sdk.Task, error) {
+func repairTasks(ctx context.Context, env *runner.StageEnv, split string) ([]sdk.Task, [][]string, error) {
 	ts, err := loadTasks(ctx, env, split)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tool, err := env.Tool(ctx, "tool")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	breaker, ok := tool.(sdk.ToolWithDemonstrate)
 	if !ok {
-		return nil, fmt.Errorf("%s: the tool cannot break correct programs into repair tasks", env.Stage.ID())
+		return nil, nil, fmt.Errorf("%s: the tool cannot break correct programs into repair tasks", env.Stage.ID())
 	}
 	before := len(ts)
-	ts, err = tasks.RepairTasks(ctx, ts, env.Seed, breaker, 0, func(err error) {
+	ts, ops, err := tasks.RepairTasks(ctx, ts, env.Seed, breaker, 0, func(err error) {
 		env.Logger.Warn("task left out", "stage", env.Stage.Label, "error", err)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", env.Stage.ID(), err)
+		return nil, nil, fmt.Errorf("%s: %w", env.Stage.ID(), err)
 	}
 	if len(ts) < before {
 		env.Logger.Warn("tasks without a failing corruption left out", "stage", env.Stage.Label, "dropped", before-len(ts))
 	}
 	if len(ts) == 0 {
-		return nil, fmt.Errorf("%s: no repair tasks", env.Stage.ID())
+		return nil, nil, fmt.Errorf("%s: no repair tasks", env.Stage.ID())
 	}
-	return ts, nil
+	return ts, ops, nil
 }
 
 func grpoStage(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
@@ -92,7 +92,7 @@ func grpoStage(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error
 	if err != nil {
 		return nil, err
 	}
-	ts, err := repairTasks(ctx, env, env.String("split"))
+	ts, _, err := repairTasks(ctx, env, env.String("split"))
 	if err != nil {
 		return nil, err
 	}

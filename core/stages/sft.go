@@ -70,6 +70,29 @@ func SupervisedExamples(eps []Episode, h episode.History) ([]sdk.SupervisedExamp
 	return out, nil
 }
 
+// WholeEpisodeExamples turns each episode into one example: its first
+// turn's context and action, then every later (new state, action) pair, so
+// a model that trains whole episodes (sdk.ModelInfo.WholeEpisodes) reads
+// each context once and learns every action (history "full").
+func WholeEpisodeExamples(eps []Episode) ([]sdk.SupervisedExample, error) {
+	var out []sdk.SupervisedExample
+	for _, e := range eps {
+		incs, err := episode.Increments(e.Prompt, e.States, e.Actions, e.Stop)
+		if err != nil {
+			return nil, fmt.Errorf("stages: task %s: %w", e.TaskID, err)
+		}
+		if len(incs) == 0 {
+			continue
+		}
+		ex := sdk.SupervisedExample{Context: incs[0].Context, Target: incs[0].Action}
+		for _, inc := range incs[1:] {
+			ex.Turns = append(ex.Turns, sdk.SupervisedTurn{Context: inc.Context, Target: inc.Action})
+		}
+		out = append(out, ex)
+	}
+	return out, nil
+}
+
 // tokenizerCorpus is every episode once, in full, with its final action:
 // all the text a model will read or write.
 func tokenizerCorpus(eps []Episode) []string {
@@ -131,10 +154,6 @@ func sft(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
 	if err != nil {
 		return nil, err
 	}
-	examples, err := SupervisedExamples(eps, h)
-	if err != nil {
-		return nil, err
-	}
 	m, cfg, err := trainable(ctx, env)
 	if err != nil {
 		return nil, err
@@ -148,14 +167,26 @@ func sft(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
 	if err != nil {
 		return nil, err
 	}
+	whole := h == episode.Full && env.Bool("whole_episode") && info.WholeEpisodes
+	var examples []sdk.SupervisedExample
+	if whole {
+		examples, err = WholeEpisodeExamples(eps)
+	} else {
+		examples, err = SupervisedExamples(eps, h)
+	}
+	if err != nil {
+		return nil, err
+	}
 	env.Logger.Info("sft", "stage", env.Stage.Label, "episodes", len(eps), "examples", len(examples),
-		"history", h, "params", info.Parameters, "backend", info.Backend, "device", info.Device)
+		"history", h, "whole_episodes", whole, "context_loss", env.Float("context_loss"),
+		"params", info.Parameters, "backend", info.Backend, "device", info.Device)
 	bar := newProgress(env, env.Int("steps"), "sft", func(v map[string]float64) string {
 		return fmt.Sprintf("sft loss %.3f", v["loss"])
 	})
 	final, err := train.SFT(ctx, m, examples, train.SFTConfig{
-		Common:    common(env, ckDir, b.Plugin, *cfg, bar),
-		BatchSize: env.Int("batch_size"),
+		Common:        common(env, ckDir, b.Plugin, *cfg, bar),
+		BatchSize:     env.Int("batch_size"),
+		ContextWeight: env.Float("context_loss"),
 	})
 	if err != nil {
 		return nil, err

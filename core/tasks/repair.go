@@ -23,8 +23,9 @@ type Breaker interface {
 // failing corruption is left out and reported through warn (nil: the
 // standard logger). The result keeps the input order and depends only on
 // (tasks, seed) and b's determinism. Up to parallel tasks are broken at
-// once (<= 0 means 4).
-func RepairTasks(ctx context.Context, tasks []sdk.Task, seed int64, b Breaker, parallel int, warn func(error)) ([]sdk.Task, error) {
+// once (<= 0 means 4). corruptions[i] names the operators that broke the
+// i-th task returned (nil for a task kept as it was), for breakdowns.
+func RepairTasks(ctx context.Context, tasks []sdk.Task, seed int64, b Breaker, parallel int, warn func(error)) (broken []sdk.Task, corruptions [][]string, err error) {
 	if parallel <= 0 {
 		parallel = 4
 	}
@@ -32,6 +33,7 @@ func RepairTasks(ctx context.Context, tasks []sdk.Task, seed int64, b Breaker, p
 		warn = (&reader{}).warn
 	}
 	out := make([]sdk.Task, len(tasks))
+	ops := make([][]string, len(tasks))
 	keep := make([]bool, len(tasks))
 	errs := make([]error, len(tasks))
 	sem := make(chan struct{}, parallel)
@@ -53,21 +55,21 @@ func RepairTasks(ctx context.Context, tasks []sdk.Task, seed int64, b Breaker, p
 			case len(demos) == 0:
 				keep[i] = false
 			default:
-				out[i].Program = demos[0].Program
+				out[i].Program, ops[i] = demos[0].Program, demos[0].Corruptions
 			}
 		}(i, t)
 	}
 	wg.Wait()
-	var res []sdk.Task
 	for i := range tasks {
 		if errs[i] != nil {
-			return nil, errs[i]
+			return nil, nil, errs[i]
 		}
 		if !keep[i] {
 			warn(fmt.Errorf("tasks: task %s: no corruption of its reference fails its tests; left out of the repair set", tasks[i].ID))
 			continue
 		}
-		res = append(res, out[i])
+		broken = append(broken, out[i])
+		corruptions = append(corruptions, ops[i])
 	}
-	return res, nil
+	return broken, corruptions, nil
 }

@@ -387,7 +387,8 @@ func (f fakeBreaker) Demonstrate(_ context.Context, req sdk.DemonstrateRequest) 
 	if f.none[req.Task.ID] {
 		return nil, nil
 	}
-	return []sdk.Demonstration{{TaskID: req.Task.ID, Program: req.Task.Reference + fmt.Sprintf("# broken %d\n", req.Seed)}}, nil
+	return []sdk.Demonstration{{TaskID: req.Task.ID, Program: req.Task.Reference + fmt.Sprintf("# broken %d\n", req.Seed),
+		Corruptions: []string{"typo"}}}, nil
 }
 
 func TestRepairTasks(t *testing.T) {
@@ -398,16 +399,16 @@ func TestRepairTasks(t *testing.T) {
 		{ID: "d", Program: "z = 1\n"},
 	}
 	var warns []error
-	got, err := RepairTasks(context.Background(), in, 9, fakeBreaker{none: map[string]bool{"c": true}}, 2, func(e error) { warns = append(warns, e) })
+	got, ops, err := RepairTasks(context.Background(), in, 9, fakeBreaker{none: map[string]bool{"c": true}}, 2, func(e error) { warns = append(warns, e) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	var summary []string
-	for _, tk := range got {
-		summary = append(summary, tk.ID+"="+tk.Program)
+	for i, tk := range got {
+		summary = append(summary, fmt.Sprintf("%s=%s%v", tk.ID, tk.Program, ops[i]))
 	}
 	sort.Strings(summary)
-	want := []string{"a=x = 1\n# broken 9\n", "b=x = 2\n", "d=z = 1\n"}
+	want := []string{"a=x = 1\n# broken 9\n[typo]", "b=x = 2\n[]", "d=z = 1\n[]"}
 	if !reflect.DeepEqual(summary, want) || len(warns) != 1 || !strings.Contains(warns[0].Error(), "task c") {
 		t.Fatalf("got %q (warnings %v), want %q", summary, warns, want)
 	}

@@ -106,6 +106,8 @@ func (c Common) run(ctx context.Context, m Trainable, body func(step int) (map[s
 type SFTConfig struct {
 	Common
 	BatchSize int
+	// ContextWeight is sdk.SupervisedBatch.ContextWeight for every step.
+	ContextWeight float64
 }
 
 // SFT trains m on examples for cfg.Steps optimizer steps, resuming from the
@@ -117,7 +119,8 @@ func SFT(ctx context.Context, m Trainable, examples []sdk.SupervisedExample, cfg
 	}
 	return cfg.run(ctx, m, func(step int) (map[string]float64, error) {
 		idx := BatchIndices(len(examples), cfg.BatchSize, step-1, cfg.Seed)
-		batch := sdk.SupervisedBatch{Step: step - 1, TotalSteps: cfg.Steps, LearningRate: cfg.LearningRate}
+		batch := sdk.SupervisedBatch{Step: step - 1, TotalSteps: cfg.Steps, LearningRate: cfg.LearningRate,
+			ContextWeight: cfg.ContextWeight}
 		for _, i := range idx {
 			batch.Examples = append(batch.Examples, examples[i])
 		}

@@ -54,7 +54,7 @@ func BenchmarkTrainStep(b *testing.B) {
 		for j := range toks {
 			toks[j] = int32(rng.IntN(benchArch.Vocab))
 		}
-		seqs[i] = sequence{ex: i, tokens: toks[:T], first: 0, target: toks[1:]}
+		seqs[i] = layout(i, toks[:1], toks[1:], T, T, nil)
 	}
 	n := benchArch.numParams()
 	opt := adamW{M: make([]float32, n), V: make([]float32, n)}

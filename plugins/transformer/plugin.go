@@ -299,7 +299,7 @@ func (m *Model) Info(context.Context) (sdk.ModelInfo, error) {
 	}
 	return sdk.ModelInfo{
 		Name: "transformer", Parameters: int64(m.cfg.arch().numParams()), Context: m.cfg.Context,
-		Vocab: m.cfg.Vocab, Device: m.cfg.Device, Backend: m.backend,
+		Vocab: m.cfg.Vocab, Device: m.cfg.Device, Backend: m.backend, WholeEpisodes: true,
 	}, nil
 }
 
@@ -327,21 +327,37 @@ func (m *Model) FitTokenizer(ctx context.Context, corpus []string) error {
 }
 
 // TrainSupervised implements sdk.ModelWithTraining: mean cross-entropy over
-// the target tokens of the batch, contexts masked.
+// the target tokens of the batch, contexts masked, plus ContextWeight times
+// the mean cross-entropy over the context tokens when it is positive. An
+// example with Turns trains as one sequence while it fits (layoutTurns).
 func (m *Model) TrainSupervised(ctx context.Context, batch sdk.SupervisedBatch) (sdk.TrainStats, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.ready(); err != nil {
 		return sdk.TrainStats{}, err
 	}
-	seqs, trunc := m.layoutAll(len(batch.Examples), func(i int) (string, string, []int32) {
-		return batch.Examples[i].Context, batch.Examples[i].Target, nil
-	})
-	total := countTargets(seqs)
-	if total == 0 {
+	if batch.ContextWeight < 0 || math.IsNaN(batch.ContextWeight) {
+		return sdk.TrainStats{}, fmt.Errorf("transformer: context weight must be non-negative, got %g", batch.ContextWeight)
+	}
+	seqs, trunc := m.supervisedSequences(batch)
+	var nTarget, nRead int
+	for _, s := range seqs {
+		for j := range s.target {
+			if s.read != nil && s.read[j] {
+				nRead++
+			} else {
+				nTarget++
+			}
+		}
+	}
+	if nTarget == 0 {
 		return sdk.TrainStats{}, errors.New("transformer: supervised batch has no target tokens")
 	}
-	var loss, ent float64
+	gTarget, gRead := -1/float32(nTarget), float32(0)
+	if nRead > 0 {
+		gRead = -float32(batch.ContextWeight) / float32(nRead)
+	}
+	var loss, readLoss, ent float64
 	for _, mb := range microBatches(seqs, m.cfg.BatchTokens) {
 		if err := ctx.Err(); err != nil {
 			return sdk.TrainStats{}, fmt.Errorf("transformer: %w", err)
@@ -351,10 +367,19 @@ func (m *Model) TrainSupervised(ctx context.Context, batch sdk.SupervisedBatch) 
 			return sdk.TrainStats{}, err
 		}
 		g := make([]float32, len(s.logp))
-		for i := range g {
-			g[i] = -1 / float32(total)
-			loss -= float64(s.logp[i])
-			ent += float64(s.ent[i])
+		k := 0
+		for _, sq := range mb {
+			for j := range sq.target {
+				if sq.read != nil && sq.read[j] {
+					g[k] = gRead
+					readLoss -= float64(s.logp[k])
+				} else {
+					g[k] = gTarget
+					loss -= float64(s.logp[k])
+					ent += float64(s.ent[k])
+				}
+				k++
+			}
 		}
 		xentBackward(m.net.a.logits, s.targets, g, len(g), m.net.Vocab)
 		m.net.backward()
@@ -362,9 +387,38 @@ func (m *Model) TrainSupervised(ctx context.Context, batch sdk.SupervisedBatch) 
 	lr := m.cfg.hyper().withPeak(batch.LearningRate).lrAt(batch.Step, batch.TotalSteps)
 	norm := m.opt.update(m.net, m.cfg.hyper(), lr)
 	m.step++
-	return sdk.TrainStats{Loss: loss / float64(total), Tokens: total, Metrics: map[string]float64{
-		"lr": lr, "grad_norm": norm, "entropy": ent / float64(total), "truncated": float64(trunc),
-	}}, nil
+	metrics := map[string]float64{
+		"lr": lr, "grad_norm": norm, "entropy": ent / float64(nTarget), "truncated": float64(trunc),
+		"sequences": float64(len(seqs)),
+	}
+	if nRead > 0 {
+		metrics["context_loss"] = readLoss / float64(nRead)
+	}
+	return sdk.TrainStats{Loss: loss / float64(nTarget), Tokens: nTarget, Metrics: metrics}, nil
+}
+
+// supervisedSequences lays out a supervised batch: an example with Turns,
+// or any example when context tokens are scored, through layoutTurns; a
+// plain (context, target) pair through layout.
+func (m *Model) supervisedSequences(batch sdk.SupervisedBatch) ([]sequence, int) {
+	withContext := batch.ContextWeight > 0
+	var seqs []sequence
+	trunc := 0
+	for i, e := range batch.Examples {
+		turns := make([]turn, 0, 1+len(e.Turns))
+		turns = append(turns, turn{m.tok.Encode(e.Context), m.tok.Encode(e.Target)})
+		for _, t := range e.Turns {
+			turns = append(turns, turn{m.tok.Encode(t.Context), m.tok.Encode(t.Target)})
+		}
+		for _, s := range layoutTurns(i, turns, m.cfg.Context, m.cfg.keep(), withContext, m.tail) {
+			if s.truncated {
+				trunc++
+			}
+			seqs = append(seqs, s)
+		}
+	}
+	m.noteTruncations(trunc)
+	return seqs, trunc
 }
 
 // TrainPolicy implements sdk.ModelWithTraining: per token, the PPO clipped
@@ -527,9 +581,14 @@ func (m *Model) layoutAll(n int, get func(i int) (string, string, []int32)) ([]s
 			trunc++
 		}
 	}
+	m.noteTruncations(trunc)
+	return seqs, trunc
+}
+
+// noteTruncations counts examples cut to fit the window, logging the total
+// at 1, 2, 4, 8, ... so a long run says it without a line per step.
+func (m *Model) noteTruncations(trunc int) {
 	if trunc > 0 {
-		// Log at 1, 2, 4, 8, ... truncations so a long run says it without a
-		// line per step; TrainStats carries the per-batch count.
 		before := m.truncations
 		m.truncations += trunc
 		if bits.Len(uint(before)) != bits.Len(uint(m.truncations)) {
@@ -537,7 +596,6 @@ func (m *Model) layoutAll(n int, get func(i int) (string, string, []int32)) ([]s
 				"total", m.truncations, "context", m.cfg.Context)
 		}
 	}
-	return seqs, trunc
 }
 
 // lineSlack is how many more tokens tail gives up to start at a line.

@@ -27,7 +27,11 @@ type Tokenizer struct {
 // chunks splits text into pre-tokenization pieces so that merges never cross
 // a boundary between, say, an identifier and an operator: a word may carry
 // one leading space; runs of letters, digits, other spaces, newlines and
-// punctuation are separate pieces.
+// punctuation are separate pieces. The space of a line that starts "$ " (the
+// action prompt of core/episode) never joins the word after it: a command
+// then tokenizes the same when the model writes it after the prompt and
+// when a later turn's context reads it back, and a whole episode encodes
+// as its contexts and targets encoded one by one.
 func chunks(s string) []string {
 	var out []string
 	i := 0
@@ -44,7 +48,7 @@ func chunks(s string) []string {
 				i++
 			}
 			// A single space before a word joins the word (" return").
-			if i < len(s) && i-start >= 1 && class(s[i]) != clsOther && class(s[i]) != clsSpace {
+			if i < len(s) && i-start >= 1 && class(s[i]) != clsOther && class(s[i]) != clsSpace && !actionPrompt(s, start) {
 				if i-start > 1 {
 					i-- // leave the last space for the word
 				} else {
@@ -64,6 +68,12 @@ func chunks(s string) []string {
 		out = append(out, s[start:i])
 	}
 	return out
+}
+
+// actionPrompt reports whether the spaces at s[start:] follow a "$" that
+// begins a line.
+func actionPrompt(s string, start int) bool {
+	return start >= 1 && s[start-1] == '$' && (start == 1 || s[start-2] == '\n')
 }
 
 const (

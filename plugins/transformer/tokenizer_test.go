@@ -18,6 +18,9 @@ func TestChunks(t *testing.T) {
 		{"def f(x):", []string{"def", " f", "(", "x", "):"}},
 		{"    return x1\n\n", []string{"   ", " return", " x", "1", "\n\n"}},
 		{"a  = 10", []string{"a", "  ", "=", " 10"}},
+		{"$ REPL 2 >>>x", []string{"$", " ", "REPL", " 2", " ", ">>>", "x"}},
+		{"***\n$ EXIT\n", []string{"***", "\n", "$", " ", "EXIT", "\n"}},
+		{"x = $ y", []string{"x", " ", "=", " ", "$", " y"}},
 		{"", nil},
 	}
 	for _, tc := range tests {

@@ -8,13 +8,15 @@ import (
 )
 
 // sequence is one training or scoring example laid out for the network:
-// input tokens and, for each scored position, the index of the completion
-// token it predicts.
+// input tokens and, for each scored position, the token it predicts.
 type sequence struct {
 	ex     int     // index of the example in its batch
-	tokens []int32 // ctx+completion, minus the last token: what the network reads
-	first  int     // input position predicting the first kept completion token
-	target []int32 // kept completion tokens; target[j] is predicted at first+j
+	tokens []int32 // what the network reads
+	pos    []int32 // pos[j] is the input position predicting target[j]
+	target []int32
+	// read marks the scored tokens that belong to a context (an auxiliary
+	// language-modelling loss) rather than to a target; nil: none do.
+	read []bool
 	// truncated reports that the context lost tokens on the left or the
 	// completion lost tokens on the right to fit the window.
 	truncated bool
@@ -45,9 +47,60 @@ func layout(ex int, ctx, comp []int32, window, keep int, tail func(ctx []int32, 
 	s.tokens = make([]int32, 0, len(ctx)+len(comp)-1)
 	s.tokens = append(append(s.tokens, ctx...), comp...)
 	s.tokens = s.tokens[:len(s.tokens)-1]
-	s.first = len(ctx) - 1
 	s.target = comp
+	s.pos = make([]int32, len(comp))
+	for j := range comp {
+		s.pos[j] = int32(len(ctx) - 1 + j)
+	}
 	return s
+}
+
+// turn is one (context, target) pair of a whole-episode example, tokenized.
+type turn struct{ ctx, target []int32 }
+
+// layoutTurns lays out a whole episode as few sequences as the window
+// allows. Turns join one sequence (each context read once, every target
+// scored) while everything up to the turn's context fits in keep tokens,
+// which is exactly when generation would see that context uncut; from the
+// first turn that does not fit, each turn is a sequence of its own with
+// its context cut as Generate cuts it (layout). So every target is trained
+// on the tokens it is later generated from. With withContext, the tokens of
+// the joined contexts are also scored, marked in read.
+func layoutTurns(ex int, turns []turn, window, keep int, withContext bool, tail func(ctx []int32, n int) []int32) []sequence {
+	var out []sequence
+	var all []int32 // the episode so far: contexts and targets
+	joint := sequence{ex: ex}
+	joined := 0 // tokens of all that belong to the joint sequence
+	for _, t := range turns {
+		ctxStart := len(all)
+		all = append(all, t.ctx...)
+		if joined == ctxStart && len(all) > 0 && len(all) <= keep && len(all)+len(t.target) <= window+1 {
+			if withContext {
+				for p := max(ctxStart, 1); p < len(all); p++ {
+					joint.pos = append(joint.pos, int32(p-1))
+					joint.target = append(joint.target, all[p])
+					joint.read = append(joint.read, true)
+				}
+			}
+			for j, tok := range t.target {
+				joint.pos = append(joint.pos, int32(len(all)-1+j))
+				joint.target = append(joint.target, tok)
+				if withContext {
+					joint.read = append(joint.read, false)
+				}
+			}
+			all = append(all, t.target...)
+			joined = len(all)
+			continue
+		}
+		out = append(out, layout(ex, all, t.target, window, keep, tail))
+		all = append(all, t.target...)
+	}
+	if joined > 0 {
+		joint.tokens = append([]int32(nil), all[:joined-1]...)
+		out = append([]sequence{joint}, out...)
+	}
+	return out
 }
 
 // microBatches sorts sequences by length and groups them so that each group
@@ -83,7 +136,7 @@ func pack(mb []sequence) (tokens []int32, B, T int, rows, targets []int32) {
 	for b, s := range mb {
 		copy(tokens[b*T:], s.tokens)
 		for j, tg := range s.target {
-			rows = append(rows, int32(b*T+s.first+j))
+			rows = append(rows, int32(b*T)+s.pos[j])
 			targets = append(targets, tg)
 		}
 	}

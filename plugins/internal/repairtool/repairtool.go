@@ -430,6 +430,7 @@ func (t *Tool) check(ctx context.Context, task sdk.Task, lines []string) (sdk.St
 		Total:      v.Total,
 		Solved:     v.Status == sandbox.StatusPass,
 		ErrorClass: v.ErrorClass,
+		ErrorType:  v.ErrorType,
 	}
 	feedback := v.Feedback
 	if !t.Options().ShowFeedback && !info.Solved {

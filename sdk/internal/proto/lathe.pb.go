@@ -392,6 +392,7 @@ type StepInfo struct {
 	Exited        bool                   `protobuf:"varint,6,opt,name=exited,proto3" json:"exited,omitempty"`
 	TurnLimit     bool                   `protobuf:"varint,7,opt,name=turn_limit,json=turnLimit,proto3" json:"turn_limit,omitempty"`
 	Turn          int32                  `protobuf:"varint,8,opt,name=turn,proto3" json:"turn,omitempty"`
+	ErrorType     string                 `protobuf:"bytes,9,opt,name=error_type,json=errorType,proto3" json:"error_type,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -480,6 +481,13 @@ func (x *StepInfo) GetTurn() int32 {
 		return x.Turn
 	}
 	return 0
+}
+
+func (x *StepInfo) GetErrorType() string {
+	if x != nil {
+		return x.ErrorType
+	}
+	return ""
 }
 
 type Observation struct {
@@ -1534,6 +1542,7 @@ type ModelInfo struct {
 	Vocab         int32                  `protobuf:"varint,4,opt,name=vocab,proto3" json:"vocab,omitempty"`
 	Device        string                 `protobuf:"bytes,5,opt,name=device,proto3" json:"device,omitempty"`
 	Backend       string                 `protobuf:"bytes,6,opt,name=backend,proto3" json:"backend,omitempty"`
+	WholeEpisodes bool                   `protobuf:"varint,7,opt,name=whole_episodes,json=wholeEpisodes,proto3" json:"whole_episodes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1610,6 +1619,13 @@ func (x *ModelInfo) GetBackend() string {
 	return ""
 }
 
+func (x *ModelInfo) GetWholeEpisodes() bool {
+	if x != nil {
+		return x.WholeEpisodes
+	}
+	return false
+}
+
 type FitTokenizerRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Corpus        []string               `protobuf:"bytes,1,rep,name=corpus,proto3" json:"corpus,omitempty"`
@@ -1654,7 +1670,7 @@ func (x *FitTokenizerRequest) GetCorpus() []string {
 	return nil
 }
 
-type SupervisedExample struct {
+type SupervisedTurn struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Context       string                 `protobuf:"bytes,1,opt,name=context,proto3" json:"context,omitempty"`
 	Target        string                 `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
@@ -1662,9 +1678,62 @@ type SupervisedExample struct {
 	sizeCache     protoimpl.SizeCache
 }
 
+func (x *SupervisedTurn) Reset() {
+	*x = SupervisedTurn{}
+	mi := &file_lathe_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SupervisedTurn) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SupervisedTurn) ProtoMessage() {}
+
+func (x *SupervisedTurn) ProtoReflect() protoreflect.Message {
+	mi := &file_lathe_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SupervisedTurn.ProtoReflect.Descriptor instead.
+func (*SupervisedTurn) Descriptor() ([]byte, []int) {
+	return file_lathe_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *SupervisedTurn) GetContext() string {
+	if x != nil {
+		return x.Context
+	}
+	return ""
+}
+
+func (x *SupervisedTurn) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+type SupervisedExample struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Context       string                 `protobuf:"bytes,1,opt,name=context,proto3" json:"context,omitempty"`
+	Target        string                 `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
+	Turns         []*SupervisedTurn      `protobuf:"bytes,3,rep,name=turns,proto3" json:"turns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
 func (x *SupervisedExample) Reset() {
 	*x = SupervisedExample{}
-	mi := &file_lathe_proto_msgTypes[28]
+	mi := &file_lathe_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1676,7 +1745,7 @@ func (x *SupervisedExample) String() string {
 func (*SupervisedExample) ProtoMessage() {}
 
 func (x *SupervisedExample) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[28]
+	mi := &file_lathe_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1689,7 +1758,7 @@ func (x *SupervisedExample) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisedExample.ProtoReflect.Descriptor instead.
 func (*SupervisedExample) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{28}
+	return file_lathe_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SupervisedExample) GetContext() string {
@@ -1706,19 +1775,27 @@ func (x *SupervisedExample) GetTarget() string {
 	return ""
 }
 
+func (x *SupervisedExample) GetTurns() []*SupervisedTurn {
+	if x != nil {
+		return x.Turns
+	}
+	return nil
+}
+
 type SupervisedBatch struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Examples      []*SupervisedExample   `protobuf:"bytes,1,rep,name=examples,proto3" json:"examples,omitempty"`
 	Step          int32                  `protobuf:"varint,2,opt,name=step,proto3" json:"step,omitempty"`
 	TotalSteps    int32                  `protobuf:"varint,3,opt,name=total_steps,json=totalSteps,proto3" json:"total_steps,omitempty"`
 	LearningRate  float64                `protobuf:"fixed64,4,opt,name=learning_rate,json=learningRate,proto3" json:"learning_rate,omitempty"`
+	ContextWeight float64                `protobuf:"fixed64,5,opt,name=context_weight,json=contextWeight,proto3" json:"context_weight,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SupervisedBatch) Reset() {
 	*x = SupervisedBatch{}
-	mi := &file_lathe_proto_msgTypes[29]
+	mi := &file_lathe_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1730,7 +1807,7 @@ func (x *SupervisedBatch) String() string {
 func (*SupervisedBatch) ProtoMessage() {}
 
 func (x *SupervisedBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[29]
+	mi := &file_lathe_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1743,7 +1820,7 @@ func (x *SupervisedBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisedBatch.ProtoReflect.Descriptor instead.
 func (*SupervisedBatch) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{29}
+	return file_lathe_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SupervisedBatch) GetExamples() []*SupervisedExample {
@@ -1774,6 +1851,13 @@ func (x *SupervisedBatch) GetLearningRate() float64 {
 	return 0
 }
 
+func (x *SupervisedBatch) GetContextWeight() float64 {
+	if x != nil {
+		return x.ContextWeight
+	}
+	return 0
+}
+
 type PolicyExample struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Context       string                 `protobuf:"bytes,1,opt,name=context,proto3" json:"context,omitempty"`
@@ -1788,7 +1872,7 @@ type PolicyExample struct {
 
 func (x *PolicyExample) Reset() {
 	*x = PolicyExample{}
-	mi := &file_lathe_proto_msgTypes[30]
+	mi := &file_lathe_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1800,7 +1884,7 @@ func (x *PolicyExample) String() string {
 func (*PolicyExample) ProtoMessage() {}
 
 func (x *PolicyExample) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[30]
+	mi := &file_lathe_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1813,7 +1897,7 @@ func (x *PolicyExample) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyExample.ProtoReflect.Descriptor instead.
 func (*PolicyExample) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{30}
+	return file_lathe_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PolicyExample) GetContext() string {
@@ -1872,7 +1956,7 @@ type PolicyBatch struct {
 
 func (x *PolicyBatch) Reset() {
 	*x = PolicyBatch{}
-	mi := &file_lathe_proto_msgTypes[31]
+	mi := &file_lathe_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1884,7 +1968,7 @@ func (x *PolicyBatch) String() string {
 func (*PolicyBatch) ProtoMessage() {}
 
 func (x *PolicyBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[31]
+	mi := &file_lathe_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1897,7 +1981,7 @@ func (x *PolicyBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyBatch.ProtoReflect.Descriptor instead.
 func (*PolicyBatch) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{31}
+	return file_lathe_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PolicyBatch) GetExamples() []*PolicyExample {
@@ -1953,7 +2037,7 @@ type TrainStats struct {
 
 func (x *TrainStats) Reset() {
 	*x = TrainStats{}
-	mi := &file_lathe_proto_msgTypes[32]
+	mi := &file_lathe_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1965,7 +2049,7 @@ func (x *TrainStats) String() string {
 func (*TrainStats) ProtoMessage() {}
 
 func (x *TrainStats) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[32]
+	mi := &file_lathe_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1978,7 +2062,7 @@ func (x *TrainStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainStats.ProtoReflect.Descriptor instead.
 func (*TrainStats) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{32}
+	return file_lathe_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *TrainStats) GetLoss() float64 {
@@ -2011,7 +2095,7 @@ type LogprobsRequest struct {
 
 func (x *LogprobsRequest) Reset() {
 	*x = LogprobsRequest{}
-	mi := &file_lathe_proto_msgTypes[33]
+	mi := &file_lathe_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2023,7 +2107,7 @@ func (x *LogprobsRequest) String() string {
 func (*LogprobsRequest) ProtoMessage() {}
 
 func (x *LogprobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[33]
+	mi := &file_lathe_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2036,7 +2120,7 @@ func (x *LogprobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogprobsRequest.ProtoReflect.Descriptor instead.
 func (*LogprobsRequest) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{33}
+	return file_lathe_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *LogprobsRequest) GetExamples() []*PolicyExample {
@@ -2055,7 +2139,7 @@ type LogprobList struct {
 
 func (x *LogprobList) Reset() {
 	*x = LogprobList{}
-	mi := &file_lathe_proto_msgTypes[34]
+	mi := &file_lathe_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2067,7 +2151,7 @@ func (x *LogprobList) String() string {
 func (*LogprobList) ProtoMessage() {}
 
 func (x *LogprobList) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[34]
+	mi := &file_lathe_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2080,7 +2164,7 @@ func (x *LogprobList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogprobList.ProtoReflect.Descriptor instead.
 func (*LogprobList) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{34}
+	return file_lathe_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *LogprobList) GetValues() []float64 {
@@ -2099,7 +2183,7 @@ type LogprobsResponse struct {
 
 func (x *LogprobsResponse) Reset() {
 	*x = LogprobsResponse{}
-	mi := &file_lathe_proto_msgTypes[35]
+	mi := &file_lathe_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2111,7 +2195,7 @@ func (x *LogprobsResponse) String() string {
 func (*LogprobsResponse) ProtoMessage() {}
 
 func (x *LogprobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[35]
+	mi := &file_lathe_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2124,7 +2208,7 @@ func (x *LogprobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogprobsResponse.ProtoReflect.Descriptor instead.
 func (*LogprobsResponse) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{35}
+	return file_lathe_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *LogprobsResponse) GetLogprobs() []*LogprobList {
@@ -2143,7 +2227,7 @@ type CheckpointRequest struct {
 
 func (x *CheckpointRequest) Reset() {
 	*x = CheckpointRequest{}
-	mi := &file_lathe_proto_msgTypes[36]
+	mi := &file_lathe_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2155,7 +2239,7 @@ func (x *CheckpointRequest) String() string {
 func (*CheckpointRequest) ProtoMessage() {}
 
 func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[36]
+	mi := &file_lathe_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2168,7 +2252,7 @@ func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointRequest.ProtoReflect.Descriptor instead.
 func (*CheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{36}
+	return file_lathe_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *CheckpointRequest) GetDir() string {
@@ -2208,7 +2292,7 @@ const file_lathe_proto_rawDesc = "" +
 	"\treference\x18\x05 \x01(\tR\treference\x12\x14\n" +
 	"\x05setup\x18\x06 \x01(\tR\x05setup\x12\x1b\n" +
 	"\ttimeout_s\x18\a \x01(\x01R\btimeoutS\x12\x14\n" +
-	"\x05split\x18\b \x01(\tR\x05split\"\xd2\x01\n" +
+	"\x05split\x18\b \x01(\tR\x05split\"\xf1\x01\n" +
 	"\bStepInfo\x12\x16\n" +
 	"\x06passed\x18\x01 \x01(\x05R\x06passed\x12\x14\n" +
 	"\x05total\x18\x02 \x01(\x05R\x05total\x12\x16\n" +
@@ -2219,7 +2303,9 @@ const file_lathe_proto_rawDesc = "" +
 	"\x06exited\x18\x06 \x01(\bR\x06exited\x12\x1d\n" +
 	"\n" +
 	"turn_limit\x18\a \x01(\bR\tturnLimit\x12\x12\n" +
-	"\x04turn\x18\b \x01(\x05R\x04turn\"d\n" +
+	"\x04turn\x18\b \x01(\x05R\x04turn\x12\x1d\n" +
+	"\n" +
+	"error_type\x18\t \x01(\tR\terrorType\"d\n" +
 	"\vObservation\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12-\n" +
 	"\x04info\x18\x02 \x01(\v2\x19.lathe.plugin.v1.StepInfoR\x04info\x12\x12\n" +
@@ -2292,7 +2378,7 @@ const file_lathe_proto_rawDesc = "" +
 	"\vstop_reason\x18\x04 \x01(\tR\n" +
 	"stopReason\"Q\n" +
 	"\x10GenerateResponse\x12=\n" +
-	"\vcompletions\x18\x01 \x03(\v2\x1b.lathe.plugin.v1.CompletionR\vcompletions\"\xa1\x01\n" +
+	"\vcompletions\x18\x01 \x03(\v2\x1b.lathe.plugin.v1.CompletionR\vcompletions\"\xc8\x01\n" +
 	"\tModelInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
 	"\n" +
@@ -2301,18 +2387,24 @@ const file_lathe_proto_rawDesc = "" +
 	"\acontext\x18\x03 \x01(\x05R\acontext\x12\x14\n" +
 	"\x05vocab\x18\x04 \x01(\x05R\x05vocab\x12\x16\n" +
 	"\x06device\x18\x05 \x01(\tR\x06device\x12\x18\n" +
-	"\abackend\x18\x06 \x01(\tR\abackend\"-\n" +
+	"\abackend\x18\x06 \x01(\tR\abackend\x12%\n" +
+	"\x0ewhole_episodes\x18\a \x01(\bR\rwholeEpisodes\"-\n" +
 	"\x13FitTokenizerRequest\x12\x16\n" +
-	"\x06corpus\x18\x01 \x03(\tR\x06corpus\"E\n" +
+	"\x06corpus\x18\x01 \x03(\tR\x06corpus\"B\n" +
+	"\x0eSupervisedTurn\x12\x18\n" +
+	"\acontext\x18\x01 \x01(\tR\acontext\x12\x16\n" +
+	"\x06target\x18\x02 \x01(\tR\x06target\"|\n" +
 	"\x11SupervisedExample\x12\x18\n" +
 	"\acontext\x18\x01 \x01(\tR\acontext\x12\x16\n" +
-	"\x06target\x18\x02 \x01(\tR\x06target\"\xab\x01\n" +
+	"\x06target\x18\x02 \x01(\tR\x06target\x125\n" +
+	"\x05turns\x18\x03 \x03(\v2\x1f.lathe.plugin.v1.SupervisedTurnR\x05turns\"\xd2\x01\n" +
 	"\x0fSupervisedBatch\x12>\n" +
 	"\bexamples\x18\x01 \x03(\v2\".lathe.plugin.v1.SupervisedExampleR\bexamples\x12\x12\n" +
 	"\x04step\x18\x02 \x01(\x05R\x04step\x12\x1f\n" +
 	"\vtotal_steps\x18\x03 \x01(\x05R\n" +
 	"totalSteps\x12#\n" +
-	"\rlearning_rate\x18\x04 \x01(\x01R\flearningRate\"\xc5\x01\n" +
+	"\rlearning_rate\x18\x04 \x01(\x01R\flearningRate\x12%\n" +
+	"\x0econtext_weight\x18\x05 \x01(\x01R\rcontextWeight\"\xc5\x01\n" +
 	"\rPolicyExample\x12\x18\n" +
 	"\acontext\x18\x01 \x01(\tR\acontext\x12\x1e\n" +
 	"\n" +
@@ -2387,7 +2479,7 @@ func file_lathe_proto_rawDescGZIP() []byte {
 	return file_lathe_proto_rawDescData
 }
 
-var file_lathe_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_lathe_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_lathe_proto_goTypes = []any{
 	(*Empty)(nil),                // 0: lathe.plugin.v1.Empty
 	(*Attribute)(nil),            // 1: lathe.plugin.v1.Attribute
@@ -2417,17 +2509,18 @@ var file_lathe_proto_goTypes = []any{
 	(*GenerateResponse)(nil),     // 25: lathe.plugin.v1.GenerateResponse
 	(*ModelInfo)(nil),            // 26: lathe.plugin.v1.ModelInfo
 	(*FitTokenizerRequest)(nil),  // 27: lathe.plugin.v1.FitTokenizerRequest
-	(*SupervisedExample)(nil),    // 28: lathe.plugin.v1.SupervisedExample
-	(*SupervisedBatch)(nil),      // 29: lathe.plugin.v1.SupervisedBatch
-	(*PolicyExample)(nil),        // 30: lathe.plugin.v1.PolicyExample
-	(*PolicyBatch)(nil),          // 31: lathe.plugin.v1.PolicyBatch
-	(*TrainStats)(nil),           // 32: lathe.plugin.v1.TrainStats
-	(*LogprobsRequest)(nil),      // 33: lathe.plugin.v1.LogprobsRequest
-	(*LogprobList)(nil),          // 34: lathe.plugin.v1.LogprobList
-	(*LogprobsResponse)(nil),     // 35: lathe.plugin.v1.LogprobsResponse
-	(*CheckpointRequest)(nil),    // 36: lathe.plugin.v1.CheckpointRequest
-	nil,                          // 37: lathe.plugin.v1.ScoreResponse.ComponentsEntry
-	nil,                          // 38: lathe.plugin.v1.TrainStats.MetricsEntry
+	(*SupervisedTurn)(nil),       // 28: lathe.plugin.v1.SupervisedTurn
+	(*SupervisedExample)(nil),    // 29: lathe.plugin.v1.SupervisedExample
+	(*SupervisedBatch)(nil),      // 30: lathe.plugin.v1.SupervisedBatch
+	(*PolicyExample)(nil),        // 31: lathe.plugin.v1.PolicyExample
+	(*PolicyBatch)(nil),          // 32: lathe.plugin.v1.PolicyBatch
+	(*TrainStats)(nil),           // 33: lathe.plugin.v1.TrainStats
+	(*LogprobsRequest)(nil),      // 34: lathe.plugin.v1.LogprobsRequest
+	(*LogprobList)(nil),          // 35: lathe.plugin.v1.LogprobList
+	(*LogprobsResponse)(nil),     // 36: lathe.plugin.v1.LogprobsResponse
+	(*CheckpointRequest)(nil),    // 37: lathe.plugin.v1.CheckpointRequest
+	nil,                          // 38: lathe.plugin.v1.ScoreResponse.ComponentsEntry
+	nil,                          // 39: lathe.plugin.v1.TrainStats.MetricsEntry
 }
 var file_lathe_proto_depIdxs = []int32{
 	1,  // 0: lathe.plugin.v1.SchemaResponse.attributes:type_name -> lathe.plugin.v1.Attribute
@@ -2441,69 +2534,70 @@ var file_lathe_proto_depIdxs = []int32{
 	16, // 8: lathe.plugin.v1.DemonstrateResponse.demonstrations:type_name -> lathe.plugin.v1.Demonstration
 	6,  // 9: lathe.plugin.v1.Transition.before:type_name -> lathe.plugin.v1.StepInfo
 	6,  // 10: lathe.plugin.v1.Transition.after:type_name -> lathe.plugin.v1.StepInfo
-	37, // 11: lathe.plugin.v1.ScoreResponse.components:type_name -> lathe.plugin.v1.ScoreResponse.ComponentsEntry
+	38, // 11: lathe.plugin.v1.ScoreResponse.components:type_name -> lathe.plugin.v1.ScoreResponse.ComponentsEntry
 	18, // 12: lathe.plugin.v1.ScoreBatchRequest.transitions:type_name -> lathe.plugin.v1.Transition
 	19, // 13: lathe.plugin.v1.ScoreBatchResponse.scores:type_name -> lathe.plugin.v1.ScoreResponse
 	22, // 14: lathe.plugin.v1.GenerateRequest.sampling:type_name -> lathe.plugin.v1.Sampling
 	24, // 15: lathe.plugin.v1.GenerateResponse.completions:type_name -> lathe.plugin.v1.Completion
-	28, // 16: lathe.plugin.v1.SupervisedBatch.examples:type_name -> lathe.plugin.v1.SupervisedExample
-	30, // 17: lathe.plugin.v1.PolicyBatch.examples:type_name -> lathe.plugin.v1.PolicyExample
-	38, // 18: lathe.plugin.v1.TrainStats.metrics:type_name -> lathe.plugin.v1.TrainStats.MetricsEntry
-	30, // 19: lathe.plugin.v1.LogprobsRequest.examples:type_name -> lathe.plugin.v1.PolicyExample
-	34, // 20: lathe.plugin.v1.LogprobsResponse.logprobs:type_name -> lathe.plugin.v1.LogprobList
-	0,  // 21: lathe.plugin.v1.Tool.Schema:input_type -> lathe.plugin.v1.Empty
-	3,  // 22: lathe.plugin.v1.Tool.Configure:input_type -> lathe.plugin.v1.ConfigureRequest
-	0,  // 23: lathe.plugin.v1.Tool.Capabilities:input_type -> lathe.plugin.v1.Empty
-	8,  // 24: lathe.plugin.v1.Tool.Reset:input_type -> lathe.plugin.v1.ResetRequest
-	10, // 25: lathe.plugin.v1.Tool.Step:input_type -> lathe.plugin.v1.StepRequest
-	12, // 26: lathe.plugin.v1.Tool.Close:input_type -> lathe.plugin.v1.CloseRequest
-	13, // 27: lathe.plugin.v1.Tool.StepBatch:input_type -> lathe.plugin.v1.StepBatchRequest
-	15, // 28: lathe.plugin.v1.Tool.Demonstrate:input_type -> lathe.plugin.v1.DemonstrateRequest
-	0,  // 29: lathe.plugin.v1.Reward.Schema:input_type -> lathe.plugin.v1.Empty
-	3,  // 30: lathe.plugin.v1.Reward.Configure:input_type -> lathe.plugin.v1.ConfigureRequest
-	0,  // 31: lathe.plugin.v1.Reward.Capabilities:input_type -> lathe.plugin.v1.Empty
-	18, // 32: lathe.plugin.v1.Reward.Score:input_type -> lathe.plugin.v1.Transition
-	20, // 33: lathe.plugin.v1.Reward.ScoreBatch:input_type -> lathe.plugin.v1.ScoreBatchRequest
-	0,  // 34: lathe.plugin.v1.Model.Schema:input_type -> lathe.plugin.v1.Empty
-	3,  // 35: lathe.plugin.v1.Model.Configure:input_type -> lathe.plugin.v1.ConfigureRequest
-	0,  // 36: lathe.plugin.v1.Model.Capabilities:input_type -> lathe.plugin.v1.Empty
-	23, // 37: lathe.plugin.v1.Model.Generate:input_type -> lathe.plugin.v1.GenerateRequest
-	0,  // 38: lathe.plugin.v1.Model.Info:input_type -> lathe.plugin.v1.Empty
-	27, // 39: lathe.plugin.v1.Model.FitTokenizer:input_type -> lathe.plugin.v1.FitTokenizerRequest
-	29, // 40: lathe.plugin.v1.Model.TrainSupervised:input_type -> lathe.plugin.v1.SupervisedBatch
-	31, // 41: lathe.plugin.v1.Model.TrainPolicy:input_type -> lathe.plugin.v1.PolicyBatch
-	33, // 42: lathe.plugin.v1.Model.Logprobs:input_type -> lathe.plugin.v1.LogprobsRequest
-	36, // 43: lathe.plugin.v1.Model.Save:input_type -> lathe.plugin.v1.CheckpointRequest
-	36, // 44: lathe.plugin.v1.Model.Load:input_type -> lathe.plugin.v1.CheckpointRequest
-	2,  // 45: lathe.plugin.v1.Tool.Schema:output_type -> lathe.plugin.v1.SchemaResponse
-	0,  // 46: lathe.plugin.v1.Tool.Configure:output_type -> lathe.plugin.v1.Empty
-	4,  // 47: lathe.plugin.v1.Tool.Capabilities:output_type -> lathe.plugin.v1.CapabilitiesResponse
-	9,  // 48: lathe.plugin.v1.Tool.Reset:output_type -> lathe.plugin.v1.ResetResponse
-	11, // 49: lathe.plugin.v1.Tool.Step:output_type -> lathe.plugin.v1.StepResponse
-	0,  // 50: lathe.plugin.v1.Tool.Close:output_type -> lathe.plugin.v1.Empty
-	14, // 51: lathe.plugin.v1.Tool.StepBatch:output_type -> lathe.plugin.v1.StepBatchResponse
-	17, // 52: lathe.plugin.v1.Tool.Demonstrate:output_type -> lathe.plugin.v1.DemonstrateResponse
-	2,  // 53: lathe.plugin.v1.Reward.Schema:output_type -> lathe.plugin.v1.SchemaResponse
-	0,  // 54: lathe.plugin.v1.Reward.Configure:output_type -> lathe.plugin.v1.Empty
-	4,  // 55: lathe.plugin.v1.Reward.Capabilities:output_type -> lathe.plugin.v1.CapabilitiesResponse
-	19, // 56: lathe.plugin.v1.Reward.Score:output_type -> lathe.plugin.v1.ScoreResponse
-	21, // 57: lathe.plugin.v1.Reward.ScoreBatch:output_type -> lathe.plugin.v1.ScoreBatchResponse
-	2,  // 58: lathe.plugin.v1.Model.Schema:output_type -> lathe.plugin.v1.SchemaResponse
-	0,  // 59: lathe.plugin.v1.Model.Configure:output_type -> lathe.plugin.v1.Empty
-	4,  // 60: lathe.plugin.v1.Model.Capabilities:output_type -> lathe.plugin.v1.CapabilitiesResponse
-	25, // 61: lathe.plugin.v1.Model.Generate:output_type -> lathe.plugin.v1.GenerateResponse
-	26, // 62: lathe.plugin.v1.Model.Info:output_type -> lathe.plugin.v1.ModelInfo
-	0,  // 63: lathe.plugin.v1.Model.FitTokenizer:output_type -> lathe.plugin.v1.Empty
-	32, // 64: lathe.plugin.v1.Model.TrainSupervised:output_type -> lathe.plugin.v1.TrainStats
-	32, // 65: lathe.plugin.v1.Model.TrainPolicy:output_type -> lathe.plugin.v1.TrainStats
-	35, // 66: lathe.plugin.v1.Model.Logprobs:output_type -> lathe.plugin.v1.LogprobsResponse
-	0,  // 67: lathe.plugin.v1.Model.Save:output_type -> lathe.plugin.v1.Empty
-	0,  // 68: lathe.plugin.v1.Model.Load:output_type -> lathe.plugin.v1.Empty
-	45, // [45:69] is the sub-list for method output_type
-	21, // [21:45] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	28, // 16: lathe.plugin.v1.SupervisedExample.turns:type_name -> lathe.plugin.v1.SupervisedTurn
+	29, // 17: lathe.plugin.v1.SupervisedBatch.examples:type_name -> lathe.plugin.v1.SupervisedExample
+	31, // 18: lathe.plugin.v1.PolicyBatch.examples:type_name -> lathe.plugin.v1.PolicyExample
+	39, // 19: lathe.plugin.v1.TrainStats.metrics:type_name -> lathe.plugin.v1.TrainStats.MetricsEntry
+	31, // 20: lathe.plugin.v1.LogprobsRequest.examples:type_name -> lathe.plugin.v1.PolicyExample
+	35, // 21: lathe.plugin.v1.LogprobsResponse.logprobs:type_name -> lathe.plugin.v1.LogprobList
+	0,  // 22: lathe.plugin.v1.Tool.Schema:input_type -> lathe.plugin.v1.Empty
+	3,  // 23: lathe.plugin.v1.Tool.Configure:input_type -> lathe.plugin.v1.ConfigureRequest
+	0,  // 24: lathe.plugin.v1.Tool.Capabilities:input_type -> lathe.plugin.v1.Empty
+	8,  // 25: lathe.plugin.v1.Tool.Reset:input_type -> lathe.plugin.v1.ResetRequest
+	10, // 26: lathe.plugin.v1.Tool.Step:input_type -> lathe.plugin.v1.StepRequest
+	12, // 27: lathe.plugin.v1.Tool.Close:input_type -> lathe.plugin.v1.CloseRequest
+	13, // 28: lathe.plugin.v1.Tool.StepBatch:input_type -> lathe.plugin.v1.StepBatchRequest
+	15, // 29: lathe.plugin.v1.Tool.Demonstrate:input_type -> lathe.plugin.v1.DemonstrateRequest
+	0,  // 30: lathe.plugin.v1.Reward.Schema:input_type -> lathe.plugin.v1.Empty
+	3,  // 31: lathe.plugin.v1.Reward.Configure:input_type -> lathe.plugin.v1.ConfigureRequest
+	0,  // 32: lathe.plugin.v1.Reward.Capabilities:input_type -> lathe.plugin.v1.Empty
+	18, // 33: lathe.plugin.v1.Reward.Score:input_type -> lathe.plugin.v1.Transition
+	20, // 34: lathe.plugin.v1.Reward.ScoreBatch:input_type -> lathe.plugin.v1.ScoreBatchRequest
+	0,  // 35: lathe.plugin.v1.Model.Schema:input_type -> lathe.plugin.v1.Empty
+	3,  // 36: lathe.plugin.v1.Model.Configure:input_type -> lathe.plugin.v1.ConfigureRequest
+	0,  // 37: lathe.plugin.v1.Model.Capabilities:input_type -> lathe.plugin.v1.Empty
+	23, // 38: lathe.plugin.v1.Model.Generate:input_type -> lathe.plugin.v1.GenerateRequest
+	0,  // 39: lathe.plugin.v1.Model.Info:input_type -> lathe.plugin.v1.Empty
+	27, // 40: lathe.plugin.v1.Model.FitTokenizer:input_type -> lathe.plugin.v1.FitTokenizerRequest
+	30, // 41: lathe.plugin.v1.Model.TrainSupervised:input_type -> lathe.plugin.v1.SupervisedBatch
+	32, // 42: lathe.plugin.v1.Model.TrainPolicy:input_type -> lathe.plugin.v1.PolicyBatch
+	34, // 43: lathe.plugin.v1.Model.Logprobs:input_type -> lathe.plugin.v1.LogprobsRequest
+	37, // 44: lathe.plugin.v1.Model.Save:input_type -> lathe.plugin.v1.CheckpointRequest
+	37, // 45: lathe.plugin.v1.Model.Load:input_type -> lathe.plugin.v1.CheckpointRequest
+	2,  // 46: lathe.plugin.v1.Tool.Schema:output_type -> lathe.plugin.v1.SchemaResponse
+	0,  // 47: lathe.plugin.v1.Tool.Configure:output_type -> lathe.plugin.v1.Empty
+	4,  // 48: lathe.plugin.v1.Tool.Capabilities:output_type -> lathe.plugin.v1.CapabilitiesResponse
+	9,  // 49: lathe.plugin.v1.Tool.Reset:output_type -> lathe.plugin.v1.ResetResponse
+	11, // 50: lathe.plugin.v1.Tool.Step:output_type -> lathe.plugin.v1.StepResponse
+	0,  // 51: lathe.plugin.v1.Tool.Close:output_type -> lathe.plugin.v1.Empty
+	14, // 52: lathe.plugin.v1.Tool.StepBatch:output_type -> lathe.plugin.v1.StepBatchResponse
+	17, // 53: lathe.plugin.v1.Tool.Demonstrate:output_type -> lathe.plugin.v1.DemonstrateResponse
+	2,  // 54: lathe.plugin.v1.Reward.Schema:output_type -> lathe.plugin.v1.SchemaResponse
+	0,  // 55: lathe.plugin.v1.Reward.Configure:output_type -> lathe.plugin.v1.Empty
+	4,  // 56: lathe.plugin.v1.Reward.Capabilities:output_type -> lathe.plugin.v1.CapabilitiesResponse
+	19, // 57: lathe.plugin.v1.Reward.Score:output_type -> lathe.plugin.v1.ScoreResponse
+	21, // 58: lathe.plugin.v1.Reward.ScoreBatch:output_type -> lathe.plugin.v1.ScoreBatchResponse
+	2,  // 59: lathe.plugin.v1.Model.Schema:output_type -> lathe.plugin.v1.SchemaResponse
+	0,  // 60: lathe.plugin.v1.Model.Configure:output_type -> lathe.plugin.v1.Empty
+	4,  // 61: lathe.plugin.v1.Model.Capabilities:output_type -> lathe.plugin.v1.CapabilitiesResponse
+	25, // 62: lathe.plugin.v1.Model.Generate:output_type -> lathe.plugin.v1.GenerateResponse
+	26, // 63: lathe.plugin.v1.Model.Info:output_type -> lathe.plugin.v1.ModelInfo
+	0,  // 64: lathe.plugin.v1.Model.FitTokenizer:output_type -> lathe.plugin.v1.Empty
+	33, // 65: lathe.plugin.v1.Model.TrainSupervised:output_type -> lathe.plugin.v1.TrainStats
+	33, // 66: lathe.plugin.v1.Model.TrainPolicy:output_type -> lathe.plugin.v1.TrainStats
+	36, // 67: lathe.plugin.v1.Model.Logprobs:output_type -> lathe.plugin.v1.LogprobsResponse
+	0,  // 68: lathe.plugin.v1.Model.Save:output_type -> lathe.plugin.v1.Empty
+	0,  // 69: lathe.plugin.v1.Model.Load:output_type -> lathe.plugin.v1.Empty
+	46, // [46:70] is the sub-list for method output_type
+	22, // [22:46] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_lathe_proto_init() }
@@ -2517,7 +2611,7 @@ func file_lathe_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lathe_proto_rawDesc), len(file_lathe_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   39,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

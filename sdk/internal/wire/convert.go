@@ -73,6 +73,7 @@ func StepInfoToProto(i sdk.StepInfo) *pb.StepInfo {
 	return &pb.StepInfo{
 		Passed: int32(i.Passed), Total: int32(i.Total), Solved: i.Solved, Valid: i.Valid,
 		ErrorClass: i.ErrorClass, Exited: i.Exited, TurnLimit: i.TurnLimit, Turn: int32(i.Turn),
+		ErrorType: i.ErrorType,
 	}
 }
 
@@ -81,6 +82,7 @@ func StepInfoFromProto(p *pb.StepInfo) sdk.StepInfo {
 	return sdk.StepInfo{
 		Passed: int(p.GetPassed()), Total: int(p.GetTotal()), Solved: p.GetSolved(), Valid: p.GetValid(),
 		ErrorClass: p.GetErrorClass(), Exited: p.GetExited(), TurnLimit: p.GetTurnLimit(), Turn: int(p.GetTurn()),
+		ErrorType: p.GetErrorType(),
 	}
 }
 
@@ -213,7 +215,7 @@ func GenerateResponseFromProto(p *pb.GenerateResponse) sdk.GenerateResponse {
 func ModelInfoToProto(i sdk.ModelInfo) *pb.ModelInfo {
 	return &pb.ModelInfo{
 		Name: i.Name, Parameters: i.Parameters, Context: int32(i.Context),
-		Vocab: int32(i.Vocab), Device: i.Device, Backend: i.Backend,
+		Vocab: int32(i.Vocab), Device: i.Device, Backend: i.Backend, WholeEpisodes: i.WholeEpisodes,
 	}
 }
 
@@ -222,23 +224,34 @@ func ModelInfoFromProto(p *pb.ModelInfo) sdk.ModelInfo {
 	return sdk.ModelInfo{
 		Name: p.GetName(), Parameters: p.GetParameters(), Context: int(p.GetContext()),
 		Vocab: int(p.GetVocab()), Device: p.GetDevice(), Backend: p.GetBackend(),
+		WholeEpisodes: p.GetWholeEpisodes(),
 	}
 }
 
 // SupervisedBatchToProto encodes a supervised batch.
 func SupervisedBatchToProto(b sdk.SupervisedBatch) *pb.SupervisedBatch {
-	out := &pb.SupervisedBatch{Step: int32(b.Step), TotalSteps: int32(b.TotalSteps), LearningRate: b.LearningRate}
+	out := &pb.SupervisedBatch{Step: int32(b.Step), TotalSteps: int32(b.TotalSteps), LearningRate: b.LearningRate,
+		ContextWeight: b.ContextWeight}
 	for _, e := range b.Examples {
-		out.Examples = append(out.Examples, &pb.SupervisedExample{Context: e.Context, Target: e.Target})
+		pe := &pb.SupervisedExample{Context: e.Context, Target: e.Target}
+		for _, t := range e.Turns {
+			pe.Turns = append(pe.Turns, &pb.SupervisedTurn{Context: t.Context, Target: t.Target})
+		}
+		out.Examples = append(out.Examples, pe)
 	}
 	return out
 }
 
 // SupervisedBatchFromProto decodes a supervised batch.
 func SupervisedBatchFromProto(p *pb.SupervisedBatch) sdk.SupervisedBatch {
-	out := sdk.SupervisedBatch{Step: int(p.GetStep()), TotalSteps: int(p.GetTotalSteps()), LearningRate: p.GetLearningRate()}
+	out := sdk.SupervisedBatch{Step: int(p.GetStep()), TotalSteps: int(p.GetTotalSteps()), LearningRate: p.GetLearningRate(),
+		ContextWeight: p.GetContextWeight()}
 	for _, e := range p.GetExamples() {
-		out.Examples = append(out.Examples, sdk.SupervisedExample{Context: e.GetContext(), Target: e.GetTarget()})
+		se := sdk.SupervisedExample{Context: e.GetContext(), Target: e.GetTarget()}
+		for _, t := range e.GetTurns() {
+			se.Turns = append(se.Turns, sdk.SupervisedTurn{Context: t.GetContext(), Target: t.GetTarget()})
+		}
+		out.Examples = append(out.Examples, se)
 	}
 	return out
 }

@@ -11,7 +11,7 @@ import (
 // Every converter pair must round-trip a fully populated value and the
 // zero value, and map a nil message to the zero value.
 func TestRoundTrip(t *testing.T) {
-	info := sdk.StepInfo{Passed: 2, Total: 3, Solved: false, Valid: true, ErrorClass: "assertion", Exited: true, TurnLimit: true, Turn: 4}
+	info := sdk.StepInfo{Passed: 2, Total: 3, Solved: false, Valid: true, ErrorClass: "assertion", ErrorType: "NameError", Exited: true, TurnLimit: true, Turn: 4}
 	task := sdk.Task{ID: "t1", Text: "sum", Program: "def f(): pass", Tests: "assert f() == 1", Reference: "def f(): return 1", Setup: "import os", TimeoutS: 2.5, Split: "test"}
 	cases := []struct {
 		name string
@@ -46,10 +46,14 @@ func TestRoundTrip(t *testing.T) {
 		{"generate response", sdk.GenerateResponse{Completions: []sdk.Completion{{Text: "DELL 1\n", Tokens: []int32{5, 9}, Logprobs: []float64{-0.1, -2}, StopReason: "stop"}, {}}},
 			func(v any) any { return GenerateResponseFromProto(GenerateResponseToProto(v.(sdk.GenerateResponse))) },
 			func() any { return GenerateResponseFromProto(nil) }},
-		{"model info", sdk.ModelInfo{Name: "tiny", Parameters: 438000, Context: 512, Vocab: 260, Device: "cpu", Backend: "gorgonia"},
+		{"model info", sdk.ModelInfo{Name: "tiny", Parameters: 438000, Context: 512, Vocab: 260, Device: "cpu", Backend: "gorgonia", WholeEpisodes: true},
 			func(v any) any { return ModelInfoFromProto(ModelInfoToProto(v.(sdk.ModelInfo))) },
 			func() any { return ModelInfoFromProto(nil) }},
 		{"supervised batch", sdk.SupervisedBatch{Examples: []sdk.SupervisedExample{{Context: "c", Target: "t"}}, Step: 3, TotalSteps: 10, LearningRate: 1e-3},
+			func(v any) any { return SupervisedBatchFromProto(SupervisedBatchToProto(v.(sdk.SupervisedBatch))) },
+			func() any { return SupervisedBatchFromProto(nil) }},
+		{"whole-episode batch", sdk.SupervisedBatch{Examples: []sdk.SupervisedExample{{Context: "c", Target: "t",
+			Turns: []sdk.SupervisedTurn{{Context: "c2", Target: "t2"}, {Context: "c3", Target: "t3"}}}}, ContextWeight: 0.25},
 			func(v any) any { return SupervisedBatchFromProto(SupervisedBatchToProto(v.(sdk.SupervisedBatch))) },
 			func() any { return SupervisedBatchFromProto(nil) }},
 		{"policy batch", sdk.PolicyBatch{Examples: []sdk.PolicyExample{{Context: "c", Completion: "x", Tokens: []int32{1}, Advantage: -1.5, OldLogprobs: []float64{-1}, RefLogprobs: []float64{-1.1}}}, ClipEps: 0.2, KLCoef: 0.01, Step: 1, TotalSteps: 2, LearningRate: 3e-4},
