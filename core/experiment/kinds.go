@@ -96,6 +96,9 @@ var stageKinds = map[string][]attrSpec{
 		// context_loss: weight of an auxiliary next-token loss on what the
 		// model reads (prompt and tool states); 0 trains on commands only.
 		{Name: "context_loss", Type: tNumber, Default: 0.0},
+		// heldout: fraction of the demonstrations' tasks kept out of
+		// training; their loss is logged at every checkpoint.
+		{Name: "heldout", Type: tNumber, Default: 0.05},
 		{Name: "checkpoint_every", Type: tInt, Default: 50},
 		{Name: "lr", Type: tNumber, Default: 0.0}, // peak learning rate; 0: the model's own
 		{Name: "seed", Type: tInt, Default: defaultSeed},

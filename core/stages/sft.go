@@ -10,6 +10,7 @@ import (
 
 	"github.com/lathe-ml/lathe/core/episode"
 	"github.com/lathe-ml/lathe/core/runner"
+	"github.com/lathe-ml/lathe/core/tasks"
 	"github.com/lathe-ml/lathe/core/train"
 	"github.com/lathe-ml/lathe/sdk"
 )
@@ -68,6 +69,27 @@ func SupervisedExamples(eps []Episode, h episode.History) ([]sdk.SupervisedExamp
 		}
 	}
 	return out, nil
+}
+
+// maxHeldout caps the held-out examples scored at each checkpoint, so the
+// held-out loss costs a few seconds however large the data.
+const maxHeldout = 256
+
+// holdOut splits episodes by a hash of their task: the episodes of a
+// fraction frac of the tasks are held out of training (so the held-out
+// loss measures programs the model never saw), the rest are kept.
+func holdOut(eps []Episode, seed int64, frac float64) (train, heldout []Episode) {
+	if frac <= 0 {
+		return eps, nil
+	}
+	for _, e := range eps {
+		if tasks.HashSplit(seed, "heldout\x00"+e.TaskID, frac, 0) == tasks.SplitTest {
+			heldout = append(heldout, e)
+		} else {
+			train = append(train, e)
+		}
+	}
+	return train, heldout
 }
 
 // WholeEpisodeExamples turns each episode into one example: its first
@@ -154,6 +176,20 @@ func sft(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
 	if err != nil {
 		return nil, err
 	}
+	if f := env.Float("heldout"); f < 0 || f >= 1 {
+		return nil, fmt.Errorf("%s: heldout must be in [0, 1), got %g", env.Stage.ID(), f)
+	}
+	eps, heldoutEps := holdOut(eps, env.Seed, env.Float("heldout"))
+	if len(eps) == 0 {
+		return nil, fmt.Errorf("%s: heldout = %g leaves no demonstration to train on", env.Stage.ID(), env.Float("heldout"))
+	}
+	heldout, err := SupervisedExamples(heldoutEps, h)
+	if err != nil {
+		return nil, err
+	}
+	if len(heldout) > maxHeldout {
+		heldout = heldout[:maxHeldout]
+	}
 	m, cfg, err := trainable(ctx, env)
 	if err != nil {
 		return nil, err
@@ -178,6 +214,7 @@ func sft(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
 		return nil, err
 	}
 	env.Logger.Info("sft", "stage", env.Stage.Label, "episodes", len(eps), "examples", len(examples),
+		"heldout_episodes", len(heldoutEps), "heldout_examples", len(heldout),
 		"history", h, "whole_episodes", whole, "context_loss", env.Float("context_loss"),
 		"params", info.Parameters, "backend", info.Backend, "device", info.Device)
 	bar := newProgress(env, env.Int("steps"), "sft", func(v map[string]float64) string {
@@ -187,6 +224,7 @@ func sft(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
 		Common:        common(env, ckDir, b.Plugin, *cfg, bar),
 		BatchSize:     env.Int("batch_size"),
 		ContextWeight: env.Float("context_loss"),
+		Heldout:       heldout,
 	})
 	if err != nil {
 		return nil, err

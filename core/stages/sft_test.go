@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,6 +52,63 @@ func TestSupervisedExamples(t *testing.T) {
 	corpus := tokenizerCorpus(eps)
 	if len(corpus) != 1 || !strings.HasSuffix(corpus[0], "$ EXIT\n") || !strings.Contains(corpus[0], "REPL 1 >>>x = 2\n") {
 		t.Errorf("tokenizer corpus %q", corpus)
+	}
+}
+
+// TestWholeEpisodeExamples: one example per episode whose contexts and
+// targets, read in order, are the per-turn full-history examples.
+func TestWholeEpisodeExamples(t *testing.T) {
+	eps := []Episode{{
+		TaskID: "t", Prompt: "Fix it.", Stop: []string{"\n"},
+		States:  []string{"L 1 x = 1\n***\nfail", "L 1 x = 2\n***\nAll 1 tests passed.", "L 1 x = 2\n***\nAll 1 tests passed."},
+		Actions: []string{"REPL 1 >>>x = 2", "EXIT"},
+	}, {TaskID: "empty", Prompt: "p", States: []string{"s"}}}
+	whole, err := WholeEpisodeExamples(eps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	turns, err := SupervisedExamples(eps, episode.Full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(whole) != 1 || len(whole[0].Turns) != 1 {
+		t.Fatalf("got %+v, want one example of two turns (the empty episode left out)", whole)
+	}
+	read := whole[0].Context
+	if read != turns[0].Context || whole[0].Target != turns[0].Target {
+		t.Errorf("turn 1: %q|%q, want %q|%q", read, whole[0].Target, turns[0].Context, turns[0].Target)
+	}
+	read += whole[0].Target + whole[0].Turns[0].Context
+	if read != turns[1].Context || whole[0].Turns[0].Target != turns[1].Target {
+		t.Errorf("turn 2: %q|%q, want %q|%q", read, whole[0].Turns[0].Target, turns[1].Context, turns[1].Target)
+	}
+}
+
+// TestHoldOut: held-out episodes are those of whole tasks, chosen by hash,
+// the same for the same seed, and none without a fraction.
+func TestHoldOut(t *testing.T) {
+	var eps []Episode
+	for i := range 400 {
+		eps = append(eps, Episode{TaskID: fmt.Sprintf("task/%d", i/2)}) // two episodes per task
+	}
+	train, held := holdOut(eps, 7, 0.1)
+	if len(train)+len(held) != len(eps) || len(held) < 20 || len(held) > 60 {
+		t.Fatalf("%d trained, %d held out of %d, want about 10%% held out", len(train), len(held), len(eps))
+	}
+	heldTasks := map[string]bool{}
+	for _, e := range held {
+		heldTasks[e.TaskID] = true
+	}
+	for _, e := range train {
+		if heldTasks[e.TaskID] {
+			t.Fatalf("task %s is both trained on and held out", e.TaskID)
+		}
+	}
+	if _, again := holdOut(eps, 7, 0.1); len(again) != len(held) || again[0].TaskID != held[0].TaskID {
+		t.Error("held-out set differs for the same seed")
+	}
+	if train, held := holdOut(eps, 7, 0); len(held) != 0 || len(train) != len(eps) {
+		t.Error("fraction 0 held episodes out")
 	}
 }
 

@@ -67,11 +67,16 @@ func (c Common) after(ctx context.Context, m Trainable, step int, values map[str
 	if c.Progress != nil {
 		c.Progress(step, c.Steps, values)
 	}
-	if step == c.Steps || (c.CheckpointEvery > 0 && step%c.CheckpointEvery == 0) {
+	if c.checkpointDue(step) {
 		return SaveCheckpoint(ctx, m, c.CheckpointDir, Cursor{Stage: c.Stage, StageKind: c.StageKind, Step: step,
 			Plugin: c.Plugin, Config: json.RawMessage(c.PluginConfig)})
 	}
 	return "", nil
+}
+
+// checkpointDue reports whether step ends with a checkpoint.
+func (c Common) checkpointDue(step int) bool {
+	return step == c.Steps || (c.CheckpointEvery > 0 && step%c.CheckpointEvery == 0)
 }
 
 // run is the loop both trainers share: resume from the last complete
@@ -108,6 +113,34 @@ type SFTConfig struct {
 	BatchSize int
 	// ContextWeight is sdk.SupervisedBatch.ContextWeight for every step.
 	ContextWeight float64
+	// Heldout are examples never trained on, one per turn; their mean
+	// target loss is logged as "heldout_loss" at every checkpoint.
+	Heldout []sdk.SupervisedExample
+}
+
+// HeldoutLoss is the mean negative log-likelihood per target token of
+// examples under m (tokens a model cut to fit its window are not counted).
+func HeldoutLoss(ctx context.Context, m sdk.ModelWithTraining, examples []sdk.SupervisedExample) (float64, error) {
+	req := sdk.LogprobsRequest{Examples: make([]sdk.PolicyExample, len(examples))}
+	for i, e := range examples {
+		req.Examples[i] = sdk.PolicyExample{Context: e.Context, Completion: e.Target}
+	}
+	resp, err := m.Logprobs(ctx, req)
+	if err != nil {
+		return 0, fmt.Errorf("train: held-out loss: %w", err)
+	}
+	var sum float64
+	n := 0
+	for _, lp := range resp.Logprobs {
+		for _, x := range lp {
+			sum -= x
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("train: held-out loss: no scored tokens in %d examples", len(examples))
+	}
+	return sum / float64(n), nil
 }
 
 // SFT trains m on examples for cfg.Steps optimizer steps, resuming from the
@@ -133,6 +166,11 @@ func SFT(ctx context.Context, m Trainable, examples []sdk.SupervisedExample, cfg
 			"tokens_per_s": float64(st.Tokens) / time.Since(t0).Seconds()}
 		for k, v := range st.Metrics {
 			values[k] = v
+		}
+		if len(cfg.Heldout) > 0 && cfg.checkpointDue(step) {
+			if values["heldout_loss"], err = HeldoutLoss(ctx, m, cfg.Heldout); err != nil {
+				return nil, fmt.Errorf("train: %s step %d: %w", cfg.Stage, step, err)
+			}
 		}
 		return values, nil
 	})
