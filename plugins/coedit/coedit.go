@@ -15,7 +15,8 @@
 //
 // Configuration (shared with the rewrite tool, so the two are swappable):
 // max_turns (default 10), timeout_s (default 5), workers (default one per
-// core), show_feedback (default true), show_tests (default false).
+// core), show_feedback (default true), show_tests (default false),
+// show_instructions (default true).
 package coedit
 
 import (

@@ -158,7 +158,7 @@ func TestConfigure(t *testing.T) {
 		want func(o repairtool.Options) bool
 	}{
 		{"empty keeps defaults", ``, "", func(o repairtool.Options) bool {
-			return o.MaxTurns == 10 && o.TimeoutS == 5 && o.ShowFeedback && !o.ShowTests && o.Workers > 0
+			return o.MaxTurns == 10 && o.TimeoutS == 5 && o.ShowFeedback && !o.ShowTests && o.ShowInstructions && o.Workers > 0
 		}},
 		{"all set", `{"max_turns":4,"timeout_s":2.5,"workers":3,"show_feedback":false,"show_tests":true}`, "", func(o repairtool.Options) bool {
 			return o.MaxTurns == 4 && o.TimeoutS == 2.5 && o.Workers == 3 && !o.ShowFeedback && o.ShowTests
@@ -199,7 +199,7 @@ func TestSchemaMatchesOptions(t *testing.T) {
 		names = append(names, a.Name)
 		defaults[a.Name] = a.Default
 	}
-	if got := strings.Join(names, ","); got != "max_turns,timeout_s,workers,show_feedback,show_tests" {
+	if got := strings.Join(names, ","); got != "max_turns,timeout_s,workers,show_feedback,show_tests,show_instructions" {
 		t.Fatalf("attributes = %s", got)
 	}
 	// The schema's defaults, fed back through Configure, are the defaults.
@@ -228,6 +228,10 @@ func TestFeedbackAndPrompt(t *testing.T) {
 		{"counts only, tests shown", map[string]any{"show_feedback": false, "show_tests": true},
 			"L 1 def add(a, b):\nL 2     retrun a - b\n***\n1 of 2 tests passed.\n",
 			[]string{"Tests:\ndef add(a, b):\n    return a + b\n"}, nil},
+		{"no instructions", map[string]any{"show_instructions": false},
+			"L 1 def add(a, b):\nL 2     retrun a - b\n***\nTest 2 failed: \"return a + b\" not found\nAssertionError\n",
+			[]string{"Repair the Python program below so that its tests pass.\nTask: Return the sum of a and b.\n"},
+			[]string{"REPW n", "EXIT", "Tests:"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

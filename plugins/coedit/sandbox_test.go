@@ -63,11 +63,11 @@ func TestSandboxEpisode(t *testing.T) {
 		info     sdk.StepInfo
 	}{
 		{"", "L 1 def similar_elements(a, b):\nL 2     res = tuple(set(a) | set(b))\nL 3     retrun (res)\n***\n",
-			"NameError: name 'retrun' is not defined", sdk.StepInfo{Total: 2, Valid: true, ErrorClass: "exception"}},
+			"NameError: name 'retrun' is not defined", sdk.StepInfo{Total: 2, Valid: true, ErrorClass: "exception", ErrorType: "NameError"}},
 		{"DELL 4", "L 1 def similar_elements(a, b):\nL 2     res = tuple(set(a) | set(b))\nL 3     retrun (res)\n***\n",
-			"DELL 4: line 4 does not exist (program has 3 lines)", sdk.StepInfo{Total: 2, Valid: false, ErrorClass: "range", Turn: 1}},
+			"DELL 4: line 4 does not exist (program has 3 lines)", sdk.StepInfo{Total: 2, Valid: false, ErrorClass: "range", ErrorType: "NameError", Turn: 1}}, // the program, unchanged, still raises
 		{"REPW 3 >>>retrun >>>return", "L 1 def similar_elements(a, b):\nL 2     res = tuple(set(a) | set(b))\nL 3     return (res)\n***\n",
-			"AssertionError", sdk.StepInfo{Total: 2, Valid: true, ErrorClass: "assertion", Turn: 2}},
+			"AssertionError", sdk.StepInfo{Total: 2, Valid: true, ErrorClass: "assertion", ErrorType: "AssertionError", Turn: 2}},
 		{"REPW 2 >>>| >>>&", "L 1 def similar_elements(a, b):\nL 2     res = tuple(set(a) & set(b))\nL 3     return (res)\n***\n",
 			"All 2 tests passed.", sdk.StepInfo{Passed: 2, Total: 2, Solved: true, Valid: true, Turn: 3}},
 		{"EXIT", "L 1 def similar_elements(a, b):\nL 2     res = tuple(set(a) & set(b))\nL 3     return (res)\n***\n",
