@@ -46,9 +46,9 @@ func TestWrite(t *testing.T) {
 				"\n" +
 				"eval,stage,stage_kind,tool,max_turns,tasks,success\n" +
 				"test,rl,grpo,coedit,1,40,0.1\n",
-				"\neval,stage,stage_kind,tool,dimension,value,tasks,pass@1\n" +
-					"test,rl,grpo,coedit,first_error,NameError,12,0.75\n" +
-					"test,rl,grpo,coedit,operator,typo,9,0.5\n"}},
+			"\neval,stage,stage_kind,tool,dimension,value,tasks,pass@1\n" +
+				"test,rl,grpo,coedit,first_error,NameError,12,0.75\n" +
+				"test,rl,grpo,coedit,operator,typo,9,0.5\n"}},
 		{"csv side by side", "csv", two, []string{
 			"run,eval,stage,", "quickstart/a,test,sft,sft,coedit,policy,40,0.25,", "quickstart/b,test,sft,sft,coedit,policy,40,0.125,"}},
 		{"table", "table", one, []string{
