@@ -230,6 +230,17 @@ func TestMistakes(t *testing.T) {
 			detail:  "without quotes",
 		},
 		{
+			name:    "init neither a reference nor a path",
+			src:     base + "stage \"sft\" {\n  kind = \"sft\"\n  model = model.policy\n  data = stage.demos\n  init = @@3\n}\n",
+			summary: "Invalid reference",
+			detail:  "or the path of a checkpoint in quotes",
+		},
+		{
+			name:    "init an empty path",
+			src:     base + "stage \"sft\" {\n  kind = \"sft\"\n  model = model.policy\n  data = stage.demos\n  init = @@\"\"\n}\n",
+			summary: "Empty path",
+		},
+		{
 			name:    "undeclared variable in expression",
 			src:     base + "tool \"e2\" {\n  plugin = \"coedit\"\n  max_turns = var@@.turn\n}\n",
 			summary: "Undeclared variable",

@@ -52,6 +52,9 @@ type attrSpec struct {
 	// reference to stages of these kinds.
 	RefKind    string
 	StageKinds []string
+	// PathOK lets a stage reference be written as a quoted path instead
+	// (a checkpoint of another run): the value is then a Ref of Kind PathRef.
+	PathOK bool
 }
 
 type defaultMarker int
@@ -86,7 +89,7 @@ var stageKinds = map[string][]attrSpec{
 	"sft": {
 		{Name: "model", Type: tRef, RefKind: "model", Required: true},
 		{Name: "data", Type: tRef, RefKind: "stage", StageKinds: []string{"synthesize"}, Required: true},
-		{Name: "init", Type: tRef, RefKind: "stage", StageKinds: checkpointKinds},
+		{Name: "init", Type: tRef, RefKind: "stage", StageKinds: checkpointKinds, PathOK: true},
 		{Name: "steps", Type: tInt, Default: 200},
 		{Name: "batch_size", Type: tInt, Default: 8},
 		{Name: "history", Type: tEnum, Enum: []string{"full", "last"}, Default: "full"},
@@ -108,7 +111,7 @@ var stageKinds = map[string][]attrSpec{
 		{Name: "tool", Type: tRef, RefKind: "tool", Required: true},
 		{Name: "reward", Type: tRef, RefKind: "reward", Required: true},
 		{Name: "dataset", Type: tRef, RefKind: "dataset", Required: true},
-		{Name: "init", Type: tRef, RefKind: "stage", StageKinds: checkpointKinds},
+		{Name: "init", Type: tRef, RefKind: "stage", StageKinds: checkpointKinds, PathOK: true},
 		{Name: "split", Type: tString, Default: "train"},
 		{Name: "steps", Type: tInt, Default: 50},
 		{Name: "group", Type: tInt, Default: 4},

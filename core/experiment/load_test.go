@@ -97,6 +97,37 @@ func TestLoadResolves(t *testing.T) {
 	}
 }
 
+// TestInitFromPath: init may name another run's checkpoint by path; the
+// stage then depends on no stage of this run.
+func TestInitFromPath(t *testing.T) {
+	src := base + `
+variable "pre" { default = "runs/pretrain/x/stages/lm" }
+stage "sft" {
+  kind  = "sft"
+  model = model.policy
+  data  = stage.demos
+  init  = var.pre
+}
+`
+	e, _, diags := Load(context.Background(), "init.hcl", []byte(src), nil, testSchemas)
+	if diags.HasErrors() {
+		var buf bytes.Buffer
+		_ = WriteDiagnostics(&buf, e.Files(), diags, 0)
+		t.Fatalf("diagnostics:\n%s", buf.String())
+	}
+	sft := e.Stage("sft")
+	ref, ok := sft.Attrs.Ref("init")
+	if !ok || ref.Kind != PathRef || ref.Label != "runs/pretrain/x/stages/lm" {
+		t.Fatalf("init = %+v, want the path", ref)
+	}
+	if !reflect.DeepEqual(sft.DependsOn, []string{"demos"}) {
+		t.Errorf("sft depends on %v, want only demos", sft.DependsOn)
+	}
+	if got := sft.Attrs.JSON()["init"]; got != `"runs/pretrain/x/stages/lm"` {
+		t.Errorf("resolved init = %v", got)
+	}
+}
+
 // TestShippedExperiments parses and resolves every file in experiments/;
 // core/runner's test also decodes them against the built-in plugins' schemas.
 func TestShippedExperiments(t *testing.T) {

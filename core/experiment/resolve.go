@@ -490,10 +490,23 @@ func (r *resolver) reference(expr hcl.Expression, sp attrSpec, from *Stage) (Ref
 	}
 	example := sp.RefKind + ".NAME"
 	trav, d := hcl.AbsTraversalForExpr(expr)
+	if sp.PathOK && (d.HasErrors() || !slices.Contains(refKinds, trav.RootName())) {
+		// Not a reference to a block: a path (to another run's checkpoint),
+		// quoted or from a variable.
+		val, vd := expr.Value(r.exp.evalCtx)
+		if !vd.HasErrors() && val.IsWhollyKnown() && !val.IsNull() && val.Type() == cty.String {
+			if val.AsString() == "" {
+				return bad("Empty path", fmt.Sprintf("The %q argument takes %s or the path of a checkpoint, not an empty string.", sp.Name, example), expr.Range())
+			}
+			return Ref{Kind: PathRef, Label: val.AsString(), Range: expr.Range()}, true
+		}
+	}
 	if d.HasErrors() || len(trav) != 2 {
-		return bad("Invalid reference",
-			fmt.Sprintf("The %q argument takes a reference such as %s, written without quotes.", sp.Name, example),
-			expr.Range())
+		detail := fmt.Sprintf("The %q argument takes a reference such as %s, written without quotes.", sp.Name, example)
+		if sp.PathOK {
+			detail = fmt.Sprintf("The %q argument takes a reference such as %s, written without quotes, or the path of a checkpoint in quotes.", sp.Name, example)
+		}
+		return bad("Invalid reference", detail, expr.Range())
 	}
 	step, ok := trav[1].(hcl.TraverseAttr)
 	if !ok {

@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -16,8 +17,19 @@ type Ref struct {
 	Range hcl.Range
 }
 
-// String returns the reference as written: "tool.editor".
-func (r Ref) String() string { return r.Kind + "." + r.Label }
+// PathRef is the Kind of a reference written as a quoted path where an
+// attribute allows one (init = "runs/pretrain/.../stages/lm"); Label holds
+// the path.
+const PathRef = "path"
+
+// String returns the reference as written: "tool.editor", or the quoted
+// path.
+func (r Ref) String() string {
+	if r.Kind == PathRef {
+		return strconv.Quote(r.Label)
+	}
+	return r.Kind + "." + r.Label
+}
 
 // Experiment is a resolved experiment file: every variable substituted,
 // every fixed attribute checked and defaulted, every reference checked, and

@@ -192,7 +192,9 @@ func (e *StageEnv) Dataset(attr string) (*experiment.Dataset, error) {
 	return d, nil
 }
 
-// StageOutput is a finished stage's record as its users see it.
+// StageOutput is a finished stage's record as its users see it. For an
+// attribute written as a path (experiment.PathRef), Kind is PathRef and
+// Label the path, with no Outputs.
 type StageOutput struct {
 	Label string
 	Kind  string
@@ -206,6 +208,9 @@ func (e *StageEnv) Input(attr string) (StageOutput, bool, error) {
 	ref, ok := e.Stage.Attrs.Ref(attr)
 	if !ok {
 		return StageOutput{}, false, nil
+	}
+	if ref.Kind == experiment.PathRef {
+		return StageOutput{Label: ref.Label, Kind: experiment.PathRef}, true, nil
 	}
 	out, err := e.run.output(ref.Label)
 	return out, true, err

@@ -96,7 +96,7 @@ func grpoStage(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error
 	if err != nil {
 		return nil, err
 	}
-	in, hasInit, err := env.Input("init")
+	initDir, hasInit, err := initCheckpoint(env)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +119,7 @@ func grpoStage(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error
 		if !ok {
 			return nil, fmt.Errorf("%s: the reference model cannot score log-probs", env.Stage.ID())
 		}
-		if err := rt.Load(ctx, in.Outputs[outCheckpoint]); err != nil {
+		if err := rt.Load(ctx, initDir); err != nil {
 			return nil, fmt.Errorf("%s: load reference model: %w", env.Stage.ID(), err)
 		}
 		ref = rt

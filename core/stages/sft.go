@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/lathe-ml/lathe/core/episode"
+	"github.com/lathe-ml/lathe/core/experiment"
 	"github.com/lathe-ml/lathe/core/runner"
 	"github.com/lathe-ml/lathe/core/tasks"
 	"github.com/lathe-ml/lathe/core/train"
@@ -133,6 +134,23 @@ func tokenizerCorpus(eps []Episode) []string {
 	return out
 }
 
+// initCheckpoint is the checkpoint the stage's init names: the final one of
+// a stage of this run, or the one a path names (train.ResolveCheckpoint).
+func initCheckpoint(env *runner.StageEnv) (string, bool, error) {
+	in, ok, err := env.Input("init")
+	if err != nil || !ok {
+		return "", ok, err
+	}
+	if in.Kind != experiment.PathRef {
+		return in.Outputs[outCheckpoint], true, nil
+	}
+	dir, _, err := train.ResolveCheckpoint(in.Label)
+	if err != nil {
+		return "", false, fmt.Errorf("%s: init: %w", env.Stage.ID(), err)
+	}
+	return dir, true, nil
+}
+
 // prepareModel gets a model ready to train from step 0 when the stage has
 // no checkpoint of its own: from the init stage's checkpoint if there is
 // one, else by fitting its tokenizer on corpus. A stage with a checkpoint
@@ -141,12 +159,11 @@ func prepareModel(ctx context.Context, env *runner.StageEnv, m train.Trainable, 
 	if _, _, ok, err := train.LatestCheckpoint(ckDir); err != nil || ok {
 		return err
 	}
-	in, ok, err := env.Input("init")
+	dir, ok, err := initCheckpoint(env)
 	if err != nil {
 		return err
 	}
 	if ok {
-		dir := in.Outputs[outCheckpoint]
 		env.Logger.Info("initialising model", "stage", env.Stage.Label, "from", dir)
 		if err := m.Load(ctx, dir); err != nil {
 			return fmt.Errorf("%s: load init checkpoint %s: %w", env.Stage.ID(), dir, err)

@@ -127,3 +127,28 @@ func writeAtomic(path string, b []byte) error {
 	}
 	return os.Rename(tmp.Name(), path)
 }
+
+// ResolveCheckpoint finds the checkpoint a path names: a checkpoint
+// directory itself, the latest complete checkpoint in a directory of them
+// (a stage's checkpoints/), or in a stage directory's checkpoints/ (a
+// finished stage of another run, stages/<label>).
+func ResolveCheckpoint(path string) (string, Cursor, error) {
+	if c, err := ReadCursor(path); err == nil {
+		return path, c, nil
+	}
+	if st, err := os.Stat(path); err != nil {
+		return "", Cursor{}, fmt.Errorf("train: checkpoint %s: %w", path, err)
+	} else if !st.IsDir() {
+		return "", Cursor{}, fmt.Errorf("train: checkpoint %s is not a directory", path)
+	}
+	for _, dir := range []string{path, filepath.Join(path, "checkpoints")} {
+		p, c, ok, err := LatestCheckpoint(dir)
+		if err != nil {
+			return "", Cursor{}, err
+		}
+		if ok {
+			return p, c, nil
+		}
+	}
+	return "", Cursor{}, fmt.Errorf("train: %s holds no complete Lathe checkpoint (a step-N directory with %s)", path, cursorFile)
+}

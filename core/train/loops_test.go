@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/lathe-ml/lathe/sdk"
@@ -130,5 +131,46 @@ func TestLatestCheckpointIgnoresIncompleteSaves(t *testing.T) {
 	}
 	if _, _, ok, err := LatestCheckpoint(filepath.Join(dir, "missing")); ok || err != nil {
 		t.Errorf("missing dir: ok=%v err=%v", ok, err)
+	}
+}
+
+func TestResolveCheckpoint(t *testing.T) {
+	stage := t.TempDir() // a stage directory of another run: stages/<label>
+	ckDir := filepath.Join(stage, "checkpoints")
+	m := &foldModel{state: 1}
+	for _, step := range []int{5, 10} {
+		if _, err := SaveCheckpoint(context.Background(), m, ckDir, Cursor{Stage: "lm", Step: step}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := filepath.Join(stage, "notes.txt")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, path string
+		wantStep   int
+		err        string
+	}{
+		{"a checkpoint", filepath.Join(ckDir, "step-000005"), 5, ""},
+		{"a directory of checkpoints", ckDir, 10, ""},
+		{"a stage directory", stage, 10, ""},
+		{"missing", filepath.Join(stage, "nope"), 0, "no such file"},
+		{"a file", file, 0, "not a directory"},
+		{"no checkpoint", t.TempDir(), 0, "holds no complete Lathe checkpoint"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, c, err := ResolveCheckpoint(tt.path)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || c.Step != tt.wantStep {
+				t.Fatalf("step %d, err %v; want step %d", c.Step, err, tt.wantStep)
+			}
+		})
 	}
 }
