@@ -65,11 +65,11 @@ const (
 )
 
 // checkpointKinds are the stage kinds whose output is a model checkpoint.
-var checkpointKinds = []string{"sft", "grpo"}
+var checkpointKinds = []string{"pretrain", "sft", "grpo"}
 
 // trainingKinds are the stage kinds that train their model, so its plugin
 // must implement sdk.ModelWithTraining.
-var trainingKinds = map[string]bool{"sft": true, "grpo": true}
+var trainingKinds = map[string]bool{"pretrain": true, "sft": true, "grpo": true}
 
 // TrainsModel reports whether a stage of this kind trains its model.
 func TrainsModel(kind string) bool { return trainingKinds[kind] }
@@ -85,6 +85,19 @@ var stageKinds = map[string][]attrSpec{
 		{Name: "per_task", Type: tInt, Default: 10},
 		{Name: "seed", Type: tInt, Default: defaultSeed},
 		{Name: "max_tasks", Type: tInt, Default: 0},
+	},
+	"pretrain": {
+		{Name: "model", Type: tRef, RefKind: "model", Required: true},
+		// corpus: "builtin:python-stdlib" or "files:DIR[:DIR...]".
+		{Name: "corpus", Type: tString, Required: true},
+		{Name: "init", Type: tRef, RefKind: "stage", StageKinds: checkpointKinds, PathOK: true},
+		{Name: "steps", Type: tInt, Default: 1000},
+		{Name: "batch_size", Type: tInt, Default: 16},
+		{Name: "heldout", Type: tNumber, Default: 0.02},
+		{Name: "max_files", Type: tInt, Default: 0},
+		{Name: "checkpoint_every", Type: tInt, Default: 100},
+		{Name: "lr", Type: tNumber, Default: 0.0},
+		{Name: "seed", Type: tInt, Default: defaultSeed},
 	},
 	"sft": {
 		{Name: "model", Type: tRef, RefKind: "model", Required: true},

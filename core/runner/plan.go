@@ -35,6 +35,10 @@ type need struct {
 // implement.
 var needs = map[string][]need{
 	"synthesize": {{"tool", sdk.KindTool, pluginclient.CapToolWithDemonstrate, "writes demonstrations with it"}},
+	"pretrain": {
+		{"model", sdk.KindModel, pluginclient.CapModelWithTraining, "trains it"},
+		{"model", sdk.KindModel, pluginclient.CapModelWithCheckpoints, "saves its checkpoints"},
+	},
 	"sft": {
 		{"model", sdk.KindModel, pluginclient.CapModelWithTraining, "trains it"},
 		{"model", sdk.KindModel, pluginclient.CapModelWithCheckpoints, "saves its checkpoints"},

@@ -444,8 +444,11 @@ func cacheKey(c Check, timeout time.Duration) [32]byte {
 	return k
 }
 
-// resolvePython finds the real interpreter: `python3` on PATH may be a
-// pyenv shim costing ~300 ms per start, so ask it once for sys.executable.
+// Interpreter is the real interpreter the sandbox runs for py ("" means
+// python3 on PATH): `python3` may be a pyenv shim costing ~300 ms per
+// start, so it is asked once for sys.executable.
+func Interpreter(ctx context.Context, py string) (string, error) { return resolvePython(ctx, py) }
+
 func resolvePython(ctx context.Context, py string) (string, error) {
 	if py == "" {
 		py = "python3"

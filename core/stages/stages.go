@@ -20,6 +20,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/lathe-ml/lathe/core/experiment"
 	"github.com/lathe-ml/lathe/core/runner"
 	"github.com/lathe-ml/lathe/core/tasks"
 	"github.com/lathe-ml/lathe/core/train"
@@ -28,6 +29,7 @@ import (
 
 func init() {
 	runner.RegisterStage("synthesize", synthesize)
+	runner.RegisterStage("pretrain", pretrain)
 	runner.RegisterStage("sft", sft)
 	runner.RegisterStage("grpo", grpoStage)
 	runner.RegisterStage("eval", eval)
@@ -47,6 +49,21 @@ func loadTasks(ctx context.Context, env *runner.StageEnv, split string) ([]sdk.T
 	if err != nil {
 		return nil, err
 	}
+	ts, err := loadDataset(ctx, env, ds, split)
+	if err != nil {
+		return nil, err
+	}
+	if n := env.Int("max_tasks"); n > 0 && len(ts) > n {
+		ts = ts[:n]
+	}
+	if len(ts) == 0 {
+		return nil, fmt.Errorf("%s: dataset %q has no tasks in split %q", env.Stage.ID(), ds.Label, split)
+	}
+	return ts, nil
+}
+
+// loadDataset reads the tasks of a dataset block in one split.
+func loadDataset(ctx context.Context, env *runner.StageEnv, ds *experiment.Dataset, split string) ([]sdk.Task, error) {
 	opts := tasks.Options{
 		Split:              split,
 		Seed:               int64(ds.Attrs.Int("seed")),
@@ -59,12 +76,6 @@ func loadTasks(ctx context.Context, env *runner.StageEnv, split string) ([]sdk.T
 	ts, err := tasks.Load(ctx, ds.Source(), opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: dataset %q: %w", env.Stage.ID(), ds.Label, err)
-	}
-	if n := env.Int("max_tasks"); n > 0 && len(ts) > n {
-		ts = ts[:n]
-	}
-	if len(ts) == 0 {
-		return nil, fmt.Errorf("%s: dataset %q has no tasks in split %q", env.Stage.ID(), ds.Label, split)
 	}
 	return ts, nil
 }

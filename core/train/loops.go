@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/lathe-ml/lathe/core/episode"
@@ -116,18 +117,23 @@ type SFTConfig struct {
 	// Heldout are examples never trained on, one per turn; their mean
 	// target loss is logged as "heldout_loss" at every checkpoint.
 	Heldout []sdk.SupervisedExample
+	// HeldoutBytes, when positive, is the length of the held-out targets
+	// in bytes: their loss is then also logged in bits per byte
+	// ("heldout_bpb"), which compares across tokenizers.
+	HeldoutBytes int
 }
 
 // HeldoutLoss is the mean negative log-likelihood per target token of
-// examples under m (tokens a model cut to fit its window are not counted).
-func HeldoutLoss(ctx context.Context, m sdk.ModelWithTraining, examples []sdk.SupervisedExample) (float64, error) {
+// examples under m, and the number of tokens scored (tokens a model cut to
+// fit its window are not).
+func HeldoutLoss(ctx context.Context, m sdk.ModelWithTraining, examples []sdk.SupervisedExample) (float64, int, error) {
 	req := sdk.LogprobsRequest{Examples: make([]sdk.PolicyExample, len(examples))}
 	for i, e := range examples {
 		req.Examples[i] = sdk.PolicyExample{Context: e.Context, Completion: e.Target}
 	}
 	resp, err := m.Logprobs(ctx, req)
 	if err != nil {
-		return 0, fmt.Errorf("train: held-out loss: %w", err)
+		return 0, 0, fmt.Errorf("train: held-out loss: %w", err)
 	}
 	var sum float64
 	n := 0
@@ -138,9 +144,9 @@ func HeldoutLoss(ctx context.Context, m sdk.ModelWithTraining, examples []sdk.Su
 		}
 	}
 	if n == 0 {
-		return 0, fmt.Errorf("train: held-out loss: no scored tokens in %d examples", len(examples))
+		return 0, 0, fmt.Errorf("train: held-out loss: no scored tokens in %d examples", len(examples))
 	}
-	return sum / float64(n), nil
+	return sum / float64(n), n, nil
 }
 
 // SFT trains m on examples for cfg.Steps optimizer steps, resuming from the
@@ -168,8 +174,13 @@ func SFT(ctx context.Context, m Trainable, examples []sdk.SupervisedExample, cfg
 			values[k] = v
 		}
 		if len(cfg.Heldout) > 0 && cfg.checkpointDue(step) {
-			if values["heldout_loss"], err = HeldoutLoss(ctx, m, cfg.Heldout); err != nil {
+			loss, tokens, err := HeldoutLoss(ctx, m, cfg.Heldout)
+			if err != nil {
 				return nil, fmt.Errorf("train: %s step %d: %w", cfg.Stage, step, err)
+			}
+			values["heldout_loss"] = loss
+			if cfg.HeldoutBytes > 0 {
+				values["heldout_bpb"] = loss * float64(tokens) / (float64(cfg.HeldoutBytes) * math.Ln2)
 			}
 		}
 		return values, nil

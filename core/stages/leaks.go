@@ -1,0 +1,81 @@
+package stages
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/lathe-ml/lathe/core/corpus"
+	"github.com/lathe-ml/lathe/core/runner"
+	"github.com/lathe-ml/lathe/core/tasks"
+)
+
+// evalPrograms are the programs this experiment evaluates on, which no
+// training data may hold: the split of every eval block and the test and
+// validation splits of every dataset, reference and starting program both.
+func evalPrograms(ctx context.Context, env *runner.StageEnv) ([]corpus.Program, error) {
+	type use struct{ dataset, split string }
+	uses := map[use]bool{}
+	var order []use
+	add := func(u use) {
+		if !uses[u] {
+			uses[u] = true
+			order = append(order, u)
+		}
+	}
+	for _, s := range env.Experiment.Stages {
+		if s.Kind != "eval" {
+			continue
+		}
+		if ref, ok := s.Attrs.Ref("dataset"); ok {
+			add(use{ref.Label, s.Attrs.String("split")})
+		}
+	}
+	for _, d := range env.Experiment.Datasets {
+		add(use{d.Label, tasks.SplitTest})
+		add(use{d.Label, tasks.SplitValidation})
+	}
+	var out []corpus.Program
+	for _, u := range order {
+		ds := env.Experiment.Dataset(u.dataset)
+		if ds == nil {
+			continue
+		}
+		ts, err := loadDataset(ctx, env, ds, u.split)
+		if err != nil {
+			return nil, fmt.Errorf("%s: reading the programs evaluated on, to keep them out of training: %w", env.Stage.ID(), err)
+		}
+		for _, t := range ts {
+			name := fmt.Sprintf("%s (dataset %q, split %s)", t.ID, ds.Label, u.split)
+			out = append(out, corpus.Program{Name: name, Text: t.Reference})
+			if t.Program != t.Reference {
+				out = append(out, corpus.Program{Name: name + ", its broken program", Text: t.Program})
+			}
+		}
+	}
+	return out, nil
+}
+
+// refuseLeaks fails when a training document holds a program the
+// experiment evaluates on, naming the first few.
+func refuseLeaks(ctx context.Context, env *runner.StageEnv, docs []corpus.Document, what string) error {
+	programs, err := evalPrograms(ctx, env)
+	if err != nil {
+		return err
+	}
+	leaks := corpus.Leaks(docs, programs)
+	if len(leaks) == 0 {
+		env.Logger.Info("leak check passed", "stage", env.Stage.Label, "documents", len(docs), "eval_programs", len(programs))
+		return nil
+	}
+	var lines []string
+	for i, l := range leaks {
+		if i == 5 {
+			lines = append(lines, fmt.Sprintf("... and %d more", len(leaks)-5))
+			break
+		}
+		lines = append(lines, "  "+l.String())
+	}
+	return fmt.Errorf("%s: %d %s hold programs this experiment evaluates on; remove them so the evaluation stays held out:\n%s",
+		env.Stage.ID(), len(leaks), what, strings.Join(lines, "\n"))
+}
