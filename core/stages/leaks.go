@@ -8,6 +8,7 @@ import (
 	"github.com/lathe-ml/lathe/core/corpus"
 	"github.com/lathe-ml/lathe/core/runner"
 	"github.com/lathe-ml/lathe/core/tasks"
+	"github.com/lathe-ml/lathe/sdk"
 )
 
 // evalPrograms are the programs this experiment evaluates on, which no
@@ -54,6 +55,35 @@ func evalPrograms(ctx context.Context, env *runner.StageEnv) ([]corpus.Program, 
 		}
 	}
 	return out, nil
+}
+
+// withoutLeaks drops the tasks whose reference or program holds one of
+// programs, unless the task is itself one of them by name (an eval of the
+// training split, which the experiment asked for).
+func withoutLeaks(ts []sdk.Task, programs []corpus.Program) ([]sdk.Task, []corpus.Leak) {
+	docs := make([]corpus.Document, 0, 2*len(ts))
+	for _, t := range ts {
+		docs = append(docs, corpus.Document{Path: t.ID, Text: t.Reference})
+		if t.Program != t.Reference {
+			docs = append(docs, corpus.Document{Path: t.ID, Text: t.Program})
+		}
+	}
+	var leaks []corpus.Leak
+	bad := map[string]bool{}
+	for _, l := range corpus.Leaks(docs, programs) {
+		if strings.HasPrefix(l.Program, l.Path+" ") || bad[l.Path] {
+			continue
+		}
+		bad[l.Path] = true
+		leaks = append(leaks, l)
+	}
+	var kept []sdk.Task
+	for _, t := range ts {
+		if !bad[t.ID] {
+			kept = append(kept, t)
+		}
+	}
+	return kept, leaks
 }
 
 // refuseLeaks fails when a training document holds a program the

@@ -7,8 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lathe-ml/lathe/core/corpus"
 	"github.com/lathe-ml/lathe/core/episode"
 	"github.com/lathe-ml/lathe/core/plots"
+	"github.com/lathe-ml/lathe/sdk"
 )
 
 func TestSupervisedExamples(t *testing.T) {
@@ -134,5 +136,27 @@ func TestLastPerStepKeepsTheResumedValue(t *testing.T) {
 	got := lastPerStep(pts)
 	if len(got) != 2 || got[1].Value != 1.5 {
 		t.Errorf("lastPerStep = %+v", got)
+	}
+}
+
+// TestWithoutLeaks: a training task holding an evaluated program is left
+// out; a task evaluated on its own split (an eval of the train split) stays.
+func TestWithoutLeaks(t *testing.T) {
+	prog := "def f(xs):\n    total = 0\n    for x in xs:\n        total += x\n    return total\n"
+	ts := []sdk.Task{
+		{ID: "train/1", Reference: "def g(x):\n    return x\n", Program: "def g(x):\n    return x\n"},
+		{ID: "train/2", Reference: "import os\n" + prog, Program: "import os\n" + prog},
+		{ID: "train/3", Reference: "def h():\n    y = 1\n    z = 2\n    return y + z\n", Program: "def h():\n    y = 1\n    z = 2\n    return y + z\n"},
+	}
+	programs := []corpus.Program{
+		{Name: "test/9 (dataset \"d\", split test)", Text: prog},
+		{Name: "train/3 (dataset \"d\", split train)", Text: ts[2].Reference},
+	}
+	kept, leaks := withoutLeaks(ts, programs)
+	if len(kept) != 2 || kept[0].ID != "train/1" || kept[1].ID != "train/3" {
+		t.Errorf("kept %v, want train/1 and train/3", kept)
+	}
+	if len(leaks) != 1 || leaks[0].Path != "train/2" || !strings.HasPrefix(leaks[0].Program, "test/9") {
+		t.Errorf("leaks %v, want train/2 holding test/9", leaks)
 	}
 }

@@ -26,6 +26,20 @@ func synthesize(ctx context.Context, env *runner.StageEnv) (runner.Outputs, erro
 	if err != nil {
 		return nil, err
 	}
+	programs, err := evalPrograms(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	ts, leaks := withoutLeaks(ts, programs)
+	for _, l := range leaks {
+		env.Logger.Warn("training task left out: it holds a program this experiment evaluates on", "stage", env.Stage.Label, "leak", l.String())
+	}
+	if len(leaks) > 0 {
+		fmt.Fprintf(env.Progress, "%-12s %d training tasks left out: they hold programs this experiment evaluates on (see run.log)\n", env.Stage.Label, len(leaks))
+	}
+	if len(ts) == 0 {
+		return nil, fmt.Errorf("%s: every task of split %q holds a program this experiment evaluates on", env.Stage.ID(), env.String("split"))
+	}
 	tool, err := env.Tool(ctx, "tool")
 	if err != nil {
 		return nil, err
