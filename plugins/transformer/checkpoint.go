@@ -117,6 +117,9 @@ func (m *Model) Load(_ context.Context, dir string) error {
 	if man.Version != checkpointVersion {
 		return fmt.Errorf("transformer: load %s: checkpoint version %d, this build reads %d", mpath, man.Version, checkpointVersion)
 	}
+	if man.Config.Position == "" {
+		man.Config.Position = "learned" // saved before the option existed
+	}
 	if err := man.Config.validate(); err != nil {
 		return fmt.Errorf("transformer: load %s: %w", mpath, err)
 	}
@@ -160,6 +163,7 @@ func (m *Model) Load(_ context.Context, dir string) error {
 		a := cfg.arch()
 		cfg = m.cfg
 		cfg.Layers, cfg.DModel, cfg.Heads, cfg.Context, cfg.Vocab = a.Layers, a.DModel, a.Heads, a.Context, a.Vocab
+		cfg.Position = man.Config.Position
 	}
 	m.setup(cfg)
 	for k, slab := range [][]float32{m.net.p.data, m.opt.M, m.opt.V} {

@@ -99,9 +99,12 @@ func (m *model) step(buf *decodeBuf, cache *kvCache, tokens []int32, pos, slots 
 	buf.mean, buf.rstd, buf.qkv = grow(buf.mean, nb), grow(buf.rstd, nb), grow(buf.qkv, nb*3*C)
 	buf.fch, buf.fchg, buf.logits = grow(buf.fch, nb*4*C), grow(buf.fchg, nb*4*C), grow(buf.logits, nb*V)
 	for i, tok := range tokens {
-		x, w, p := buf.x[i*C:(i+1)*C], m.p.wte[int(tok)*C:], m.p.wpe[pos[i]*C:]
-		for j := range x {
-			x[j] = w[j] + p[j]
+		x, w := buf.x[i*C:(i+1)*C], m.p.wte[int(tok)*C:]
+		copy(x, w[:C])
+		if p := m.positionEmbedding(m.p, pos[i]); p != nil {
+			for j := range x {
+				x[j] += p[j]
+			}
 		}
 	}
 	for l := range m.Layers {
@@ -109,6 +112,9 @@ func (m *model) step(buf *decodeBuf, cache *kvCache, tokens []int32, pos, slots 
 		Kc, Vc := cache.k[l], cache.v[l]
 		layerNormForward(buf.ln, buf.mean, buf.rstd, buf.x, lp.ln1g, lp.ln1b, nb, C)
 		m.matmulForward(buf.qkv, buf.ln, lp.qkvw, lp.qkvb, nb, C, 3*C)
+		if m.rope != nil {
+			m.rope.rotate(buf.qkv, nb, C, H, func(i int) int { return pos[i] }, false)
+		}
 		for i := range nb {
 			dst := (cache.base[slots[i]] + pos[i]) * C
 			copy(Kc[dst:dst+C], buf.qkv[i*3*C+C:i*3*C+2*C])

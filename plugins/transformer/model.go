@@ -18,6 +18,10 @@ import (
 // arch is the shape of the network.
 type arch struct {
 	Layers, DModel, Heads, Context, Vocab int
+	// Rope rotates queries and keys by position (rope.go) instead of
+	// adding a learned position embedding; wpe then stays in the slab,
+	// unused, so both kinds of checkpoint share one layout.
+	Rope bool
 }
 
 // paramSpec names one parameter tensor inside the flat parameter slab.
@@ -184,11 +188,25 @@ type model struct {
 	// embedding but not in the tokenizer, so their logits are forced to -inf.
 	live int
 	a    acts
+	rope *ropeTable // nil with learned positions
 }
 
 func newModel(a arch, bl G.BLAS) *model {
 	n := a.numParams()
-	return &model{arch: a, bl: bl, p: newParams(a, make([]float32, n)), g: newParams(a, make([]float32, n))}
+	m := &model{arch: a, bl: bl, p: newParams(a, make([]float32, n)), g: newParams(a, make([]float32, n))}
+	if a.Rope {
+		m.rope = newRopeTable(a.Context, a.DModel/a.Heads)
+	}
+	return m
+}
+
+// positionEmbedding is the learned embedding added at position t, or nil
+// with rotary positions.
+func (m *model) positionEmbedding(p *params, t int) []float32 {
+	if m.rope != nil {
+		return nil
+	}
+	return p.wpe[t*m.DModel : (t+1)*m.DModel]
 }
 
 // matmulForward computes out[N,OC] = inp[N,IC] w[OC,IC]^T + bias.
@@ -237,10 +255,12 @@ func (m *model) forward(tokens []int32, B, T int, rows []int32, rng *rand.Rand) 
 		if tok < 0 || int(tok) >= V {
 			return fmt.Errorf("transformer: token id %d outside the vocabulary of %d", tok, V)
 		}
-		t := i % T
-		e, w, p := a.enc[i*C:(i+1)*C], m.p.wte[int(tok)*C:], m.p.wpe[t*C:]
-		for j := range e {
-			e[j] = w[j] + p[j]
+		e, w := a.enc[i*C:(i+1)*C], m.p.wte[int(tok)*C:]
+		copy(e, w[:C])
+		if p := m.positionEmbedding(m.p, i%T); p != nil {
+			for j := range e {
+				e[j] += p[j]
+			}
 		}
 	}
 	if len(a.layers) != m.Layers {
@@ -259,6 +279,9 @@ func (m *model) forward(tokens []int32, B, T int, rows []int32, rng *rand.Rand) 
 
 		layerNormForward(la.ln1, la.ln1m, la.ln1r, res, lp.ln1g, lp.ln1b, N, C)
 		m.matmulForward(la.qkv, la.ln1, lp.qkvw, lp.qkvb, N, C, 3*C)
+		if m.rope != nil {
+			m.rope.rotate(la.qkv, N, C, H, func(i int) int { return i % T }, false)
+		}
 		attentionForward(m.bl, la.atty, la.att, la.qkv, B, T, C, H)
 		m.matmulForward(a.tmp, la.atty, lp.projw, lp.projb, N, C, C)
 		la.drop1 = m.dropMask(la.drop1, N*C, useDrop, rng)
@@ -379,18 +402,24 @@ func (m *model) backward() {
 		m.matmulBackward(a.datty, lg.projw, lg.projb, dy, la.atty, lp.projw, N, C, C)
 		clear(a.dqkv)
 		attentionBackward(m.bl, a.dqkv, a.datty, la.att, la.qkv, B, T, C, H)
+		if m.rope != nil {
+			m.rope.rotate(a.dqkv, N, C, H, func(i int) int { return i % T }, true)
+		}
 		m.matmulBackward(a.dln, lg.qkvw, lg.qkvb, a.dqkv, la.ln1, lp.qkvw, N, C, 3*C)
 		layerNormBackward(a.dres, lg.ln1g, lg.ln1b, a.dln, resIn, la.ln1m, la.ln1r, lp.ln1g, N, C)
 	}
 	// Embeddings: split by column so workers never write the same element.
 	parallelFor(C, 32, func(lo, hi int) {
 		for i, tok := range a.tokens {
-			t := i % T
 			d := a.dres[i*C : (i+1)*C]
-			w, p := m.g.wte[int(tok)*C:], m.g.wpe[t*C:]
+			w := m.g.wte[int(tok)*C:]
 			for j := lo; j < hi; j++ {
 				w[j] += d[j]
-				p[j] += d[j]
+			}
+			if p := m.positionEmbedding(m.g, i%T); p != nil {
+				for j := lo; j < hi; j++ {
+					p[j] += d[j]
+				}
 			}
 		}
 	})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -37,7 +38,13 @@ func tinyModel(t *testing.T, opts map[string]any) *Model {
 // finite differences (float64 loss sum, eps 1e-2) on sampled parameters of
 // every tensor; tolerance 3e-2 relative (float32 activations).
 func TestModelGradient(t *testing.T) {
-	a := arch{Layers: 2, DModel: 16, Heads: 2, Context: 70, Vocab: 50}
+	for _, rope := range []bool{false, true} {
+		t.Run(fmt.Sprintf("rope=%v", rope), func(t *testing.T) { checkGradient(t, rope) })
+	}
+}
+
+func checkGradient(t *testing.T, rope bool) {
+	a := arch{Layers: 2, DModel: 16, Heads: 2, Context: 70, Vocab: 50, Rope: rope}
 	m := newModel(a, gonum.Implementation{})
 	rng := rand.New(rand.NewPCG(7, 8))
 	initParams(a, m.p, rng)
@@ -73,6 +80,9 @@ func TestModelGradient(t *testing.T) {
 	m.backward()
 	grad := slices.Clone(m.g.data)
 	for _, sp := range a.specs() {
+		if rope && sp.Name == "wpe" {
+			continue // unused with rotary positions
+		}
 		t.Run(sp.Name, func(t *testing.T) {
 			for k := range 4 {
 				i := sp.off + rng.IntN(sp.size())
@@ -457,5 +467,36 @@ func TestTailStartsAtALine(t *testing.T) {
 				t.Errorf("tail(%q, %d) = %q, want %q", tt.text, tt.n, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestLoadCheckpointWithoutPosition: a checkpoint saved before the position
+// option existed has learned positions, and loads with them.
+func TestLoadCheckpointWithoutPosition(t *testing.T) {
+	ctx := context.Background()
+	m := tinyModel(t, map[string]any{"position": "learned"})
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	if err := m.Save(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	mpath := filepath.Join(dir, "manifest.json")
+	b, err := os.ReadFile(mpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := strings.Replace(string(b), `"position": "learned",`, "", 1)
+	if old == string(b) {
+		t.Fatalf("manifest has no position to remove:\n%s", b)
+	}
+	if err := os.WriteFile(mpath, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, into := range []*Model{New(), tinyModel(t, nil)} { // fresh, and configured with rope
+		if err := into.Load(ctx, dir); err != nil {
+			t.Fatal(err)
+		}
+		if into.cfg.Position != "learned" || into.net.rope != nil {
+			t.Errorf("loaded with position %q (rope table %v), want learned", into.cfg.Position, into.net.rope != nil)
+		}
 	}
 }

@@ -36,6 +36,7 @@ type Config struct {
 	Heads       int     `json:"heads"`
 	Context     int     `json:"context"`
 	Vocab       int     `json:"vocab"`
+	Position    string  `json:"position"`
 	Dropout     float64 `json:"dropout"`
 	Seed        int64   `json:"seed"`
 	Device      string  `json:"device"`
@@ -52,7 +53,7 @@ type Config struct {
 // steps in minutes.
 func DefaultConfig() Config {
 	return Config{
-		Layers: 2, DModel: 128, Heads: 4, Context: 512, Vocab: 1024, Dropout: 0, Seed: 1,
+		Layers: 2, DModel: 128, Heads: 4, Context: 512, Vocab: 1024, Position: "rope", Dropout: 0, Seed: 1,
 		Device: "cpu", LR: 3e-3, MinLRFrac: 0.1, Warmup: 20, WeightDecay: 0.01, GradClip: 1,
 		BatchTokens: 4096, Reserve: 0,
 	}
@@ -66,6 +67,7 @@ var schema = sdk.Schema{
 		{Name: "heads", Type: "number", Description: "Attention heads.", Default: 4.0},
 		{Name: "context", Type: "number", Description: "Context window in tokens; longer contexts lose their beginning, cut at a line.", Default: 512.0},
 		{Name: "vocab", Type: "number", Description: "Tokenizer vocabulary size (256 bytes plus learned merges).", Default: 1024.0},
+		{Name: "position", Type: "string", Description: `How attention knows where tokens are: "rope" (rotary, by distance; copying from the context is learned once for every position) or "learned" (an embedding per absolute position).`, Default: "rope"},
 		{Name: "dropout", Type: "number", Description: "Residual dropout during supervised training, in [0,1).", Default: 0.0},
 		{Name: "seed", Type: "number", Description: "Seed for initialisation, dropout and data order.", Default: 1.0},
 		{Name: "device", Type: "string", Description: `"cpu"; "cuda" is reserved for a CUDA build, which does not exist yet.`, Default: "cpu"},
@@ -93,6 +95,15 @@ func (c Config) validate() error {
 	pos("batch_tokens", c.BatchTokens)
 	if c.Heads > 0 && c.DModel%c.Heads != 0 {
 		errs = append(errs, fmt.Errorf("d_model %d is not divisible by heads %d", c.DModel, c.Heads))
+	}
+	switch c.Position {
+	case "learned":
+	case "rope":
+		if c.Heads > 0 && c.DModel%c.Heads == 0 && (c.DModel/c.Heads)%2 != 0 {
+			errs = append(errs, fmt.Errorf(`position "rope" needs an even head size, got d_model/heads = %d`, c.DModel/c.Heads))
+		}
+	default:
+		errs = append(errs, fmt.Errorf(`position must be "rope" or "learned", got %q`, c.Position))
 	}
 	if c.Vocab < 256 {
 		errs = append(errs, fmt.Errorf("vocab must be at least 256 (the byte tokens), got %d", c.Vocab))
@@ -129,7 +140,7 @@ func (c Config) keep() int {
 }
 
 func (c Config) arch() arch {
-	return arch{Layers: c.Layers, DModel: c.DModel, Heads: c.Heads, Context: c.Context, Vocab: c.Vocab}
+	return arch{Layers: c.Layers, DModel: c.DModel, Heads: c.Heads, Context: c.Context, Vocab: c.Vocab, Rope: c.Position == "rope"}
 }
 
 func (c Config) hyper() hyper {
@@ -237,12 +248,14 @@ func decodeConfig(raw sdk.Config) (Config, error) {
 	if x, ok := num("seed"); ok {
 		cfg.Seed = int64(x)
 	}
-	if v, ok := f["device"]; ok && v != nil {
-		s, ok := v.(string)
-		if !ok {
-			errs = append(errs, fmt.Errorf("device must be a string, got %v", v))
+	for k, p := range map[string]*string{"device": &cfg.Device, "position": &cfg.Position} {
+		if v, ok := f[k]; ok && v != nil {
+			s, ok := v.(string)
+			if !ok {
+				errs = append(errs, fmt.Errorf("%s must be a string, got %v", k, v))
+			}
+			*p = s
 		}
-		cfg.Device = s
 	}
 	known := map[string]bool{}
 	for _, a := range schema.Attributes {
