@@ -327,6 +327,9 @@ func TestConfigErrors(t *testing.T) {
 		{"whole", map[string]any{"layers": 2.5}, "whole number"},
 		{"unknown", map[string]any{"layer": 2.0}, `unknown option "layer"`},
 		{"vocab", map[string]any{"vocab": 100.0}, "at least 256"},
+		{"position", map[string]any{"position": "absolute"}, `position must be "rope" or "learned"`},
+		{"odd head size", map[string]any{"d_model": 36.0, "heads": 4.0}, "even head size"},
+		{"position type", map[string]any{"position": 1.0}, "position must be a string"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
