@@ -144,7 +144,7 @@ func (m *Model) Load(_ context.Context, dir string) error {
 	if len(buf) != 3*4*n {
 		return fmt.Errorf("transformer: load %s: %d bytes, want %d", wpath, len(buf), 3*4*n)
 	}
-	tok := &Tokenizer{Merges: man.Merges}
+	tok := &Tokenizer{Merges: man.Merges, SpaceTokens: man.Config.SpaceTokens}
 	if err := tok.validate(); err != nil {
 		return fmt.Errorf("transformer: load %s: %w", mpath, err)
 	}
@@ -163,7 +163,7 @@ func (m *Model) Load(_ context.Context, dir string) error {
 		a := cfg.arch()
 		cfg = m.cfg
 		cfg.Layers, cfg.DModel, cfg.Heads, cfg.Context, cfg.Vocab = a.Layers, a.DModel, a.Heads, a.Context, a.Vocab
-		cfg.Position = man.Config.Position
+		cfg.Position, cfg.SpaceTokens = man.Config.Position, man.Config.SpaceTokens
 	}
 	m.setup(cfg)
 	for k, slab := range [][]float32{m.net.p.data, m.opt.M, m.opt.V} {

@@ -37,6 +37,7 @@ type Config struct {
 	Context     int     `json:"context"`
 	Vocab       int     `json:"vocab"`
 	Position    string  `json:"position"`
+	SpaceTokens bool    `json:"space_tokens"`
 	Dropout     float64 `json:"dropout"`
 	Seed        int64   `json:"seed"`
 	Device      string  `json:"device"`
@@ -67,6 +68,7 @@ var schema = sdk.Schema{
 		{Name: "heads", Type: "number", Description: "Attention heads.", Default: 4.0},
 		{Name: "context", Type: "number", Description: "Context window in tokens; longer contexts lose their beginning, cut at a line.", Default: 512.0},
 		{Name: "vocab", Type: "number", Description: "Tokenizer vocabulary size (256 bytes plus learned merges).", Default: 1024.0},
+		{Name: "space_tokens", Type: "bool", Description: "Spaces are tokens of their own instead of joining the word after them: a word is the same token wherever it stands, so a command can copy it from the program (REPW 5 >>>chukn where the line reads \" chukn\"), at about a third more tokens.", Default: false},
 		{Name: "position", Type: "string", Description: `How attention knows where tokens are: "rope" (rotary, by distance; copying from the context is learned once for every position) or "learned" (an embedding per absolute position).`, Default: "rope"},
 		{Name: "dropout", Type: "number", Description: "Residual dropout during supervised training, in [0,1).", Default: 0.0},
 		{Name: "seed", Type: "number", Description: "Seed for initialisation, dropout and data order.", Default: 1.0},
@@ -248,6 +250,13 @@ func decodeConfig(raw sdk.Config) (Config, error) {
 	if x, ok := num("seed"); ok {
 		cfg.Seed = int64(x)
 	}
+	if v, ok := f["space_tokens"]; ok && v != nil {
+		b, ok := v.(bool)
+		if !ok {
+			errs = append(errs, fmt.Errorf("space_tokens must be a bool, got %v", v))
+		}
+		cfg.SpaceTokens = b
+	}
 	for k, p := range map[string]*string{"device": &cfg.Device, "position": &cfg.Position} {
 		if v, ok := f[k]; ok && v != nil {
 			s, ok := v.(string)
@@ -283,7 +292,7 @@ func (m *Model) setup(cfg Config) {
 	m.opt = adamW{M: make([]float32, n), V: make([]float32, n)}
 	m.pcg = rand.NewPCG(uint64(cfg.Seed), 0xd20b)
 	m.rng = rand.New(m.pcg)
-	m.setTokenizer(&Tokenizer{})
+	m.setTokenizer(&Tokenizer{SpaceTokens: cfg.SpaceTokens})
 	m.step, m.truncations, m.fitted = 0, 0, false
 }
 
@@ -329,7 +338,7 @@ func (m *Model) FitTokenizer(ctx context.Context, corpus []string) error {
 		m.log.Info("tokenizer kept", "reason", "already fitted or trained", "vocab", m.tok.Size())
 		return nil
 	}
-	t, err := TrainTokenizer(corpus, m.cfg.Vocab)
+	t, err := TrainTokenizer(corpus, m.cfg.Vocab, m.cfg.SpaceTokens)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,9 @@ import (
 type Tokenizer struct {
 	// Merges[i] is the pair of ids merged into id 256+i.
 	Merges [][2]int32 `json:"merges"`
+	// SpaceTokens keeps spaces out of words (see chunks); the model's
+	// space_tokens option, saved with its config.
+	SpaceTokens bool `json:"-"`
 
 	rank  map[[2]int32]int32 // pair -> merged id
 	bytes [][]byte           // id -> bytes
@@ -32,7 +35,11 @@ type Tokenizer struct {
 // then tokenizes the same when the model writes it after the prompt and
 // when a later turn's context reads it back, and a whole episode encodes
 // as its contexts and targets encoded one by one.
-func chunks(s string) []string {
+//
+// With spaceTokens no space joins a word: a word is then the same token
+// wherever it stands (" chunk" in a program, "chunk" right after a
+// command's ">>>"), so copying it from the context is copying a token.
+func chunks(s string, spaceTokens bool) []string {
 	var out []string
 	i := 0
 	for i < len(s) {
@@ -48,7 +55,7 @@ func chunks(s string) []string {
 				i++
 			}
 			// A single space before a word joins the word (" return").
-			if i < len(s) && i-start >= 1 && class(s[i]) != clsOther && class(s[i]) != clsSpace && !actionPrompt(s, start) {
+			if !spaceTokens && i < len(s) && i-start >= 1 && class(s[i]) != clsOther && class(s[i]) != clsSpace && !actionPrompt(s, start) {
 				if i-start > 1 {
 					i-- // leave the last space for the word
 				} else {
@@ -95,15 +102,16 @@ func class(c byte) int {
 	return clsOther
 }
 
-// TrainTokenizer learns vocab-256 merges from corpus. It stops early when no
-// pair occurs at least twice.
-func TrainTokenizer(corpus []string, vocab int) (*Tokenizer, error) {
+// TrainTokenizer learns vocab-256 merges from corpus, chunked with or
+// without words carrying a leading space (spaceTokens, see chunks). It
+// stops early when no pair occurs at least twice.
+func TrainTokenizer(corpus []string, vocab int, spaceTokens bool) (*Tokenizer, error) {
 	if vocab < 256 {
 		return nil, fmt.Errorf("transformer: vocab %d is below the 256 byte tokens", vocab)
 	}
 	freq := map[string]int{}
 	for _, doc := range corpus {
-		for _, c := range chunks(doc) {
+		for _, c := range chunks(doc, spaceTokens) {
 			freq[c]++
 		}
 	}
@@ -146,7 +154,7 @@ func TrainTokenizer(corpus []string, vocab int) (*Tokenizer, error) {
 	for wi := range words {
 		addWord(wi, 1)
 	}
-	t := &Tokenizer{}
+	t := &Tokenizer{SpaceTokens: spaceTokens}
 	for next := int32(256); int(next) < vocab; next++ {
 		best, bestN := [2]int32{}, 1
 		for p, n := range pairs {
@@ -225,7 +233,7 @@ func (t *Tokenizer) Encode(s string) []int32 {
 		t.build()
 	}
 	var out []int32
-	for _, c := range chunks(s) {
+	for _, c := range chunks(s, t.SpaceTokens) {
 		out = append(out, t.encodeChunk(c)...)
 	}
 	return out

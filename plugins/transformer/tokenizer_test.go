@@ -2,6 +2,7 @@ package transformer
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -25,7 +26,7 @@ func TestChunks(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
-			if got := chunks(tc.in); !slices.Equal(got, tc.want) {
+			if got := chunks(tc.in, false); !slices.Equal(got, tc.want) {
 				t.Fatalf("chunks(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 		})
@@ -34,7 +35,7 @@ func TestChunks(t *testing.T) {
 
 func TestTokenizerRoundTrip(t *testing.T) {
 	corpus := []string{"def add(a, b):\n    return a + b\n", "def sub(a, b):\n    return a - b\n", "L 1 def f():\nREPL 2 >>>    return 1\n"}
-	tok, err := TrainTokenizer(corpus, 300)
+	tok, err := TrainTokenizer(corpus, 300, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func TestTokenizerRoundTrip(t *testing.T) {
 	if n := len(tok.Encode("    return a")); n >= len("    return a") {
 		t.Fatalf("no compression: %d tokens", n)
 	}
-	again, _ := TrainTokenizer(corpus, 300)
+	again, _ := TrainTokenizer(corpus, 300, false)
 	if !slices.Equal(again.Merges, tok.Merges) {
 		t.Fatal("training is not deterministic")
 	}
@@ -92,7 +93,7 @@ func TestTokenizerSpeedMBPP(t *testing.T) {
 		size += len(rec.Text) + len(rec.Code)
 	}
 	start := time.Now()
-	tok, err := TrainTokenizer(corpus, 1024)
+	tok, err := TrainTokenizer(corpus, 1024, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +111,7 @@ func TestTokenizerSpeedMBPP(t *testing.T) {
 // FuzzTokenizer: any byte string survives encode then decode, and every id
 // is in range. Run with go test -fuzz FuzzTokenizer ./plugins/transformer/.
 func FuzzTokenizer(f *testing.F) {
-	tok, err := TrainTokenizer([]string{"def f(x):\n    return x + 1\n", "REPL 2 >>>    return x\n", "assert f(1) == 2"}, 320)
+	tok, err := TrainTokenizer([]string{"def f(x):\n    return x + 1\n", "REPL 2 >>>    return x\n", "assert f(1) == 2"}, 320, false)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -129,4 +130,38 @@ func FuzzTokenizer(f *testing.F) {
 			t.Fatalf("round trip of %q gave %q, %v", s, got, err)
 		}
 	})
+}
+
+// TestSpaceTokens: with space_tokens a word is one token wherever it
+// stands, so the name a command copies is the token the program holds; the
+// option survives a checkpoint.
+func TestSpaceTokens(t *testing.T) {
+	if got, want := chunks("    if x in chunk:", true), []string{"    ", "if", " ", "x", " ", "in", " ", "chunk", ":"}; !slices.Equal(got, want) {
+		t.Errorf("chunks = %q, want %q", got, want)
+	}
+	ctx := context.Background()
+	corpus := []string{"L 5         if not chunk or \"=\" not in chukn:\n$ REPW 5 >>>chukn >>>chunk\n", "for chunk in text:\n    chunk = chunk.strip()\n"}
+	for _, spaces := range []bool{false, true} {
+		m := tinyModel(t, map[string]any{"space_tokens": spaces})
+		if err := m.FitTokenizer(ctx, corpus); err != nil {
+			t.Fatal(err)
+		}
+		inCode := m.tok.Encode(" chunk")
+		inCommand := m.tok.Encode(">>>chunk")
+		same := slices.Equal(inCode[len(inCode)-1:], inCommand[len(inCommand)-1:]) && len(inCode) == 2 && len(inCommand) == 2
+		if same != spaces {
+			t.Errorf("space_tokens=%v: \" chunk\" is %v, \">>>chunk\" is %v", spaces, inCode, inCommand)
+		}
+		dir := filepath.Join(t.TempDir(), "ck")
+		if err := m.Save(ctx, dir); err != nil {
+			t.Fatal(err)
+		}
+		m2 := New()
+		if err := m2.Load(ctx, dir); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(m2.tok.Encode(corpus[0]), m.tok.Encode(corpus[0])) {
+			t.Errorf("space_tokens=%v: loaded tokenizer encodes differently", spaces)
+		}
+	}
 }
