@@ -55,6 +55,12 @@ variable "eval_tasks" {
   description = "Test tasks evaluated (0: all 500 of MBPP's test split)."
 }
 
+variable "pretrained" {
+  type        = string
+  default     = null
+  description = "A pretraining run's stage directory (experiments/pretrain.hcl: runs/pretrain/<time>/stages/lm) both SFT stages start from; unset, they start from scratch."
+}
+
 variable "layers" {
   type    = number
   default = 2
@@ -70,16 +76,18 @@ dataset "mbpp" {
 }
 
 tool "editor" {
-  plugin    = "coedit"
-  max_turns = 10
-  timeout_s = 3
+  plugin            = "coedit"
+  max_turns         = 10
+  timeout_s         = 3
+  show_instructions = false
 }
 
 # The direct-answer baseline: the same tests and feedback, one action that is
 # the whole program. Only the tool differs between the two arms.
 tool "direct" {
-  plugin    = "rewrite"
-  timeout_s = 3
+  plugin            = "rewrite"
+  timeout_s         = 3
+  show_instructions = false
 }
 
 reward "solved" {
@@ -87,12 +95,13 @@ reward "solved" {
 }
 
 model "policy" {
-  plugin  = "transformer"
-  layers  = var.layers
-  d_model = var.d_model
-  heads   = 4
-  context = 1024
-  vocab   = 2048
+  plugin       = "transformer"
+  layers       = var.layers
+  d_model      = var.d_model
+  heads        = 4
+  context      = 1024
+  vocab        = 2048
+  space_tokens = true
 }
 
 stage "demos" {
@@ -112,19 +121,23 @@ stage "demos_direct" {
 }
 
 stage "sft" {
-  kind       = "sft"
-  model      = model.policy
-  data       = stage.demos
-  steps      = var.sft_steps
-  batch_size = 16
+  kind         = "sft"
+  model        = model.policy
+  data         = stage.demos
+  init         = var.pretrained
+  steps        = var.sft_steps
+  batch_size   = 16
+  context_loss = 0.5
 }
 
 stage "sft_direct" {
-  kind       = "sft"
-  model      = model.policy
-  data       = stage.demos_direct
-  steps      = var.sft_steps
-  batch_size = 16
+  kind         = "sft"
+  model        = model.policy
+  data         = stage.demos_direct
+  init         = var.pretrained
+  steps        = var.sft_steps
+  batch_size   = 16
+  context_loss = 0.5
 }
 
 # RL from each SFT checkpoint (also the frozen KL reference), with the

@@ -5,7 +5,7 @@
 #
 #   init = "runs/pretrain/<time>/stages/lm"
 #
-# (paper.hcl takes it as -var pretrained=DIR). The model block must match the
+# (paper.hcl takes it as -var pretrained=runs/pretrain/<time>/stages/lm). The model block must match the
 # experiments that start from it: a checkpoint brings its own architecture
 # and tokenizer.
 #
@@ -58,12 +58,13 @@ dataset "basic" {
 }
 
 model "policy" {
-  plugin  = "transformer"
-  layers  = var.layers
-  d_model = var.d_model
-  heads   = 4
-  context = 1024
-  vocab   = 2048
+  plugin       = "transformer"
+  layers       = var.layers
+  d_model      = var.d_model
+  heads        = 4
+  context      = 1024
+  vocab        = 2048
+  space_tokens = true
 }
 
 stage "lm" {

@@ -126,6 +126,15 @@ stage "sft" {
 	if got := sft.Attrs.JSON()["init"]; got != `"runs/pretrain/x/stages/lm"` {
 		t.Errorf("resolved init = %v", got)
 	}
+	// A variable left null leaves init unset.
+	unset := strings.Replace(src, `variable "pre" { default = "runs/pretrain/x/stages/lm" }`, "variable \"pre\" {\n  type    = string\n  default = null\n}", 1)
+	e, _, diags = Load(context.Background(), "init.hcl", []byte(unset), nil, testSchemas)
+	if diags.HasErrors() {
+		t.Fatalf("null init: %v", diags)
+	}
+	if _, ok := e.Stage("sft").Attrs.Ref("init"); ok {
+		t.Error("a null init is set")
+	}
 }
 
 // TestShippedExperiments parses and resolves every file in experiments/;

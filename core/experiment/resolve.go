@@ -494,7 +494,10 @@ func (r *resolver) reference(expr hcl.Expression, sp attrSpec, from *Stage) (Ref
 		// Not a reference to a block: a path (to another run's checkpoint),
 		// quoted or from a variable.
 		val, vd := expr.Value(r.exp.evalCtx)
-		if !vd.HasErrors() && val.IsWhollyKnown() && !val.IsNull() && val.Type() == cty.String {
+		if !vd.HasErrors() && val.IsNull() {
+			return Ref{}, false // null (a variable left unset): as if absent
+		}
+		if !vd.HasErrors() && val.IsWhollyKnown() && val.Type() == cty.String {
 			if val.AsString() == "" {
 				return bad("Empty path", fmt.Sprintf("The %q argument takes %s or the path of a checkpoint, not an empty string.", sp.Name, example), expr.Range())
 			}
