@@ -38,6 +38,18 @@ variable "datasets" {
   description = "Directory holding mbpp/mbpp.jsonl (the benchmark kept out of the corpus)."
 }
 
+variable "context" {
+  type        = number
+  default     = 1024
+  description = "paper.hcl's window; 512 for quickstart.hcl"
+}
+
+variable "vocab" {
+  type        = number
+  default     = 2048
+  description = "paper.hcl's vocabulary; 1024 for quickstart.hcl"
+}
+
 variable "layers" {
   type    = number
   default = 2
@@ -62,8 +74,8 @@ model "policy" {
   layers       = var.layers
   d_model      = var.d_model
   heads        = 4
-  context      = 1024
-  vocab        = 2048
+  context      = var.context
+  vocab        = var.vocab
   space_tokens = true
 }
 

@@ -36,6 +36,12 @@ variable "turns" {
   description = "Turn limit of the editing tool (the paper uses 10)."
 }
 
+variable "pretrained" {
+  type        = string
+  default     = null
+  description = "A pretraining run's stage directory both SFT stages start from (lathe run experiments/pretrain.hcl -var context=512 -var vocab=1024); unset, they start from scratch."
+}
+
 variable "eval_tasks" {
   type        = number
   default     = 30
@@ -107,6 +113,7 @@ stage "sft" {
   kind         = "sft"
   model        = model.policy
   data         = stage.demos
+  init         = var.pretrained
   steps        = var.sft_steps
   batch_size   = 8
   history      = "last"
@@ -117,6 +124,7 @@ stage "sft_direct" {
   kind         = "sft"
   model        = model.policy
   data         = stage.demos_direct
+  init         = var.pretrained
   steps        = var.sft_steps
   batch_size   = 8
   context_loss = 0.5
