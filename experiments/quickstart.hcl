@@ -5,16 +5,22 @@
 # cores; raise the variables (and the model) to go further.
 #
 #   lathe validate experiments/quickstart.hcl
-#   lathe run experiments/quickstart.hcl -var sft_steps=600
+#   lathe run experiments/quickstart.hcl -var sft_steps=400 -var seed=8
 
 experiment "quickstart" {
-  seed        = 7
+  seed        = var.seed
   description = "CoE vs direct answer on the built-in tasks, SFT then GRPO"
+}
+
+variable "seed" {
+  type        = number
+  default     = 7
+  description = "Seed of every stage and of the dataset split (-var seed=8 for another draw)."
 }
 
 variable "sft_steps" {
   type        = number
-  default     = 1200
+  default     = 800
   description = "Supervised steps for each SFT stage."
 }
 
