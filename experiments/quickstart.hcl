@@ -1,8 +1,10 @@
 # Quickstart: train a small transformer to repair Python with the
 # Chain-of-Edits tool (SFT on synthetic demonstrations, then GRPO), train the
 # same model to answer directly (the paper's baseline), and evaluate both on
-# held-out built-in tasks. Sized to finish in about ten minutes on 2 CPU
-# cores; raise the variables (and the model) to go further.
+# held-out built-in tasks. Sized to finish in about eleven minutes on 2 CPU
+# cores (the direct-answer SFT is the longest stage); raise the variables
+# (and the model) to go further, or start both SFT stages from a pretraining
+# run with -var pretrained=DIR (experiments/pretrain.hcl).
 #
 #   lathe validate experiments/quickstart.hcl
 #   lathe run experiments/quickstart.hcl -var sft_steps=400 -var seed=8
