@@ -25,9 +25,9 @@ const tokenizerBytes = 2 << 20
 // on the corpus, so every stage that starts from this checkpoint keeps it.
 // Held-out loss and bits per byte are logged at every checkpoint.
 func pretrain(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
-	frac := env.Float("heldout")
-	if frac < 0 || frac >= 1 {
-		return nil, fmt.Errorf("%s: heldout must be in [0, 1), got %g", env.Stage.ID(), frac)
+	frac, err := heldoutFraction(env)
+	if err != nil {
+		return nil, err
 	}
 	docs, st, err := corpus.Load(ctx, env.String("corpus"))
 	if err != nil {
@@ -75,24 +75,19 @@ func pretrain(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error)
 	if len(heldout) > maxHeldout {
 		heldout = heldout[:maxHeldout]
 	}
-	heldBytes := 0
-	for _, e := range heldout {
-		heldBytes += len(e.Target)
-	}
 	env.Logger.Info("pretrain", "stage", env.Stage.Label, "corpus", env.String("corpus"), "files", st.Files,
 		"bytes", st.Bytes, "duplicates", st.Duplicates, "train_files", len(trainDocs), "heldout_files", len(heldDocs),
 		"chunks", len(examples), "chunk_bytes", chunkBytes, "bytes_per_token", fmt.Sprintf("%.2f", bpt),
 		"params", info.Parameters, "backend", info.Backend)
-	fmt.Fprintf(env.Progress, "%-12s %d files (%.1f MB), %d chunks of up to %d bytes, %d held-out files\n",
-		env.Stage.Label, len(trainDocs), float64(st.Bytes)/(1<<20), len(examples), chunkBytes, len(heldDocs))
+	fmt.Fprintf(env.Progress, "%-12s %d files (%.1f MB), %d of them held out; %d training chunks of up to %d bytes\n",
+		env.Stage.Label, len(docs), float64(st.Bytes)/(1<<20), len(heldDocs), len(examples), chunkBytes)
 	bar := newProgress(env, env.Int("steps"), "pretrain", func(v map[string]float64) string {
 		return fmt.Sprintf("loss %.3f", v["loss"])
 	})
 	final, err := train.SFT(ctx, m, examples, train.SFTConfig{
-		Common:       common(env, ckDir, b.Plugin, *cfg, bar),
-		BatchSize:    env.Int("batch_size"),
-		Heldout:      heldout,
-		HeldoutBytes: heldBytes,
+		Common:    common(env, ckDir, b.Plugin, *cfg, bar),
+		BatchSize: env.Int("batch_size"),
+		Heldout:   heldout,
 	})
 	if err != nil {
 		return nil, err

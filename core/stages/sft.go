@@ -76,6 +76,15 @@ func SupervisedExamples(eps []Episode, h episode.History) ([]sdk.SupervisedExamp
 // held-out loss costs a few seconds however large the data.
 const maxHeldout = 256
 
+// heldoutFraction is the stage's heldout attribute, checked to be in [0, 1).
+func heldoutFraction(env *runner.StageEnv) (float64, error) {
+	f := env.Float("heldout")
+	if f < 0 || f >= 1 {
+		return 0, fmt.Errorf("%s: heldout must be in [0, 1), got %g", env.Stage.ID(), f)
+	}
+	return f, nil
+}
+
 // holdOut splits episodes by a hash of their task: the episodes of a
 // fraction frac of the tasks are held out of training (so the held-out
 // loss measures programs the model never saw), the rest are kept.
@@ -193,12 +202,13 @@ func sft(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
 	if err != nil {
 		return nil, err
 	}
-	if f := env.Float("heldout"); f < 0 || f >= 1 {
-		return nil, fmt.Errorf("%s: heldout must be in [0, 1), got %g", env.Stage.ID(), f)
+	frac, err := heldoutFraction(env)
+	if err != nil {
+		return nil, err
 	}
-	eps, heldoutEps := holdOut(eps, env.Seed, env.Float("heldout"))
+	eps, heldoutEps := holdOut(eps, env.Seed, frac)
 	if len(eps) == 0 {
-		return nil, fmt.Errorf("%s: heldout = %g leaves no demonstration to train on", env.Stage.ID(), env.Float("heldout"))
+		return nil, fmt.Errorf("%s: heldout = %g leaves no demonstration to train on", env.Stage.ID(), frac)
 	}
 	heldout, err := SupervisedExamples(heldoutEps, h)
 	if err != nil {

@@ -114,13 +114,11 @@ type SFTConfig struct {
 	BatchSize int
 	// ContextWeight is sdk.SupervisedBatch.ContextWeight for every step.
 	ContextWeight float64
-	// Heldout are examples never trained on, one per turn; their mean
-	// target loss is logged as "heldout_loss" at every checkpoint.
+	// Heldout are examples never trained on, one per turn; their target
+	// loss is logged at every checkpoint per token ("heldout_loss") and in
+	// bits per byte of target text ("heldout_bpb", which compares across
+	// tokenizers).
 	Heldout []sdk.SupervisedExample
-	// HeldoutBytes, when positive, is the length of the held-out targets
-	// in bytes: their loss is then also logged in bits per byte
-	// ("heldout_bpb"), which compares across tokenizers.
-	HeldoutBytes int
 }
 
 // HeldoutLoss is the mean negative log-likelihood per target token of
@@ -179,8 +177,12 @@ func SFT(ctx context.Context, m Trainable, examples []sdk.SupervisedExample, cfg
 				return nil, fmt.Errorf("train: %s step %d: %w", cfg.Stage, step, err)
 			}
 			values["heldout_loss"] = loss
-			if cfg.HeldoutBytes > 0 {
-				values["heldout_bpb"] = loss * float64(tokens) / (float64(cfg.HeldoutBytes) * math.Ln2)
+			bytes := 0
+			for _, e := range cfg.Heldout {
+				bytes += len(e.Target)
+			}
+			if bytes > 0 {
+				values["heldout_bpb"] = loss * float64(tokens) / (float64(bytes) * math.Ln2)
 			}
 		}
 		return values, nil
