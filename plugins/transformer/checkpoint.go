@@ -75,6 +75,11 @@ func (m *Model) Save(_ context.Context, dir string) error {
 	return writeAtomic(filepath.Join(dir, "manifest.json"), js)
 }
 
+func withCopy(a arch) arch {
+	a.Copy = true
+	return a
+}
+
 func writeAtomic(path string, data []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -153,10 +158,15 @@ func (m *Model) Load(_ context.Context, dir string) error {
 	}
 	tok.build()
 	cfg := man.Config
+	// A configured copy head is added to a checkpoint without one (a
+	// pretrained language model starting SFT): its parameters sit at the
+	// end of the slab, so the checkpoint's fill the slab's beginning and
+	// the head keeps its fresh initialisation.
+	grown := m.net != nil && m.cfg.Copy && !cfg.Copy
 	if m.net != nil {
 		// Configured first: the architecture must come from the checkpoint,
 		// but the training options are the experiment's current ones.
-		if cfg.arch() != m.cfg.arch() {
+		if want := m.cfg.arch(); cfg.arch() != want && !(grown && withCopy(cfg.arch()) == want) {
 			m.log.Warn("checkpoint architecture differs from the configured one; using the checkpoint's",
 				"checkpoint", fmt.Sprintf("%+v", cfg.arch()), "configured", fmt.Sprintf("%+v", m.cfg.arch()))
 		}
@@ -164,12 +174,16 @@ func (m *Model) Load(_ context.Context, dir string) error {
 		cfg = m.cfg
 		cfg.Layers, cfg.DModel, cfg.Heads, cfg.Context, cfg.Vocab = a.Layers, a.DModel, a.Heads, a.Context, a.Vocab
 		cfg.Position, cfg.SpaceTokens = man.Config.Position, man.Config.SpaceTokens
+		cfg.Copy = man.Config.Copy || grown
 	}
 	m.setup(cfg)
 	for k, slab := range [][]float32{m.net.p.data, m.opt.M, m.opt.V} {
-		for i := range slab {
+		for i := range n {
 			slab[i] = math.Float32frombits(binary.LittleEndian.Uint32(buf[(k*n+i)*4:]))
 		}
+	}
+	if grown {
+		m.log.Info("added a copy head to the checkpoint's network", "params", m.cfg.arch().numParams()-n)
 	}
 	if err := m.pcg.UnmarshalBinary(man.RNG); err != nil {
 		return fmt.Errorf("transformer: load %s: rng: %w", mpath, err)

@@ -23,6 +23,10 @@ import (
 type kvCache struct {
 	k, v [][]float32
 	base []int
+	// With the copy head: the copy keys [position, C] and the token at
+	// each position (what attending to the position before it copies).
+	ck  []float32
+	tok []int32
 }
 
 func newKVCache(a arch, capacity []int) *kvCache {
@@ -35,7 +39,24 @@ func newKVCache(a arch, capacity []int) *kvCache {
 		c.k = append(c.k, make([]float32, total))
 		c.v = append(c.v, make([]float32, total))
 	}
+	if a.Copy {
+		c.ck = make([]float32, total)
+		c.tok = make([]int32, c.base[len(capacity)])
+	}
 	return c
+}
+
+// copySlot copies the first n positions of slot from into slot to.
+func (c *kvCache) copySlot(from, to, n, C int) {
+	f, t := c.base[from], c.base[to]
+	for l := range c.k {
+		copy(c.k[l][t*C:(t+n)*C], c.k[l][f*C:(f+n)*C])
+		copy(c.v[l][t*C:(t+n)*C], c.v[l][f*C:(f+n)*C])
+	}
+	if c.ck != nil {
+		copy(c.ck[t*C:(t+n)*C], c.ck[f*C:(f+n)*C])
+		copy(c.tok[t:t+n], c.tok[f:f+n])
+	}
 }
 
 // prefill runs prompts through the full forward pass (several at a time,
@@ -76,6 +97,13 @@ func (m *model) prefill(prompts [][]int32, cache *kvCache, slots []int, budget i
 				}
 			}
 		}
+		if cache.ck != nil {
+			for b := range B {
+				base, p := cache.base[slots[i+b]], prompts[i+b]
+				copy(cache.ck[base*C:(base+len(p))*C], m.a.copy.k[b*T*C:(b*T+len(p))*C])
+				copy(cache.tok[base:base+len(p)], p)
+			}
+		}
 		copy(out[i*V:], m.a.logits[:B*V])
 		i = j
 	}
@@ -85,6 +113,7 @@ func (m *model) prefill(prompts [][]int32, cache *kvCache, slots []int, budget i
 // decodeBuf is the scratch of one decoding step for nb sequences.
 type decodeBuf struct {
 	x, ln, mean, rstd, qkv, atty, tmp, fch, fchg, logits []float32
+	cq, ck, att, logpv                                   []float32 // the copy head's
 }
 
 // step feeds one new token per sequence (tokens[i] at position pos[i], cache
@@ -151,7 +180,36 @@ func (m *model) step(buf *decodeBuf, cache *kvCache, tokens []int32, pos, slots 
 	layerNormForward(buf.ln, buf.mean, buf.rstd, buf.x, m.p.lnfg, m.p.lnfb, nb, C)
 	m.matmulForward(buf.logits, buf.ln, m.p.wte, nil, nb, C, V)
 	m.maskDead(buf.logits, nb)
+	if m.Copy {
+		m.copyStep(buf, cache, tokens, pos, slots)
+	}
 	return buf.logits
+}
+
+// copyStep is copyForward for one new position per sequence: its key and
+// token join the cache, and its logits become the mixture over the
+// vocabulary and the tokens after every earlier position.
+func (m *model) copyStep(buf *decodeBuf, cache *kvCache, tokens []int32, pos, slots []int) {
+	C, V, T := m.DModel, m.Vocab, m.Context
+	nb := len(tokens)
+	buf.cq, buf.ck = grow(buf.cq, nb*C), grow(buf.ck, nb*C)
+	buf.att, buf.logpv = grow(buf.att, nb*T), grow(buf.logpv, nb*V)
+	m.matmulForward(buf.cq, buf.ln, m.p.cq, nil, nb, C, C)
+	m.matmulForward(buf.ck, buf.ln, m.p.ck, nil, nb, C, C)
+	for i := range nb {
+		at := cache.base[slots[i]] + pos[i]
+		copy(cache.ck[at*C:(at+1)*C], buf.ck[i*C:(i+1)*C])
+		cache.tok[at] = tokens[i]
+	}
+	parallelFor(nb, 4, func(lo, hi int) {
+		s := newCopyScratch(V, T)
+		for i := lo; i < hi; i++ {
+			base := cache.base[slots[i]]
+			gl := dot(buf.ln[i*C:(i+1)*C], m.p.cgw) + m.p.cgb[0]
+			m.copyRow(buf.logits[i*V:(i+1)*V], buf.cq[i*C:(i+1)*C], cache.ck[base*C:], cache.tok[base+1:], pos[i], gl,
+				buf.att[i*T:(i+1)*T], buf.logpv[i*V:(i+1)*V], s)
+		}
+	})
 }
 
 // Generate implements sdk.Model: all contexts decode together, one token per
@@ -223,11 +281,7 @@ func (m *Model) Generate(ctx context.Context, req sdk.GenerateRequest) (sdk.Gene
 	for i, u := range owner {
 		copy(logits[i*V:(i+1)*V], ulogits[u*V:(u+1)*V])
 		if src := uslot[u]; src != i {
-			from, to, k := cache.base[src]*C, cache.base[i]*C, len(prompts[i])*C
-			for l := range cache.k {
-				copy(cache.k[l][to:to+k], cache.k[l][from:from+k])
-				copy(cache.v[l][to:to+k], cache.v[l][from:from+k])
-			}
+			cache.copySlot(src, i, len(prompts[i]), C)
 		}
 	}
 

@@ -22,6 +22,9 @@ type arch struct {
 	// adding a learned position embedding; wpe then stays in the slab,
 	// unused, so both kinds of checkpoint share one layout.
 	Rope bool
+	// Copy adds the copy head (copyhead.go); its parameters come last in
+	// the slab, so a checkpoint without them is a prefix of one with them.
+	Copy bool
 }
 
 // paramSpec names one parameter tensor inside the flat parameter slab.
@@ -66,6 +69,12 @@ func (a arch) specs() []paramSpec {
 	}
 	add("lnf.g", false, C)
 	add("lnf.b", false, C)
+	if a.Copy {
+		add("copy.q.w", true, C, C)
+		add("copy.k.w", true, C, C)
+		add("copy.gate.w", false, C)
+		add("copy.gate.b", false, 1)
+	}
 	off := 0
 	for i := range out {
 		out[i].off = off
@@ -86,6 +95,9 @@ type params struct {
 	wte, wpe   []float32
 	lnfg, lnfb []float32
 	layers     []layerParams
+	// the copy head's query and key projections [C,C], gate weights [C]
+	// and bias [1]; nil without it
+	cq, ck, cgw, cgb []float32
 }
 
 func newParams(a arch, data []float32) *params {
@@ -101,6 +113,9 @@ func newParams(a arch, data []float32) *params {
 		i += 12
 	}
 	p.lnfg, p.lnfb = v(i), v(i+1)
+	if a.Copy {
+		p.cq, p.ck, p.cgw, p.cgb = v(i+2), v(i+3), v(i+4), v(i+5)
+	}
 	return p
 }
 
@@ -136,6 +151,10 @@ func initParams(a arch, p *params, rng *rand.Rand) {
 		normal(l.fcprojw, res)
 	}
 	ones(p.lnfg)
+	if a.Copy {
+		normal(p.cq, 0.02)
+		normal(p.ck, 0.02)
+	}
 }
 
 // layerActs are one block's saved activations for a batch of N rows.
@@ -166,6 +185,7 @@ type acts struct {
 	rows    []int32   // positions whose next-token logits are wanted
 	lnfRows []float32 // [M,C]
 	logits  []float32 // [M,V]; probabilities after softmaxXent, then gradients
+	copy    copyActs
 	// backward scratch
 	dres, dln, datty, dqkv, dfch, dfchg, dlnf, dlnfRows []float32
 }
@@ -225,10 +245,13 @@ func (m *model) matmulForward(out, inp, w, bias []float32, n, ic, oc int) {
 }
 
 // matmulBackward sets dinp = dout w and adds dout^T inp to dw and the
-// column sums of dout to db.
+// column sums of dout to db (nil: no bias).
 func (m *model) matmulBackward(dinp, dw, db, dout, inp, w []float32, n, ic, oc int) {
 	parSgemm(m.bl, blas.NoTrans, blas.NoTrans, n, ic, oc, 1, dout, oc, w, ic, 0, dinp, ic)
 	parSgemm(m.bl, blas.Trans, blas.NoTrans, oc, ic, n, 1, dout, oc, inp, ic, 1, dw, ic)
+	if db == nil {
+		return
+	}
 	parallelFor(oc, 64, func(lo, hi int) {
 		for i := 0; i < n; i++ {
 			row := dout[i*oc : (i+1)*oc]
@@ -306,6 +329,9 @@ func (m *model) forward(tokens []int32, B, T int, rows []int32, rng *rand.Rand) 
 	if M > 0 {
 		m.matmulForward(a.logits, a.lnfRows, m.p.wte, nil, M, C, V)
 		m.maskDead(a.logits, M)
+		if m.Copy {
+			m.copyForward()
+		}
 	}
 	return nil
 }
@@ -369,7 +395,10 @@ func (m *model) backward() {
 	// Output head (tied to wte): dlnfRows = dlogits wte ; dwte += dlogits^T lnfRows.
 	clear(a.dlnf)
 	if M > 0 {
-		m.matmulBackward(a.dlnfRows, m.g.wte, make([]float32, V), a.logits, a.lnfRows, m.p.wte, M, C, V)
+		if m.Copy {
+			m.copyBackward() // a.logits becomes the gradient of the vocabulary logits
+		}
+		m.matmulBackward(a.dlnfRows, m.g.wte, nil, a.logits, a.lnfRows, m.p.wte, M, C, V)
 		for i, r := range a.rows {
 			d := a.dlnf[int(r)*C : (int(r)+1)*C]
 			for j, v := range a.dlnfRows[i*C : (i+1)*C] {

@@ -38,13 +38,17 @@ func tinyModel(t *testing.T, opts map[string]any) *Model {
 // finite differences (float64 loss sum, eps 1e-2) on sampled parameters of
 // every tensor; tolerance 3e-2 relative (float32 activations).
 func TestModelGradient(t *testing.T) {
-	for _, rope := range []bool{false, true} {
-		t.Run(fmt.Sprintf("rope=%v", rope), func(t *testing.T) { checkGradient(t, rope) })
+	for _, a := range []arch{
+		{Layers: 2, DModel: 16, Heads: 2, Context: 70, Vocab: 50},
+		{Layers: 2, DModel: 16, Heads: 2, Context: 70, Vocab: 50, Rope: true},
+		{Layers: 2, DModel: 16, Heads: 2, Context: 70, Vocab: 50, Rope: true, Copy: true},
+	} {
+		t.Run(fmt.Sprintf("rope=%v,copy=%v", a.Rope, a.Copy), func(t *testing.T) { checkGradient(t, a) })
 	}
 }
 
-func checkGradient(t *testing.T, rope bool) {
-	a := arch{Layers: 2, DModel: 16, Heads: 2, Context: 70, Vocab: 50, Rope: rope}
+func checkGradient(t *testing.T, a arch) {
+	rope := a.Rope
 	m := newModel(a, gonum.Implementation{})
 	rng := rand.New(rand.NewPCG(7, 8))
 	initParams(a, m.p, rng)
@@ -56,8 +60,11 @@ func checkGradient(t *testing.T, rope bool) {
 	for i := range tokens {
 		tokens[i] = int32(rng.IntN(a.Vocab))
 	}
-	rows := []int32{3, 60, 69, 75, 139}
-	targets := []int32{1, 2, 3, 4, 5}
+	// Row 70 is the first position of the second sequence (nothing to
+	// copy); rows 60 and 139 predict tokens their sequences hold, so the
+	// copy head's gradient is not only that of the mass it takes away.
+	rows := []int32{3, 60, 69, 70, 75, 139}
+	targets := []int32{1, tokens[20], 3, 4, 5, tokens[100]}
 	loss := func() float64 {
 		if err := m.forward(tokens, B, T, rows, nil); err != nil {
 			t.Fatal(err)
@@ -116,7 +123,13 @@ func boolInt(b bool) int {
 // TestOverfit trains on four short pairs until the mean target loss is
 // near zero: the whole training path (masking, AdamW, schedule) must work.
 func TestOverfit(t *testing.T) {
-	m := tinyModel(t, map[string]any{"lr": 1e-2, "warmup": 10.0})
+	for _, copyHead := range []bool{false, true} {
+		t.Run(fmt.Sprintf("copy=%v", copyHead), func(t *testing.T) { checkOverfit(t, copyHead) })
+	}
+}
+
+func checkOverfit(t *testing.T, copyHead bool) {
+	m := tinyModel(t, map[string]any{"lr": 1e-2, "warmup": 10.0, "copy": copyHead})
 	ctx := context.Background()
 	ex := []sdk.SupervisedExample{
 		{Context: "L 1 def f(x):\nL 2     retrun x\n***\nSyntaxError\n> ", Target: "REPL 2 >>>    return x\n"},
@@ -158,7 +171,13 @@ func TestOverfit(t *testing.T) {
 // tokens as recomputing the whole sequence, and its logprobs must match
 // Logprobs on the same completion.
 func TestKVCacheMatchesFullForward(t *testing.T) {
-	m := tinyModel(t, nil)
+	for _, opts := range []map[string]any{nil, {"copy": true}} {
+		t.Run(fmt.Sprint(opts), func(t *testing.T) { checkKVCache(t, opts) })
+	}
+}
+
+func checkKVCache(t *testing.T, opts map[string]any) {
+	m := tinyModel(t, opts)
 	ctx := context.Background()
 	prompts := []string{"def f(x):\n    return", "x", "a longer prompt, ragged batch"}
 	resp, err := m.Generate(ctx, sdk.GenerateRequest{Contexts: prompts, Sampling: sdk.Sampling{MaxTokens: 20}})
@@ -228,8 +247,14 @@ func TestContextStop(t *testing.T) {
 // TestSaveLoad: a trained model saved and loaded into a fresh instance
 // gives bit-identical logprobs and continues training identically.
 func TestSaveLoad(t *testing.T) {
+	for _, copyHead := range []bool{false, true} {
+		t.Run(fmt.Sprintf("copy=%v", copyHead), func(t *testing.T) { checkSaveLoad(t, copyHead) })
+	}
+}
+
+func checkSaveLoad(t *testing.T, copyHead bool) {
 	ctx := context.Background()
-	m := tinyModel(t, map[string]any{"dropout": 0.1})
+	m := tinyModel(t, map[string]any{"dropout": 0.1, "copy": copyHead})
 	if err := m.FitTokenizer(ctx, []string{"def f(x): return x + 1\n", "def g(y): return y * 2\n"}); err != nil {
 		t.Fatal(err)
 	}
@@ -501,5 +526,53 @@ func TestLoadCheckpointWithoutPosition(t *testing.T) {
 		if into.cfg.Position != "learned" || into.net.rope != nil {
 			t.Errorf("loaded with position %q (rope table %v), want learned", into.cfg.Position, into.net.rope != nil)
 		}
+	}
+}
+
+// TestLoadAddsCopyHead: a checkpoint without a copy head loaded into a
+// model configured with one keeps every saved parameter and gains the
+// head; loaded on its own it stays without.
+func TestLoadAddsCopyHead(t *testing.T) {
+	ctx := context.Background()
+	m := tinyModel(t, nil)
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	if err := m.Save(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	plain := New()
+	if err := plain.Load(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	if plain.cfg.Copy {
+		t.Fatal("a fresh model loading a checkpoint without a copy head has one")
+	}
+	grown := tinyModel(t, map[string]any{"copy": true})
+	if err := grown.Load(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	if !grown.cfg.Copy || grown.net.p.cq == nil {
+		t.Fatal("configured copy = true, loaded network has no copy head")
+	}
+	n := len(m.net.p.data)
+	if !slices.Equal(grown.net.p.data[:n], m.net.p.data) {
+		t.Fatal("saved parameters changed when the copy head was added")
+	}
+	if len(grown.net.p.data) != n+2*32*32+32+1 {
+		t.Fatalf("grown slab has %d floats, want %d", len(grown.net.p.data), n+2*32*32+32+1)
+	}
+	// It trains and saves as a copy model.
+	if _, err := grown.TrainSupervised(ctx, sdk.SupervisedBatch{Examples: []sdk.SupervisedExample{{Context: "a b a", Target: " b\n"}}, TotalSteps: 1}); err != nil {
+		t.Fatal(err)
+	}
+	dir2 := filepath.Join(t.TempDir(), "ckpt2")
+	if err := grown.Save(ctx, dir2); err != nil {
+		t.Fatal(err)
+	}
+	again := New()
+	if err := again.Load(ctx, dir2); err != nil {
+		t.Fatal(err)
+	}
+	if !again.cfg.Copy || !slices.Equal(again.net.p.data, grown.net.p.data) {
+		t.Fatal("reloaded copy model differs")
 	}
 }

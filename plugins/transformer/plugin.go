@@ -38,6 +38,7 @@ type Config struct {
 	Vocab       int     `json:"vocab"`
 	Position    string  `json:"position"`
 	SpaceTokens bool    `json:"space_tokens"`
+	Copy        bool    `json:"copy"`
 	Dropout     float64 `json:"dropout"`
 	Seed        int64   `json:"seed"`
 	Device      string  `json:"device"`
@@ -69,6 +70,7 @@ var schema = sdk.Schema{
 		{Name: "context", Type: "number", Description: "Context window in tokens; longer contexts lose their beginning, cut at a line.", Default: 512.0},
 		{Name: "vocab", Type: "number", Description: "Tokenizer vocabulary size (256 bytes plus learned merges).", Default: 1024.0},
 		{Name: "space_tokens", Type: "bool", Description: "Spaces are tokens of their own instead of joining the word after them: a word is the same token wherever it stands, so a command can copy it from the program (REPW 5 >>>chukn where the line reads \" chukn\"), at about a third more tokens.", Default: false},
+		{Name: "copy", Type: "bool", Description: "A copy head: each next token is a learned mixture of the vocabulary and a pointer to the token after an earlier position of the context, so the model can repeat what it reads (a line number, a name, a line) without first learning to; a checkpoint without it gains a freshly initialised one when loaded into a model with copy = true.", Default: false},
 		{Name: "position", Type: "string", Description: `How attention knows where tokens are: "rope" (rotary, by distance; copying from the context is learned once for every position) or "learned" (an embedding per absolute position).`, Default: "rope"},
 		{Name: "dropout", Type: "number", Description: "Residual dropout during supervised training, in [0,1).", Default: 0.0},
 		{Name: "seed", Type: "number", Description: "Seed for initialisation, dropout and data order.", Default: 1.0},
@@ -142,7 +144,7 @@ func (c Config) keep() int {
 }
 
 func (c Config) arch() arch {
-	return arch{Layers: c.Layers, DModel: c.DModel, Heads: c.Heads, Context: c.Context, Vocab: c.Vocab, Rope: c.Position == "rope"}
+	return arch{Layers: c.Layers, DModel: c.DModel, Heads: c.Heads, Context: c.Context, Vocab: c.Vocab, Rope: c.Position == "rope", Copy: c.Copy}
 }
 
 func (c Config) hyper() hyper {
@@ -250,12 +252,14 @@ func decodeConfig(raw sdk.Config) (Config, error) {
 	if x, ok := num("seed"); ok {
 		cfg.Seed = int64(x)
 	}
-	if v, ok := f["space_tokens"]; ok && v != nil {
-		b, ok := v.(bool)
-		if !ok {
-			errs = append(errs, fmt.Errorf("space_tokens must be a bool, got %v", v))
+	for k, p := range map[string]*bool{"space_tokens": &cfg.SpaceTokens, "copy": &cfg.Copy} {
+		if v, ok := f[k]; ok && v != nil {
+			b, ok := v.(bool)
+			if !ok {
+				errs = append(errs, fmt.Errorf("%s must be a bool, got %v", k, v))
+			}
+			*p = b
 		}
-		cfg.SpaceTokens = b
 	}
 	for k, p := range map[string]*string{"device": &cfg.Device, "position": &cfg.Position} {
 		if v, ok := f[k]; ok && v != nil {

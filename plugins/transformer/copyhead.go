@@ -1,0 +1,257 @@
+package transformer
+
+import (
+	"math"
+
+	"gonum.org/v1/gonum/blas"
+)
+
+// The copy head (arch.Copy, the `copy` option) is a pointer network on top
+// of the language-model head, in the manner of pointer-generator networks
+// (See et al., 2017) and the pointer decoders of program repair (DeepFix,
+// DrRepair). A repair command mostly repeats text the model has just read:
+// a line number from the traceback, a misspelt name from the program, a
+// line to fix. A small transformer trained for minutes does not grow the
+// attention circuit that copies (an "induction head"); the copy head gives
+// it one. At every position i it attends from a query q_i over keys k_j of
+// the earlier positions j < i and proposes the token that followed each of
+// them, tokens[j+1]: the induction pattern "find where the current text
+// occurred before and continue it", with the match learned. A gate g_i
+// mixes the two:
+//
+//	P(w) = g_i softmax(z_i)(w) + (1-g_i) sum_{j<i, tokens[j+1]=w} a_ij
+//	a_i  = softmax_j(q_i . k_j / sqrt(C)),  q = cq h, k = ck h,
+//	g_i  = sigmoid(cg . h_i + cb)
+//
+// with h the final LayerNorm's output. The network's "logits" become
+// log P, already normalised, so everything downstream (cross-entropy,
+// sampling with temperature, log-probabilities for GRPO) is unchanged.
+// Position 0 has nothing before it and uses the vocabulary alone.
+
+// copyActs are the copy head's saved activations for M scored rows of a
+// batch of N positions.
+type copyActs struct {
+	q, k   []float32 // [M,C] queries of the scored rows, [N,C] keys of every position
+	att    []float32 // [M,T] attention of each scored row over its sequence's positions
+	gate   []float32 // [M] gate logits
+	logpv  []float32 // [M,V] log softmax of the vocabulary head
+	dq, dk []float32 // backward scratch, [M,C] and [N,C]
+	dgate  []float32 // [M]
+	dln    []float32 // [N,C]
+}
+
+// logSigmoid returns log sigmoid(x) and log(1 - sigmoid(x)) without
+// overflow for large |x|.
+func logSigmoid(x float64) (float64, float64) {
+	softplus := func(v float64) float64 { // log(1 + e^v)
+		if v > 30 {
+			return v
+		}
+		return math.Log1p(math.Exp(v))
+	}
+	return -softplus(-x), -softplus(x)
+}
+
+// copyScratch is one worker's per-row buffers.
+type copyScratch struct{ mass, mix, da []float32 }
+
+func newCopyScratch(V, T int) *copyScratch {
+	return &copyScratch{mass: make([]float32, V), mix: make([]float32, V), da: make([]float32, T)}
+}
+
+// mixRow writes into out the log-probabilities of the mixture, given the
+// vocabulary head's log-softmax logpv, the attention att over n source
+// positions whose successors are succ[:n], and the gate logit gl. mass is
+// zero on entry and on return.
+func mixRow(out, logpv, att []float32, succ []int32, n int, gl float32, mass []float32) {
+	if n == 0 {
+		copy(out, logpv)
+		return
+	}
+	lg, l1g := logSigmoid(float64(gl))
+	for w, v := range logpv {
+		out[w] = float32(lg) + v
+	}
+	for j := range n {
+		mass[succ[j]] += att[j]
+	}
+	for j := range n {
+		w := succ[j]
+		if mass[w] == 0 {
+			continue // already mixed (a repeated token), or no mass at all
+		}
+		a, b := float64(out[w]), l1g+math.Log(float64(mass[w]))
+		hi, lo := max(a, b), min(a, b)
+		out[w] = float32(hi + math.Log1p(math.Exp(lo-hi)))
+		mass[w] = 0
+	}
+}
+
+// copyRow turns one row of vocabulary logits z (length V) into the
+// mixture's log-probabilities in place. q is the row's query; keys hold n
+// source positions (row stride C) whose successors are succ[:n]; gl is the
+// gate logit. att [n] and logpv [V] receive what the backward pass needs.
+func (m *model) copyRow(z, q, keys []float32, succ []int32, n int, gl float32, att, logpv []float32, s *copyScratch) {
+	logSoftmax(logpv, z)
+	if n > 0 {
+		C := m.DModel
+		scale := float32(1 / math.Sqrt(float64(C)))
+		m.bl.Sgemv(blas.NoTrans, n, C, scale, keys, C, q, 1, 0, att, 1)
+		mx := att[0]
+		for _, v := range att[1:n] {
+			mx = max(mx, v)
+		}
+		inv := 1 / expShift(att[:n], mx)
+		for j := range n {
+			att[j] *= inv
+		}
+	}
+	mixRow(z, logpv, att, succ, n, gl, s.mass)
+}
+
+// logSoftmax sets out = z - logsumexp(z); -inf entries (dead ids) stay -inf.
+func logSoftmax(out, z []float32) {
+	mx := z[0]
+	for _, v := range z {
+		mx = max(mx, v)
+	}
+	var sum float64
+	for _, v := range z {
+		sum += math.Exp(float64(v - mx))
+	}
+	lse := mx + float32(math.Log(sum))
+	for w, v := range z {
+		out[w] = v - lse
+	}
+}
+
+// copyForward runs the copy head over the last forward's final LayerNorm
+// output and replaces a.logits (vocabulary logits of the scored rows) with
+// the mixture's log-probabilities.
+func (m *model) copyForward() {
+	a := &m.a
+	c := &a.copy
+	B, T, C, V := a.B, a.T, m.DModel, m.Vocab
+	N, M := B*T, len(a.rows)
+	c.q, c.k, c.gate = grow(c.q, M*C), grow(c.k, N*C), grow(c.gate, M)
+	c.att, c.logpv = grow(c.att, M*T), grow(c.logpv, M*V)
+	m.matmulForward(c.k, a.lnf, m.p.ck, nil, N, C, C)
+	m.matmulForward(c.q, a.lnfRows, m.p.cq, nil, M, C, C)
+	for r := range M {
+		c.gate[r] = dot(a.lnfRows[r*C:(r+1)*C], m.p.cgw) + m.p.cgb[0]
+	}
+	parallelFor(M, 8, func(lo, hi int) {
+		s := newCopyScratch(V, T)
+		for r := lo; r < hi; r++ {
+			b, i := int(a.rows[r])/T, int(a.rows[r])%T
+			m.copyRow(a.logits[r*V:(r+1)*V], c.q[r*C:(r+1)*C], c.k[b*T*C:], a.tokens[b*T+1:], i, c.gate[r],
+				c.att[r*T:(r+1)*T], c.logpv[r*V:(r+1)*V], s)
+		}
+	})
+}
+
+func dot(x, y []float32) float32 {
+	var s float32
+	for i := range x {
+		s += x[i] * y[i]
+	}
+	return s
+}
+
+// copyBackward takes in a.logits the gradient with respect to the
+// mixture's log-probabilities f, leaves there the gradient with respect to
+// the vocabulary logits z, adds the copy head's parameter gradients to m.g
+// and its input gradient to a.dlnf. Per row, with rho_w = g pv_w / P_w the
+// share of P_w that came from the vocabulary and G = dL/df:
+//
+//	dL/dz_k  = G_k rho_k - pv_k sum_w G_w rho_w
+//	dL/dgl   = sum_w G_w (rho_w - g)
+//	dL/da_j  = G_w (1-g) / P_w          (w = tokens[j+1])
+//	dL/ds_j  = a_j (dL/da_j - sum_j' a_j' dL/da_j')
+func (m *model) copyBackward() {
+	a := &m.a
+	c := &a.copy
+	B, T, C, V := a.B, a.T, m.DModel, m.Vocab
+	N, M := B*T, len(a.rows)
+	c.dq, c.dk, c.dgate, c.dln = grow(c.dq, M*C), grow(c.dk, N*C), grow(c.dgate, M), grow(c.dln, N*C)
+	clear(c.dk)
+	clear(c.dq)
+	// Rows of one sequence write the same keys' gradients, so work is split
+	// by sequence.
+	bySeq := make([][]int, B)
+	for r, row := range a.rows {
+		b := int(row) / T
+		bySeq[b] = append(bySeq[b], r)
+	}
+	scale := float32(1 / math.Sqrt(float64(C)))
+	parallelFor(B, 1, func(lo, hi int) {
+		s := newCopyScratch(V, T)
+		for b := lo; b < hi; b++ {
+			keys, dkeys, succ := c.k[b*T*C:], c.dk[b*T*C:], a.tokens[b*T+1:]
+			for _, r := range bySeq[b] {
+				n := int(a.rows[r]) % T
+				G, logpv, att := a.logits[r*V:(r+1)*V], c.logpv[r*V:(r+1)*V], c.att[r*T:r*T+n]
+				f := s.mix
+				mixRow(f, logpv, att, succ, n, c.gate[r], s.mass)
+				lg, l1g := 0.0, math.Inf(-1)
+				if n > 0 {
+					lg, l1g = logSigmoid(float64(c.gate[r]))
+				}
+				g := math.Exp(lg)
+				if n > 0 {
+					// dL/da_j = G_w (1-g)/P_w, then the softmax's backward.
+					da := s.da[:n]
+					var ada float64
+					for j := range n {
+						w := succ[j]
+						da[j] = float32(float64(G[w]) * math.Exp(l1g-float64(f[w])))
+						ada += float64(att[j]) * float64(da[j])
+					}
+					for j := range n {
+						da[j] = att[j] * (da[j] - float32(ada)) * scale
+					}
+					m.bl.Sgemv(blas.Trans, n, C, 1, keys, C, da, 1, 0, c.dq[r*C:(r+1)*C], 1)
+					m.bl.Sger(n, C, 1, da, 1, c.q[r*C:(r+1)*C], 1, dkeys, C)
+				}
+				// f becomes rho, the vocabulary's share of each P_w.
+				var sum, dgl float64
+				for w, fw := range f {
+					if math.IsInf(float64(fw), -1) {
+						f[w] = 0
+						continue
+					}
+					rho := math.Exp(lg + float64(logpv[w]) - float64(fw))
+					f[w] = float32(rho)
+					sum += float64(G[w]) * rho
+					dgl += float64(G[w]) * (rho - g)
+				}
+				c.dgate[r] = 0
+				if n > 0 {
+					c.dgate[r] = float32(dgl)
+				}
+				for k := range G {
+					G[k] = G[k]*f[k] - float32(math.Exp(float64(logpv[k]))*sum)
+				}
+			}
+		}
+	})
+	// Queries and gate read lnfRows; keys read lnf.
+	dRows := c.dln[:M*C]
+	m.matmulBackward(dRows, m.g.cq, nil, c.dq, a.lnfRows, m.p.cq, M, C, C)
+	for r := range M {
+		d, h, gr := dRows[r*C:(r+1)*C], a.lnfRows[r*C:(r+1)*C], c.dgate[r]
+		for j := range d {
+			d[j] += gr * m.p.cgw[j]
+			m.g.cgw[j] += gr * h[j]
+		}
+		m.g.cgb[0] += gr
+		dst := a.dlnf[int(a.rows[r])*C:]
+		for j, v := range d {
+			dst[j] += v
+		}
+	}
+	m.matmulBackward(c.dln, m.g.ck, nil, c.dk, a.lnf, m.p.ck, N, C, C)
+	for i, v := range c.dln[:N*C] {
+		a.dlnf[i] += v
+	}
+}
