@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -79,4 +81,27 @@ func startToolPlugin(ctx context.Context, host *pluginhost.Host, plugin string, 
 		return nil, nil, fmt.Errorf("configure tool %s: %w", plugin, err)
 	}
 	return inst.Tool(), inst, nil
+}
+
+// toolOptions is a repeatable NAME=VALUE flag of tool options, so a
+// command can start the tool exactly as an experiment configured it
+// (--tool-option show_instructions=false for a model trained without the
+// instructions in its prompt). VALUE is a bool, a number or else a string.
+type toolOptions map[string]any
+
+func (o toolOptions) String() string { return fmt.Sprint(map[string]any(o)) }
+
+func (o toolOptions) Set(s string) error {
+	name, value, ok := strings.Cut(s, "=")
+	if !ok || name == "" {
+		return fmt.Errorf("want NAME=VALUE, got %q", s)
+	}
+	if b, err := strconv.ParseBool(value); err == nil {
+		o[name] = b
+	} else if x, err := strconv.ParseFloat(value, 64); err == nil {
+		o[name] = x
+	} else {
+		o[name] = value
+	}
+	return nil
 }

@@ -51,6 +51,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	seed := fs.Int64("seed", 1, "seed of sampling and of breaking correct programs")
 	format := fs.String("format", "table", "output: table, markdown, csv or json")
 	verbose := fs.Bool("v", false, "log plugin output")
+	opts := toolOptions{}
+	fs.Var(opts, "tool-option", "`NAME=VALUE` option of the tool, as in the experiment's tool block (repeatable)")
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
@@ -85,7 +87,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	t, inst, err := startToolPlugin(ctx, host, *tool, nil)
+	t, inst, err := startToolPlugin(ctx, host, *tool, opts)
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,8 @@ func runRepair(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	history := fs.String("history", "full", "context history: full or last")
 	seed := fs.Int64("seed", 1, "sampling seed")
 	verbose := fs.Bool("v", false, "log plugin output")
+	opts := toolOptions{}
+	fs.Var(opts, "tool-option", "`NAME=VALUE` option of the tool, as in the experiment's tool block (repeatable)")
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
@@ -71,7 +73,8 @@ func runRepair(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	t, _, err := startToolPlugin(ctx, host, *tool, map[string]any{"max_turns": *maxTurns})
+	opts["max_turns"] = float64(*maxTurns)
+	t, _, err := startToolPlugin(ctx, host, *tool, opts)
 	if err != nil {
 		return err
 	}

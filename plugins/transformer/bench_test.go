@@ -222,14 +222,34 @@ func peakRSSMiB() float64 {
 
 // BenchmarkSupervisedDefault is one TrainSupervised call with the default
 // configuration on a quickstart-like batch: 16 examples of ~450-token
-// contexts (instruction + numbered code + feedback) and short targets.
+// contexts (instruction + numbered code + feedback) and short targets;
+// copy=on adds the copy head (its cost is the ratio of the two).
 func BenchmarkSupervisedDefault(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(onOff("copy", on), func(b *testing.B) { benchSupervised(b, on) })
+	}
+}
+
+func onOff(name string, on bool) string {
+	if on {
+		return name + "=on"
+	}
+	return name + "=off"
+}
+
+// benchModel is the default configuration, with or without the copy head.
+func benchModel(b *testing.B, copyHead bool) *Model {
 	m := New()
 	m.log = hclog.NewNullLogger() // keep benchmark output parseable
-	cfg, _ := sdk.ConfigFrom(map[string]any{})
+	cfg, _ := sdk.ConfigFrom(map[string]any{"copy": copyHead})
 	if err := m.Configure(context.Background(), cfg); err != nil {
 		b.Fatal(err)
 	}
+	return m
+}
+
+func benchSupervised(b *testing.B, copyHead bool) {
+	m := benchModel(b, copyHead)
 	rng := rand.New(rand.NewPCG(4, 4))
 	var batch sdk.SupervisedBatch
 	for i := range 16 {
@@ -259,14 +279,16 @@ func BenchmarkSupervisedDefault(b *testing.B) {
 }
 
 // BenchmarkGenerateBatch is one Generate call as an evaluation turn makes
-// it: 32 contexts of ~450 tokens, 32 new tokens each, default model.
+// it: 32 contexts of ~450 tokens, 32 new tokens each, default model,
+// without and with the copy head.
 func BenchmarkGenerateBatch(b *testing.B) {
-	m := New()
-	m.log = hclog.NewNullLogger() // keep benchmark output parseable
-	cfg, _ := sdk.ConfigFrom(map[string]any{})
-	if err := m.Configure(context.Background(), cfg); err != nil {
-		b.Fatal(err)
+	for _, on := range []bool{false, true} {
+		b.Run(onOff("copy", on), func(b *testing.B) { benchGenerate(b, on) })
 	}
+}
+
+func benchGenerate(b *testing.B, copyHead bool) {
+	m := benchModel(b, copyHead)
 	rng := rand.New(rand.NewPCG(5, 5))
 	req := sdk.GenerateRequest{Sampling: sdk.Sampling{Temperature: 1, MaxTokens: 32, Seed: 1}}
 	if os.Getenv("LATHE_GEN_TOKENS") != "" {

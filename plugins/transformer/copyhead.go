@@ -88,25 +88,59 @@ func mixRow(out, logpv, att []float32, succ []int32, n int, gl float32, mass []f
 }
 
 // copyRow turns one row of vocabulary logits z (length V) into the
-// mixture's log-probabilities in place. q is the row's query; keys hold n
-// source positions (row stride C) whose successors are succ[:n]; gl is the
-// gate logit. att [n] and logpv [V] receive what the backward pass needs.
+// mixture's log-probabilities in place, for decoding. q is the row's
+// query; keys hold n source positions (row stride C) whose successors are
+// succ[:n]; gl is the gate logit; att [n] and logpv [V] are scratch.
 func (m *model) copyRow(z, q, keys []float32, succ []int32, n int, gl float32, att, logpv []float32, s *copyScratch) {
-	logSoftmax(logpv, z)
 	if n > 0 {
 		C := m.DModel
-		scale := float32(1 / math.Sqrt(float64(C)))
-		m.bl.Sgemv(blas.NoTrans, n, C, scale, keys, C, q, 1, 0, att, 1)
-		mx := att[0]
-		for _, v := range att[1:n] {
+		m.bl.Sgemv(blas.NoTrans, n, C, float32(1/math.Sqrt(float64(C))), keys, C, q, 1, 0, att, 1)
+		softmaxPrefix(att, n)
+	}
+	logSoftmax(logpv, z)
+	mixRow(z, logpv, att, succ, n, gl, s.mass)
+}
+
+// softmaxPrefix normalises row[:n] to probabilities and zeroes the rest.
+func softmaxPrefix(row []float32, n int) {
+	if n > 0 {
+		mx := row[0]
+		for _, v := range row[1:n] {
 			mx = max(mx, v)
 		}
-		inv := 1 / expShift(att[:n], mx)
+		inv := 1 / expShift(row[:n], mx)
 		for j := range n {
-			att[j] *= inv
+			row[j] *= inv
 		}
 	}
-	mixRow(z, logpv, att, succ, n, gl, s.mass)
+	clear(row[n:])
+}
+
+// seqRun is a run of consecutive scored rows [r0, r1) of sequence b.
+type seqRun struct{ b, r0, r1 int }
+
+// runsOf splits the scored rows into runs of one sequence each (pack and
+// prefill list each sequence's rows together, so there is one per
+// sequence), so the copy scores of a run are one matrix product.
+func runsOf(rows []int32, T int) []seqRun {
+	var out []seqRun
+	for r, row := range rows {
+		b := int(row) / T
+		if len(out) == 0 || out[len(out)-1].b != b {
+			out = append(out, seqRun{b: b, r0: r})
+		}
+		out[len(out)-1].r1 = r + 1
+	}
+	return out
+}
+
+// width is the number of source columns a run needs: its last position.
+func (u seqRun) width(rows []int32, T int) int {
+	w := 0
+	for _, row := range rows[u.r0:u.r1] {
+		w = max(w, int(row)%T)
+	}
+	return w
 }
 
 // logSoftmax sets out = z - logsumexp(z); -inf entries (dead ids) stay -inf.
@@ -140,12 +174,22 @@ func (m *model) copyForward() {
 	for r := range M {
 		c.gate[r] = dot(a.lnfRows[r*C:(r+1)*C], m.p.cgw) + m.p.cgb[0]
 	}
-	parallelFor(M, 8, func(lo, hi int) {
+	scale := float32(1 / math.Sqrt(float64(C)))
+	runs := runsOf(a.rows, T)
+	parallelFor(len(runs), 1, func(lo, hi int) {
 		s := newCopyScratch(V, T)
-		for r := lo; r < hi; r++ {
-			b, i := int(a.rows[r])/T, int(a.rows[r])%T
-			m.copyRow(a.logits[r*V:(r+1)*V], c.q[r*C:(r+1)*C], c.k[b*T*C:], a.tokens[b*T+1:], i, c.gate[r],
-				c.att[r*T:(r+1)*T], c.logpv[r*V:(r+1)*V], s)
+		for _, u := range runs[lo:hi] {
+			// att[r0:r1, 0:w] = scale * Q[r0:r1] K_b[0:w]^T, then per row a
+			// softmax over the positions before it.
+			if w := u.width(a.rows, T); w > 0 {
+				m.bl.Sgemm(blas.NoTrans, blas.Trans, u.r1-u.r0, w, C, scale, c.q[u.r0*C:], C, c.k[u.b*T*C:], C, 0, c.att[u.r0*T:], T)
+			}
+			for r := u.r0; r < u.r1; r++ {
+				n, att := int(a.rows[r])%T, c.att[r*T:(r+1)*T]
+				softmaxPrefix(att, n)
+				logSoftmax(c.logpv[r*V:(r+1)*V], a.logits[r*V:(r+1)*V])
+				mixRow(a.logits[r*V:(r+1)*V], c.logpv[r*V:(r+1)*V], att, a.tokens[u.b*T+1:], n, c.gate[r], s.mass)
+			}
 		}
 	})
 }
@@ -178,59 +222,25 @@ func (m *model) copyBackward() {
 	clear(c.dq)
 	// Rows of one sequence write the same keys' gradients, so work is split
 	// by sequence.
-	bySeq := make([][]int, B)
-	for r, row := range a.rows {
-		b := int(row) / T
-		bySeq[b] = append(bySeq[b], r)
+	runs := runsOf(a.rows, T)
+	bySeq := make([][]seqRun, B)
+	for _, u := range runs {
+		bySeq[u.b] = append(bySeq[u.b], u)
 	}
 	scale := float32(1 / math.Sqrt(float64(C)))
 	parallelFor(B, 1, func(lo, hi int) {
 		s := newCopyScratch(V, T)
 		for b := lo; b < hi; b++ {
-			keys, dkeys, succ := c.k[b*T*C:], c.dk[b*T*C:], a.tokens[b*T+1:]
-			for _, r := range bySeq[b] {
-				n := int(a.rows[r]) % T
-				G, logpv, att := a.logits[r*V:(r+1)*V], c.logpv[r*V:(r+1)*V], c.att[r*T:r*T+n]
-				f := s.mix
-				mixRow(f, logpv, att, succ, n, c.gate[r], s.mass)
-				lg, l1g := 0.0, math.Inf(-1)
-				if n > 0 {
-					lg, l1g = logSigmoid(float64(c.gate[r]))
+			succ := a.tokens[b*T+1:]
+			for _, u := range bySeq[b] {
+				for r := u.r0; r < u.r1; r++ {
+					m.copyRowBackward(r, succ, scale, s)
 				}
-				g := math.Exp(lg)
-				if n > 0 {
-					// dL/da_j = G_w (1-g)/P_w, then the softmax's backward.
-					da := s.da[:n]
-					var ada float64
-					for j := range n {
-						w := succ[j]
-						da[j] = float32(float64(G[w]) * math.Exp(l1g-float64(f[w])))
-						ada += float64(att[j]) * float64(da[j])
-					}
-					for j := range n {
-						da[j] = att[j] * (da[j] - float32(ada)) * scale
-					}
-					m.bl.Sgemv(blas.Trans, n, C, 1, keys, C, da, 1, 0, c.dq[r*C:(r+1)*C], 1)
-					m.bl.Sger(n, C, 1, da, 1, c.q[r*C:(r+1)*C], 1, dkeys, C)
-				}
-				// f becomes rho, the vocabulary's share of each P_w.
-				var sum, dgl float64
-				for w, fw := range f {
-					if math.IsInf(float64(fw), -1) {
-						f[w] = 0
-						continue
-					}
-					rho := math.Exp(lg + float64(logpv[w]) - float64(fw))
-					f[w] = float32(rho)
-					sum += float64(G[w]) * rho
-					dgl += float64(G[w]) * (rho - g)
-				}
-				c.dgate[r] = 0
-				if n > 0 {
-					c.dgate[r] = float32(dgl)
-				}
-				for k := range G {
-					G[k] = G[k]*f[k] - float32(math.Exp(float64(logpv[k]))*sum)
+				// c.att now holds dL/dscores: dQ = dS K_b, dK_b += dS^T Q.
+				if w := u.width(a.rows, T); w > 0 {
+					R := u.r1 - u.r0
+					m.bl.Sgemm(blas.NoTrans, blas.NoTrans, R, C, w, 1, c.att[u.r0*T:], T, c.k[b*T*C:], C, 0, c.dq[u.r0*C:], C)
+					m.bl.Sgemm(blas.Trans, blas.NoTrans, w, C, R, 1, c.att[u.r0*T:], T, c.q[u.r0*C:], C, 1, c.dk[b*T*C:], C)
 				}
 			}
 		}
@@ -253,5 +263,52 @@ func (m *model) copyBackward() {
 	m.matmulBackward(c.dln, m.g.ck, nil, c.dk, a.lnf, m.p.ck, N, C, C)
 	for i, v := range c.dln[:N*C] {
 		a.dlnf[i] += v
+	}
+}
+
+// copyRowBackward turns row r of a.logits from dL/df into dL/dz, sets the
+// row's gate gradient and overwrites its attention with dL/dscores.
+func (m *model) copyRowBackward(r int, succ []int32, scale float32, s *copyScratch) {
+	a := &m.a
+	c := &a.copy
+	T, V := a.T, m.Vocab
+	n := int(a.rows[r]) % T
+	G, logpv, att := a.logits[r*V:(r+1)*V], c.logpv[r*V:(r+1)*V], c.att[r*T:r*T+n]
+	f := s.mix
+	mixRow(f, logpv, att, succ, n, c.gate[r], s.mass)
+	lg, l1g := 0.0, math.Inf(-1)
+	if n > 0 {
+		lg, l1g = logSigmoid(float64(c.gate[r]))
+		// dL/da_j = G_w (1-g)/P_w, then the softmax's backward.
+		da := s.da[:n]
+		var ada float64
+		for j := range n {
+			w := succ[j]
+			da[j] = float32(float64(G[w]) * math.Exp(l1g-float64(f[w])))
+			ada += float64(att[j]) * float64(da[j])
+		}
+		for j := range n {
+			att[j] = att[j] * (da[j] - float32(ada)) * scale
+		}
+	}
+	// f becomes rho, the vocabulary's share of each P_w.
+	g := math.Exp(lg)
+	var sum, dgl float64
+	for w, fw := range f {
+		if math.IsInf(float64(fw), -1) {
+			f[w] = 0
+			continue
+		}
+		rho := math.Exp(lg + float64(logpv[w]) - float64(fw))
+		f[w] = float32(rho)
+		sum += float64(G[w]) * rho
+		dgl += float64(G[w]) * (rho - g)
+	}
+	c.dgate[r] = 0
+	if n > 0 {
+		c.dgate[r] = float32(dgl)
+	}
+	for k := range G {
+		G[k] = G[k]*f[k] - float32(math.Exp(float64(logpv[k]))*sum)
 	}
 }

@@ -576,3 +576,55 @@ func TestLoadAddsCopyHead(t *testing.T) {
 		t.Fatal("reloaded copy model differs")
 	}
 }
+
+// TestCopyHeadCopiesUnseenText: after the same short training on "repeat
+// this random word" examples, the model with a copy head repeats words it
+// has never seen far better than the model without one, which can only
+// learn the letters' frequencies in that time. This is the skill a repair
+// command needs (REPW 5 >>>chukn >>>chunk copies from the program).
+func TestCopyHeadCopiesUnseenText(t *testing.T) {
+	ctx := context.Background()
+	word := func(rng *rand.Rand) string {
+		b := make([]byte, 6)
+		for i := range b {
+			b[i] = byte('a' + rng.IntN(26))
+		}
+		return string(b)
+	}
+	examples := func(seed uint64, n int) []sdk.SupervisedExample {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		var out []sdk.SupervisedExample
+		for range n {
+			w := word(rng)
+			out = append(out, sdk.SupervisedExample{Context: "say " + w + " again: ", Target: w + "\n"})
+		}
+		return out
+	}
+	heldout := examples(99, 32)
+	loss := map[bool]float64{}
+	for _, copyHead := range []bool{false, true} {
+		m := tinyModel(t, map[string]any{"copy": copyHead, "lr": 1e-2, "warmup": 10.0})
+		for step := range 120 {
+			if _, err := m.TrainSupervised(ctx, sdk.SupervisedBatch{Examples: examples(uint64(step), 16), Step: step, TotalSteps: 120}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var sum float64
+		var n int
+		for _, ex := range heldout {
+			lp, err := m.Logprobs(ctx, sdk.LogprobsRequest{Examples: []sdk.PolicyExample{{Context: ex.Context, Completion: ex.Target}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range lp.Logprobs[0] {
+				sum -= v
+				n++
+			}
+		}
+		loss[copyHead] = sum / float64(n)
+	}
+	t.Logf("held-out loss per token: without copy head %.3f, with %.3f", loss[false], loss[true])
+	if loss[true] > 0.5*loss[false] {
+		t.Fatalf("copy head does not copy: held-out loss %.3f with it, %.3f without", loss[true], loss[false])
+	}
+}
