@@ -27,10 +27,13 @@ type Options struct {
 	Labels [][]Label
 }
 
-// Result is a Summary with the time it took.
+// Result is a Summary with the time it took and the greedy episodes (one
+// per task, in task order; nil without Options.Greedy), kept so a run can
+// show what the model wrote.
 type Result struct {
 	Summary
-	Wall time.Duration
+	Wall   time.Duration
+	Greedy []*rollout.Trajectory
 }
 
 // Run plays Samples sampled episodes (and a greedy one, if asked) per task
@@ -59,5 +62,5 @@ func Run(ctx context.Context, engine *rollout.Engine, tasks []sdk.Task, o Option
 		return Result{}, err
 	}
 	s.Groups = Breakdown(sampled, n, o.Labels)
-	return Result{Summary: s, Wall: time.Since(t0)}, nil
+	return Result{Summary: s, Wall: time.Since(t0), Greedy: greedy}, nil
 }

@@ -306,3 +306,37 @@ func TestMistakes(t *testing.T) {
 		})
 	}
 }
+
+// TestDataTakesOneStageOrAList: sft's data is one synthesize stage or a
+// list of them, and every one listed becomes a dependency.
+func TestDataTakesOneStageOrAList(t *testing.T) {
+	more := base + "stage \"demos2\" {\n  kind = \"synthesize\"\n  tool = tool.editor\n  dataset = dataset.basic\n}\n"
+	for _, tc := range []struct{ data, want string }{
+		{"stage.demos", "demos"},
+		{"[stage.demos]", "demos"},
+		{"[stage.demos, stage.demos2]", "demos demos2"},
+	} {
+		t.Run(tc.data, func(t *testing.T) {
+			src := more + "stage \"sft\" {\n  kind = \"sft\"\n  model = model.policy\n  data = " + tc.data + "\n}\n"
+			exp, _, diags := Load(context.Background(), "test.hcl", []byte(src), nil, testSchemas)
+			if diags.HasErrors() {
+				t.Fatal(diags)
+			}
+			var got []string
+			for _, s := range exp.Stages {
+				if s.Label != "sft" {
+					continue
+				}
+				for _, r := range s.Attrs.Refs("data") {
+					got = append(got, r.Label)
+				}
+				if deps := strings.Join(s.DependsOn, " "); deps != tc.want {
+					t.Errorf("depends on %q, want %q", deps, tc.want)
+				}
+			}
+			if strings.Join(got, " ") != tc.want {
+				t.Errorf("data = %v, want %s", got, tc.want)
+			}
+		})
+	}
+}

@@ -101,7 +101,8 @@ var stageKinds = map[string][]attrSpec{
 	},
 	"sft": {
 		{Name: "model", Type: tRef, RefKind: "model", Required: true},
-		{Name: "data", Type: tRef, RefKind: "stage", StageKinds: []string{"synthesize"}, Required: true},
+		// data: one synthesize stage or a list of them, trained on together.
+		{Name: "data", Type: tRefList, RefKind: "stage", StageKinds: []string{"synthesize"}, Required: true},
 		{Name: "init", Type: tRef, RefKind: "stage", StageKinds: checkpointKinds, PathOK: true},
 		{Name: "steps", Type: tInt, Default: 200},
 		{Name: "batch_size", Type: tInt, Default: 8},

@@ -321,6 +321,11 @@ func (r *resolver) decodeValue(a *hcl.Attribute, sp attrSpec, from *Stage) (any,
 	case tRefList:
 		exprs, d := hcl.ExprList(a.Expr)
 		if d.HasErrors() {
+			// A single reference stands for a list of one (and anything
+			// else gets the reference's own diagnostic).
+			exprs, d = []hcl.Expression{a.Expr}, nil
+		}
+		if d.HasErrors() {
 			r.diags = append(r.diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Invalid reference list",

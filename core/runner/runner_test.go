@@ -237,10 +237,11 @@ func (rec *recorder) stages() map[string]StageFunc {
 			return Outputs{"data": p}, err
 		},
 		"sft": func(ctx context.Context, env *StageEnv) (Outputs, error) {
-			in, _, err := env.Input("data")
-			if err != nil {
-				return nil, err
+			ins, err := env.Inputs("data")
+			if err != nil || len(ins) != 1 {
+				return nil, fmt.Errorf("data: %d inputs, %v", len(ins), err)
 			}
+			in := ins[0]
 			if _, err := env.Model(ctx, "model"); err != nil {
 				return nil, err
 			}

@@ -2,13 +2,17 @@ package stages
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"path/filepath"
 	"slices"
 	"time"
 
 	"github.com/lathe-ml/lathe/core/episode"
 	"github.com/lathe-ml/lathe/core/evaluate"
 	"github.com/lathe-ml/lathe/core/results"
+	"github.com/lathe-ml/lathe/core/rollout"
 	"github.com/lathe-ml/lathe/core/runner"
 	"github.com/lathe-ml/lathe/sdk"
 )
@@ -113,6 +117,9 @@ func eval(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
 			row.GreedyPass1 = &g
 		}
 		rows = append(rows, row)
+		if err := writeGreedyEpisodes(env, ck.Label, ts, ops, res.Greedy); err != nil {
+			return nil, err
+		}
 		for _, b := range env.Ints("turn_budgets") {
 			curve := res.TurnBudget
 			budgets = append(budgets, results.BudgetRow{
@@ -143,4 +150,31 @@ func labelOr(s, alt string) string {
 		return alt
 	}
 	return s
+}
+
+// writeGreedyEpisodes keeps what the model wrote: the greedy episode of
+// every task, in the synthesize stage's episodes format, as
+// <stage dir>/<checkpoint>.episodes.jsonl (model.episodes.jsonl when the
+// model is evaluated as configured).
+func writeGreedyEpisodes(env *runner.StageEnv, checkpoint string, ts []sdk.Task, ops [][]string, greedy []*rollout.Trajectory) error {
+	if len(greedy) == 0 {
+		return nil
+	}
+	path := filepath.Join(env.Dir, labelOr(checkpoint, "model")+".episodes.jsonl")
+	return writeJSONLFile(path, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		for i, tr := range greedy {
+			e := Episode{TaskID: tr.TaskID, Prompt: tr.Prompt, Stop: tr.Stop, States: tr.States, Solved: tr.SolvedAt > 0}
+			for _, tu := range tr.Turns {
+				e.Actions = append(e.Actions, tu.Completion.Text)
+			}
+			if i < len(ops) {
+				e.Corruptions = ops[i]
+			}
+			if err := enc.Encode(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

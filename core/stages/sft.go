@@ -186,17 +186,21 @@ func prepareModel(ctx context.Context, env *runner.StageEnv, m train.Trainable, 
 }
 
 func sft(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
-	in, _, err := env.Input("data")
+	ins, err := env.Inputs("data")
 	if err != nil {
 		return nil, err
 	}
-	path := in.Outputs[outEpisodes]
-	if path == "" {
-		return nil, fmt.Errorf("%s: stage %q left no episodes", env.Stage.ID(), in.Label)
-	}
-	eps, err := readEpisodes(path)
-	if err != nil {
-		return nil, err
+	var eps []Episode
+	for _, in := range ins {
+		path := in.Outputs[outEpisodes]
+		if path == "" {
+			return nil, fmt.Errorf("%s: stage %q left no episodes", env.Stage.ID(), in.Label)
+		}
+		more, err := readEpisodes(path)
+		if err != nil {
+			return nil, err
+		}
+		eps = append(eps, more...)
 	}
 	h, err := episode.ParseHistory(env.String("history"))
 	if err != nil {

@@ -25,6 +25,9 @@ import (
 	"github.com/lathe-ml/lathe/core/tasks"
 	"github.com/lathe-ml/lathe/core/train"
 	"github.com/lathe-ml/lathe/sdk"
+
+	// registers the "mined" task source (functions of a corpus, tests recorded)
+	_ "github.com/lathe-ml/lathe/core/mine"
 )
 
 func init() {
