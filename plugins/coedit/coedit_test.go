@@ -158,11 +158,13 @@ func TestConfigure(t *testing.T) {
 		want func(o repairtool.Options) bool
 	}{
 		{"empty keeps defaults", ``, "", func(o repairtool.Options) bool {
-			return o.MaxTurns == 10 && o.TimeoutS == 5 && o.ShowFeedback && !o.ShowTests && o.ShowInstructions && o.Workers > 0
+			return o.MaxTurns == 10 && o.TimeoutS == 5 && o.ShowFeedback && !o.ShowTests && o.ShowInstructions && o.Workers > 0 && o.DemoOrder == "feedback"
 		}},
 		{"all set", `{"max_turns":4,"timeout_s":2.5,"workers":3,"show_feedback":false,"show_tests":true}`, "", func(o repairtool.Options) bool {
 			return o.MaxTurns == 4 && o.TimeoutS == 2.5 && o.Workers == 3 && !o.ShowFeedback && o.ShowTests
 		}},
+		{"reverse demonstrations", `{"demo_order":"reverse"}`, "", func(o repairtool.Options) bool { return o.DemoOrder == "reverse" }},
+		{"unknown demo order", `{"demo_order":"random"}`, `coedit: configure: demo_order: want "feedback" or "reverse", got "random"`, nil},
 		{"zero turns", `{"max_turns":0}`, "coedit: configure: max_turns must be at least 1, got 0", nil},
 		{"negative workers", `{"workers":-1}`, "coedit: configure: workers must be 0 (one per core) or more, got -1", nil},
 		{"zero timeout", `{"timeout_s":0}`, "coedit: configure: timeout_s must be positive, got 0", nil},
@@ -199,7 +201,7 @@ func TestSchemaMatchesOptions(t *testing.T) {
 		names = append(names, a.Name)
 		defaults[a.Name] = a.Default
 	}
-	if got := strings.Join(names, ","); got != "max_turns,timeout_s,workers,show_feedback,show_tests,show_instructions" {
+	if got := strings.Join(names, ","); got != "max_turns,timeout_s,workers,show_feedback,show_tests,show_instructions,demo_order" {
 		t.Fatalf("attributes = %s", got)
 	}
 	// The schema's defaults, fed back through Configure, are the defaults.

@@ -232,26 +232,30 @@ func TestSimplify(t *testing.T) {
 }
 
 // failsIfChanged stands in for the sandbox: any change breaks the program.
-func failsIfChanged(ref string) FailingFunc {
-	return func(_ context.Context, p string) (bool, error) { return p != ref, nil }
+func failsIfChanged(ref string) CheckFunc {
+	return func(_ context.Context, p string) (Outcome, error) { return Outcome{Failing: p != ref}, nil }
 }
 
 func TestDemonstrationsRoundTrip(t *testing.T) {
 	task := sdk.Task{ID: "t1", Reference: sample, Tests: "assert count_pairs([1, 2, 3], 4) == 1"}
-	for _, style := range []Style{Coedit, Rewrite} {
-		t.Run(fmt.Sprint(style), func(t *testing.T) {
-			demos, err := Demonstrations(context.Background(), task, 3, 50, style, failsIfChanged(sample))
+	for _, tc := range []struct {
+		style Style
+		order Order
+	}{{Coedit, FollowFeedback}, {Coedit, ReverseCorruptions}, {Rewrite, FollowFeedback}} {
+		style, order := tc.style, tc.order
+		t.Run(fmt.Sprint(style, order), func(t *testing.T) {
+			demos, err := Demonstrations(context.Background(), task, 3, 50, style, order, failsIfChanged(sample))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(demos) != 50 {
 				t.Fatalf("got %d demos, want 50", len(demos))
 			}
-			again, _ := Demonstrations(context.Background(), task, 3, 50, style, failsIfChanged(sample))
+			again, _ := Demonstrations(context.Background(), task, 3, 50, style, order, failsIfChanged(sample))
 			if !reflect.DeepEqual(demos, again) {
 				t.Fatal("same seed gave different demonstrations")
 			}
-			other, _ := Demonstrations(context.Background(), task, 4, 50, style, failsIfChanged(sample))
+			other, _ := Demonstrations(context.Background(), task, 4, 50, style, order, failsIfChanged(sample))
 			if reflect.DeepEqual(demos, other) {
 				t.Fatal("different seeds gave identical demonstrations")
 			}
@@ -280,8 +284,10 @@ func TestDemonstrationsRoundTrip(t *testing.T) {
 func TestDemonstrationsKeepOnlyFailing(t *testing.T) {
 	// A checker that calls every program containing "return" passing keeps
 	// only corruptions that removed or broke every return.
-	failing := func(_ context.Context, p string) (bool, error) { return !strings.Contains(p, "return count"), nil }
-	demos, err := Demonstrations(context.Background(), sdk.Task{ID: "x", Reference: sample}, 1, 10, Coedit, failing)
+	failing := func(_ context.Context, p string) (Outcome, error) {
+		return Outcome{Failing: !strings.Contains(p, "return count")}, nil
+	}
+	demos, err := Demonstrations(context.Background(), sdk.Task{ID: "x", Reference: sample}, 1, 10, Coedit, FollowFeedback, failing)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,11 +299,11 @@ func TestDemonstrationsKeepOnlyFailing(t *testing.T) {
 			t.Fatalf("kept a passing program:\n%s", d.Program)
 		}
 	}
-	alwaysFails := func(context.Context, string) (bool, error) { return true, nil }
-	if ds, err := Demonstrations(context.Background(), sdk.Task{ID: "x", Reference: sample}, 1, 5, Coedit, alwaysFails); err != nil || len(ds) != 0 {
+	alwaysFails := func(context.Context, string) (Outcome, error) { return Outcome{Failing: true}, nil }
+	if ds, err := Demonstrations(context.Background(), sdk.Task{ID: "x", Reference: sample}, 1, 5, Coedit, FollowFeedback, alwaysFails); err != nil || len(ds) != 0 {
 		t.Fatalf("a failing reference gave %d demonstrations, %v", len(ds), err)
 	}
-	if _, err := Demonstrations(context.Background(), sdk.Task{ID: "empty"}, 1, 1, Coedit, failing); err == nil {
+	if _, err := Demonstrations(context.Background(), sdk.Task{ID: "empty"}, 1, 1, Coedit, FollowFeedback, failing); err == nil {
 		t.Fatal("no error for a task without code")
 	}
 }
@@ -336,7 +342,7 @@ func TestRoundTripMBPP(t *testing.T) {
 	hist := map[string]int{}
 	for i, code := range codes {
 		task := sdk.Task{ID: fmt.Sprint(i), Reference: code}
-		demos, err := Demonstrations(context.Background(), task, 11, per, Coedit, failsIfChanged(code))
+		demos, err := Demonstrations(context.Background(), task, 11, per, Coedit, FollowFeedback, failsIfChanged(code))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -456,4 +462,56 @@ func FuzzUndoLine(f *testing.F) {
 			t.Fatalf("undo %q of %q gives %q, %v; want %q", e.Command(), corr, got, err, orig)
 		}
 	})
+}
+
+// TestExpertFollowsFeedback: with two broken lines, the expert's first
+// command fixes the one the feedback points at, whichever it is; without
+// a line it goes top to bottom.
+func TestExpertFollowsFeedback(t *testing.T) {
+	ref := "def f(a, b):\n    s = a + b\n    t = s * 2\n    u = t - 1\n    return u\n"
+	broken := "def f(a, b):\n    s = a - b\n    t = s * 2\n    u = t - 1\n    retrun u\n"
+	for _, tc := range []struct {
+		point int // the line the feedback names while it is broken
+		first string
+	}{
+		{5, "REPW 5 >>>retrun >>>return"},
+		{2, "REPW 2 >>>- >>>+"},
+		{0, "REPW 2 >>>- >>>+"},
+	} {
+		check := func(_ context.Context, p string) (Outcome, error) {
+			lines := strings.Split(p, "\n")
+			o := Outcome{Failing: p != ref}
+			if tc.point > 0 && lines[tc.point-1] != strings.Split(ref, "\n")[tc.point-1] {
+				o.Line = tc.point
+			}
+			return o, nil
+		}
+		got, err := ExpertTrace(context.Background(), broken, ref, check)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 3 || got[0] != tc.first || got[2] != "EXIT" {
+			t.Errorf("feedback at line %d: trace %q, want %q first", tc.point, got, tc.first)
+		}
+		if p, err := applyDSL(broken, got); err != nil || p != ref {
+			t.Errorf("trace %q does not repair: %v\n%s", got, err, p)
+		}
+	}
+}
+
+func TestFeedbackLine(t *testing.T) {
+	for _, tc := range []struct {
+		feedback string
+		want     int
+	}{
+		{"Test 1 of 4 failed:\nassert f(1) == 2\n  File \"<program>\", line 7, in f\n    x = y\nNameError: name 'y' is not defined", 7},
+		{"  File \"<program>\", line 3, in <module>\n  File \"<program>\", line 9, in g\nZeroDivisionError", 9},
+		{"  File \"<program>\", line 12\n    retrun x\nSyntaxError: invalid syntax", 12},
+		{"Test 2 of 3 failed:\nassert f(2) == 4\nAssertionError: 5 != 4", 0},
+		{"  File \"<tests>\", line 3, in <module>", 0},
+	} {
+		if got := FeedbackLine(tc.feedback); got != tc.want {
+			t.Errorf("FeedbackLine(%q) = %d, want %d", tc.feedback, got, tc.want)
+		}
+	}
 }

@@ -23,10 +23,29 @@ const (
 	Rewrite
 )
 
-// FailingFunc reports whether program fails the task's tests. Demonstrations
-// keeps only corrupted programs for which it returns true, so every
-// demonstration starts from a genuinely broken program.
-type FailingFunc func(ctx context.Context, program string) (bool, error)
+// Order is how a Chain-of-Edits demonstration orders its commands.
+type Order int
+
+const (
+	// FollowFeedback is ExpertTrace: every command fixes the difference
+	// nearest the line the current feedback points at.
+	FollowFeedback Order = iota
+	// ReverseCorruptions undoes the corruptions in the reverse order of
+	// their making (Trace), whatever the feedback shows.
+	ReverseCorruptions
+)
+
+// ParseOrder reads an Order's option value: "feedback" or "reverse" ("" is
+// "feedback").
+func ParseOrder(s string) (Order, error) {
+	switch s {
+	case "", "feedback":
+		return FollowFeedback, nil
+	case "reverse":
+		return ReverseCorruptions, nil
+	}
+	return 0, fmt.Errorf(`want "feedback" or "reverse", got %q`, s)
+}
 
 // MaxCorruptions is the most corruptions applied to one program; each
 // demonstration draws its count uniformly from 1..MaxCorruptions.
@@ -42,13 +61,14 @@ var genericDonors = strings.Split(strings.TrimSpace(donorPool), "\n")
 // Demonstrations corrupts task.Reference (or task.Program when no reference
 // is given) with 1-5 token-level corruptions per attempt and returns up to n
 // demonstrations whose corrupted program fails the tests according to
-// failing. The result depends only on (task, seed, n, style): the same inputs
+// check, so every demonstration starts from a genuinely broken program. The
+// result depends only on (task, seed, n, style, order): the same inputs
 // give the same demonstrations in the same order. Corrupted programs are
 // distinct; a short program may have fewer than n distinct failing
 // corruptions within the attempt budget (16n+64 attempts), and then fewer
 // are returned. A task whose reference itself fails gets no demonstrations
-// (failing is called on the reference first).
-func Demonstrations(ctx context.Context, task sdk.Task, seed int64, n int, style Style, failing FailingFunc) ([]sdk.Demonstration, error) {
+// (check is called on the reference first).
+func Demonstrations(ctx context.Context, task sdk.Task, seed int64, n int, style Style, order Order, check CheckFunc) ([]sdk.Demonstration, error) {
 	ref := task.Reference
 	if ref == "" {
 		ref = task.Program
@@ -57,15 +77,15 @@ func Demonstrations(ctx context.Context, task sdk.Task, seed int64, n int, style
 	if strings.TrimSpace(ref) == "" {
 		return nil, fmt.Errorf("corrupt: task %s: no reference program to corrupt", task.ID)
 	}
-	if failing == nil {
-		return nil, errors.New("corrupt: nil failing func")
+	if check == nil {
+		return nil, errors.New("corrupt: nil check func")
 	}
 	// A reference that fails its own tests (a slow test over the time
 	// limit, a broken benchmark record) would make every corruption look
 	// failing and every trace end unrepaired: such a task gets none.
-	if bad, err := failing(ctx, ref); err != nil {
+	if o, err := check(ctx, ref); err != nil {
 		return nil, fmt.Errorf("corrupt: task %s: check reference: %w", task.ID, err)
-	} else if bad {
+	} else if o.Failing {
 		return nil, nil
 	}
 	donors := taskDonors(ref)
@@ -81,20 +101,26 @@ func Demonstrations(ctx context.Context, task sdk.Task, seed int64, n int, style
 			continue
 		}
 		seen[broken] = true
-		bad, err := failing(ctx, broken)
+		o, err := check(ctx, broken)
 		if err != nil {
 			return nil, fmt.Errorf("corrupt: task %s: check corrupted program: %w", task.ID, err)
 		}
-		if !bad {
+		if !o.Failing {
 			continue
 		}
 		d := sdk.Demonstration{TaskID: task.ID, Program: broken, Corruptions: ops}
 		switch style {
 		case Rewrite:
 			d.Actions = []string{ref}
-		default:
-			d.Actions = Trace(undo)
-			if err := checkTrace(broken, ref, undo); err != nil {
+		case Coedit:
+			if order == ReverseCorruptions {
+				d.Actions = Trace(undo)
+				if err := checkTrace(broken, ref, undo); err != nil {
+					return nil, fmt.Errorf("corrupt: task %s: %w", task.ID, err)
+				}
+				break
+			}
+			if d.Actions, err = ExpertTrace(ctx, broken, ref, check); err != nil {
 				return nil, fmt.Errorf("corrupt: task %s: %w", task.ID, err)
 			}
 		}

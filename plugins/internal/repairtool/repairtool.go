@@ -55,6 +55,9 @@ type Options struct {
 	ShowTests    bool    `json:"show_tests"`
 	// ShowInstructions includes the DSL's instructions in the prompt.
 	ShowInstructions bool `json:"show_instructions"`
+	// DemoOrder is how demonstrations order their commands: "feedback"
+	// (corrupt.FollowFeedback) or "reverse" (corrupt.ReverseCorruptions).
+	DemoOrder string `json:"demo_order"`
 }
 
 // DefaultMaxTurns is the paper's turn budget.
@@ -64,7 +67,8 @@ const DefaultMaxTurns = 10
 const DefaultTimeoutS = 5.0
 
 func defaults() Options {
-	return Options{MaxTurns: DefaultMaxTurns, TimeoutS: DefaultTimeoutS, ShowFeedback: true, ShowInstructions: true}
+	return Options{MaxTurns: DefaultMaxTurns, TimeoutS: DefaultTimeoutS, ShowFeedback: true, ShowInstructions: true,
+		DemoOrder: "feedback"}
 }
 
 // Attributes is the configuration schema both tools report.
@@ -83,6 +87,8 @@ func Attributes() []sdk.Attribute {
 			Description: "include the task's test source in the prompt"},
 		{Name: "show_instructions", Type: "bool", Default: d.ShowInstructions,
 			Description: "include the action language's instructions in the prompt; a model trained from scratch learns the format from demonstrations, and false saves it ~200 tokens of every context"},
+		{Name: "demo_order", Type: "string", Default: d.DemoOrder,
+			Description: `how synthetic demonstrations order their commands: "feedback" fixes, at every turn, the difference nearest the line the test feedback points at (a policy of what the model sees); "reverse" undoes the corruptions in the reverse order of their making`},
 	}
 }
 
@@ -159,6 +165,9 @@ func (t *Tool) Configure(_ context.Context, cfg sdk.Config) error {
 		return t.errorf("configure: timeout_s must be positive, got %g", o.TimeoutS)
 	case o.Workers < 0:
 		return t.errorf("configure: workers must be 0 (one per core) or more, got %d", o.Workers)
+	}
+	if _, err := corrupt.ParseOrder(o.DemoOrder); err != nil {
+		return t.errorf("configure: demo_order: %w", err)
 	}
 	if o.Workers == 0 {
 		o.Workers = runtime.NumCPU()
@@ -388,14 +397,18 @@ func (t *Tool) Demonstrate(ctx context.Context, req sdk.DemonstrateRequest) ([]s
 	if err != nil {
 		return nil, err
 	}
-	failing := func(ctx context.Context, program string) (bool, error) {
+	check := func(ctx context.Context, program string) (corrupt.Outcome, error) {
 		v, err := r.Run(ctx, t.Check(req.Task, program))
 		if err != nil {
-			return false, err
+			return corrupt.Outcome{}, err
 		}
-		return v.Status != sandbox.StatusPass, nil
+		return corrupt.Outcome{Failing: v.Status != sandbox.StatusPass, Line: corrupt.FeedbackLine(v.Feedback)}, nil
 	}
-	demos, err := corrupt.Demonstrations(ctx, req.Task, req.Seed, req.N, t.ed.Style(), failing)
+	order, err := corrupt.ParseOrder(t.Options().DemoOrder)
+	if err != nil {
+		return nil, t.errorf("demonstrate: %w", err)
+	}
+	demos, err := corrupt.Demonstrations(ctx, req.Task, req.Seed, req.N, t.ed.Style(), order, check)
 	if err != nil {
 		return nil, t.errorf("demonstrate: %w", err)
 	}
