@@ -87,7 +87,7 @@ const (
 	ClassParse   Class = "parse"           // malformed: missing number, missing >>>, extra text
 	ClassUnknown Class = "unknown-command" // not one of ADDL, REPL, REPW, DELL, EXIT
 	ClassRange   Class = "range"           // the line number is outside the program
-	ClassNoop    Class = "noop"            // REPW's old text does not occur in the line
+	ClassNoop    Class = "noop"            // the command would change nothing: REPW's old text is not in the line, or a REPW or REPL writes what is already there
 )
 
 // Error is a command that could not be parsed or applied. Msg is written
@@ -271,10 +271,19 @@ func Apply(lines []string, c Command) ([]string, error) {
 		if c.Old == "" || !strings.Contains(lines[i], c.Old) {
 			return nil, errorf(ClassNoop, "REPW %d: %q does not occur in line %d", c.Line, c.Old, c.Line)
 		}
+		// A command that changes nothing is a mistake worth saying so: the
+		// model would otherwise see the same state again and, deciding
+		// from that state alone, write the same command again.
+		if c.Text == c.Old {
+			return nil, errorf(ClassNoop, "REPW %d: the new text is the old text; nothing changed", c.Line)
+		}
 		out := append([]string(nil), lines...)
 		out[i] = strings.Replace(lines[i], c.Old, c.Text, 1)
 		return out, nil
 	default: // ReplaceLine
+		if lines[i] == c.Text {
+			return nil, errorf(ClassNoop, "REPL %d: line %d already reads so; nothing changed", c.Line, c.Line)
+		}
 		out := append([]string(nil), lines...)
 		out[i] = c.Text
 		return out, nil
