@@ -515,3 +515,31 @@ func TestFeedbackLine(t *testing.T) {
 		}
 	}
 }
+
+// FuzzExpertTrace: from any program to any other (no blank last line, as
+// the tool's programs), with feedback pointing at any line, the expert's
+// trace is valid DSL and ends at the reference.
+func FuzzExpertTrace(f *testing.F) {
+	f.Add("def f(a, b):\n    s = a - b\n    retrun s\n", sample, 2)
+	f.Add(sample, "x = 1\n", 0)
+	f.Add("a\nb\nc\n", "c\nb\na\n", 3)
+	f.Fuzz(func(t *testing.T, broken, ref string, line int) {
+		for _, p := range []string{broken, ref} {
+			if strings.ContainsRune(p, '\r') || strings.HasSuffix(strings.TrimSuffix(p, "\n"), "\n") || strings.TrimSuffix(p, "\n") == "" {
+				return
+			}
+		}
+		if strings.HasSuffix(broken, "\n") != strings.HasSuffix(ref, "\n") || strings.Count(broken+ref, "\n") > 60 {
+			return
+		}
+		check := func(context.Context, string) (Outcome, error) { return Outcome{Failing: true, Line: line}, nil }
+		cmds, err := ExpertTrace(context.Background(), broken, ref, check)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := applyDSL(broken, cmds)
+		if err != nil || got != ref {
+			t.Fatalf("trace %q from %q gives %q, %v; want %q", cmds, broken, got, err, ref)
+		}
+	})
+}

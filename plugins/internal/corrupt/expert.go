@@ -42,13 +42,16 @@ func FeedbackLine(feedback string) int {
 // too, but in an order the feedback does not explain.)
 func ExpertTrace(ctx context.Context, broken, ref string, check CheckFunc) ([]string, error) {
 	cur, want := parseProgram(broken), parseProgram(ref)
+	// Every command shortens the diff (lines of either side outside the
+	// common subsequence) by at least one, so this many always suffice.
+	limit := len(cur.lines) + len(want.lines)
 	var out []string
 	for step := 0; ; step++ {
 		hs := diffHunks(cur.lines, want.lines)
 		if len(hs) == 0 {
 			break
 		}
-		if step > 2*(len(cur.lines)+len(want.lines)) {
+		if step >= limit {
 			return nil, fmt.Errorf("corrupt: expert trace does not converge after %d commands", step)
 		}
 		o, err := check(ctx, cur.String())
