@@ -49,7 +49,13 @@ func synthesize(ctx context.Context, env *runner.StageEnv) (runner.Outputs, erro
 		return nil, fmt.Errorf("%s: the tool does not write demonstrations", env.Stage.ID())
 	}
 	fmt.Fprintf(env.Progress, "%-12s %d tasks x %d demonstrations\n", env.Stage.Label, len(ts), env.Int("per_task"))
-	res, err := synth.Synthesize(ctx, demonstrator, ts, synth.Options{PerTask: env.Int("per_task"), Seed: env.Seed, Parallel: 8})
+	// Demonstrations run the tests at every command they write, so this
+	// phase takes a while on a large set: say how far it is.
+	gen := newProgress(env, len(ts), "demonstrate", func(v map[string]float64) string {
+		return fmt.Sprintf("demonstrate (%.0f demos)", v["demos"])
+	})
+	res, err := synth.Synthesize(ctx, demonstrator, ts, synth.Options{PerTask: env.Int("per_task"), Seed: env.Seed, Parallel: 8,
+		Done: func(tasks, demos int) { gen.step(tasks, len(ts), map[string]float64{"demos": float64(demos)}) }})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", env.Stage.ID(), err)
 	}

@@ -66,6 +66,9 @@ type Options struct {
 	Parallel int
 	// Progress, when set, receives a progress bar (tasks done, demos/s).
 	Progress io.Writer
+	// Done, when set, is called after each task with the tasks and
+	// demonstrations finished so far (one call at a time).
+	Done func(tasks, demos int)
 }
 
 // Result is what Synthesize produced.
@@ -118,7 +121,7 @@ func Synthesize(ctx context.Context, tool sdk.ToolWithDemonstrate, tasks []sdk.T
 	// errors then only say "context canceled".
 	var firstErr error
 	var mu sync.Mutex
-	demos := 0
+	demos, finished := 0, 0
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	for w := 0; w < min(par, max(1, len(tasks))); w++ {
@@ -137,13 +140,17 @@ func Synthesize(ctx context.Context, tool sdk.ToolWithDemonstrate, tasks []sdk.T
 					continue
 				}
 				per[i] = d
+				mu.Lock()
+				demos += len(d)
+				finished++
 				if bar != nil {
-					mu.Lock()
-					demos += len(d)
 					bar.Describe(fmt.Sprintf("synthesize (%d demos, %.1f/s)", demos, float64(demos)/time.Since(start).Seconds()))
 					_ = bar.Add(1)
-					mu.Unlock()
 				}
+				if opts.Done != nil {
+					opts.Done(finished, demos)
+				}
+				mu.Unlock()
 			}
 		}()
 	}
