@@ -50,6 +50,12 @@ variable "vocab" {
   description = "paper.hcl's vocabulary; 1024 for quickstart.hcl"
 }
 
+variable "copy" {
+  type        = bool
+  default     = true
+  description = "The copy head (the quickstart's and paper's models have one); a checkpoint without it still loads into them and gains a fresh one."
+}
+
 variable "layers" {
   type    = number
   default = 2
@@ -77,6 +83,7 @@ model "policy" {
   context      = var.context
   vocab        = var.vocab
   space_tokens = true
+  copy         = var.copy
 }
 
 stage "lm" {

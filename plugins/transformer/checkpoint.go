@@ -125,6 +125,14 @@ func (m *Model) Load(_ context.Context, dir string) error {
 	if man.Config.Position == "" {
 		man.Config.Position = "learned" // saved before the option existed
 	}
+	var keys struct {
+		Config map[string]json.RawMessage `json:"config"`
+	}
+	if json.Unmarshal(js, &keys) == nil {
+		if _, ok := keys.Config["prefix_cache_mb"]; !ok {
+			man.Config.PrefixCacheMB = DefaultPrefixCacheMB // saved before the option existed
+		}
+	}
 	if err := man.Config.validate(); err != nil {
 		return fmt.Errorf("transformer: load %s: %w", mpath, err)
 	}

@@ -272,7 +272,13 @@ func (m *Model) Generate(ctx context.Context, req sdk.GenerateRequest) (sdk.Gene
 		}
 		owner[i] = u
 	}
-	ulogits, err := m.net.prefill(uniq, cache, uslot, m.cfg.BatchTokens)
+	var ulogits []float32
+	var err error
+	if m.prefix != nil {
+		ulogits, err = m.prefillCached(uniq, cache, uslot)
+	} else {
+		ulogits, err = m.net.prefill(uniq, cache, uslot, m.cfg.BatchTokens)
+	}
 	if err != nil {
 		return sdk.GenerateResponse{}, err
 	}

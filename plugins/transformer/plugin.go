@@ -49,7 +49,14 @@ type Config struct {
 	GradClip    float64 `json:"grad_clip"`
 	BatchTokens int     `json:"batch_tokens"`
 	Reserve     int     `json:"reserve"`
+	// PrefixCacheMB is the prefix cache's budget (prefixcache.go); 0 turns
+	// it off.
+	PrefixCacheMB int `json:"prefix_cache_mb"`
 }
+
+// DefaultPrefixCacheMB is the prefix cache's default budget: about 40,000
+// tokens of the default model, an eval's worth of shared turns.
+const DefaultPrefixCacheMB = 256
 
 // DefaultConfig suits a 2-core CPU: a quickstart trains a few hundred SFT
 // steps in minutes.
@@ -57,7 +64,7 @@ func DefaultConfig() Config {
 	return Config{
 		Layers: 2, DModel: 128, Heads: 4, Context: 512, Vocab: 1024, Position: "rope", Dropout: 0, Seed: 1,
 		Device: "cpu", LR: 3e-3, MinLRFrac: 0.1, Warmup: 20, WeightDecay: 0.01, GradClip: 1,
-		BatchTokens: 4096, Reserve: 0,
+		BatchTokens: 4096, Reserve: 0, PrefixCacheMB: DefaultPrefixCacheMB,
 	}
 }
 
@@ -81,6 +88,7 @@ var schema = sdk.Schema{
 		{Name: "weight_decay", Type: "number", Description: "AdamW decoupled weight decay (matrices only).", Default: 0.01},
 		{Name: "grad_clip", Type: "number", Description: "Global gradient-norm clip; 0 disables.", Default: 1.0},
 		{Name: "batch_tokens", Type: "number", Description: "Tokens per micro-batch (padded B*T); larger batches accumulate gradients.", Default: 4096.0},
+		{Name: "prefix_cache_mb", Type: "number", Description: "Memory for keys and values of prompt prefixes kept across Generate calls, so an episode's next turn prefills only its new command and state and episodes share their prompt; 0 turns it off. Results are the same either way; training steps empty it.", Default: float64(DefaultPrefixCacheMB)},
 		{Name: "reserve", Type: "number", Description: "Window tokens kept free for the completion: longer contexts keep only their last context-reserve tokens (from the first whole line among them), in training and generation alike; 0 means context/4.", Default: 0.0},
 	},
 }
@@ -111,6 +119,9 @@ func (c Config) validate() error {
 	}
 	if c.Vocab < 256 {
 		errs = append(errs, fmt.Errorf("vocab must be at least 256 (the byte tokens), got %d", c.Vocab))
+	}
+	if c.PrefixCacheMB < 0 {
+		errs = append(errs, fmt.Errorf("prefix_cache_mb must be 0 (off) or more, got %d", c.PrefixCacheMB))
 	}
 	if c.Reserve < 0 || (c.Context > 0 && c.Reserve >= c.Context) {
 		errs = append(errs, fmt.Errorf("reserve must be in [0, context), got %d", c.Reserve))
@@ -169,6 +180,10 @@ type Model struct {
 	// step counts optimizer updates; truncations counts examples cut to fit.
 	step, truncations int
 	fitted            bool
+	// prefix caches prompt prefixes across Generate calls (nil: off);
+	// version counts weight changes, so it never serves stale blocks.
+	prefix  *prefixCache
+	version uint64
 }
 
 // New returns an unconfigured model using the build's default BLAS. It logs
@@ -233,7 +248,8 @@ func decodeConfig(raw sdk.Config) (Config, error) {
 		return x, ok
 	}
 	ints := map[string]*int{"layers": &cfg.Layers, "d_model": &cfg.DModel, "heads": &cfg.Heads, "context": &cfg.Context,
-		"vocab": &cfg.Vocab, "warmup": &cfg.Warmup, "batch_tokens": &cfg.BatchTokens, "reserve": &cfg.Reserve}
+		"vocab": &cfg.Vocab, "warmup": &cfg.Warmup, "batch_tokens": &cfg.BatchTokens, "reserve": &cfg.Reserve,
+		"prefix_cache_mb": &cfg.PrefixCacheMB}
 	for k, p := range ints {
 		if x, ok := num(k); ok {
 			if x != math.Trunc(x) || math.Abs(x) > 1<<40 {
@@ -298,6 +314,7 @@ func (m *Model) setup(cfg Config) {
 	m.rng = rand.New(m.pcg)
 	m.setTokenizer(&Tokenizer{SpaceTokens: cfg.SpaceTokens})
 	m.step, m.truncations, m.fitted = 0, 0, false
+	m.prefix = newPrefixCache(a, cfg.PrefixCacheMB)
 }
 
 // setTokenizer installs t and tells the network which ids are live.
@@ -307,6 +324,7 @@ func (m *Model) setTokenizer(t *Tokenizer) {
 	}
 	m.tok = t
 	m.net.live = t.Size()
+	m.version++
 }
 
 func (m *Model) ready() error {
@@ -413,6 +431,7 @@ func (m *Model) TrainSupervised(ctx context.Context, batch sdk.SupervisedBatch) 
 	lr := m.cfg.hyper().withPeak(batch.LearningRate).lrAt(batch.Step, batch.TotalSteps)
 	norm := m.opt.update(m.net, m.cfg.hyper(), lr)
 	m.step++
+	m.version++ // new weights: cached prefixes are stale
 	metrics := map[string]float64{
 		"lr": lr, "grad_norm": norm, "entropy": ent / float64(nTarget), "truncated": float64(trunc),
 		"sequences": float64(len(seqs)),
@@ -513,6 +532,7 @@ func (m *Model) TrainPolicy(ctx context.Context, batch sdk.PolicyBatch) (sdk.Tra
 	lr := m.cfg.hyper().withPeak(batch.LearningRate).lrAt(batch.Step, batch.TotalSteps)
 	norm := m.opt.update(m.net, m.cfg.hyper(), lr)
 	m.step++
+	m.version++ // new weights: cached prefixes are stale
 	n := float64(total)
 	return sdk.TrainStats{Loss: loss / n, Tokens: total, Metrics: map[string]float64{
 		"loss": loss / n, "kl": kl / n, "clip_frac": clipped / n, "entropy": ent / n,
