@@ -176,7 +176,7 @@ func BenchmarkSample(b *testing.B) {
 			pos := len(prompt)
 			for range n {
 				tok := argmax(logits[:a.Vocab])
-				logits = m.step(&buf, cache, []int32{tok}, []int{pos}, []int{0})
+				logits = m.step(&buf, cache, []int32{tok}, []int{pos}, []int{0}, nil)
 				pos++
 			}
 		}

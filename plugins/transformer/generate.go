@@ -113,20 +113,25 @@ func (m *model) prefill(prompts [][]int32, cache *kvCache, slots []int, budget i
 // decodeBuf is the scratch of one decoding step for nb sequences.
 type decodeBuf struct {
 	x, ln, mean, rstd, qkv, atty, tmp, fch, fchg, logits []float32
+	lnw                                                  []float32 // final LayerNorm of the wanted rows
 	cq, ck, att, logpv                                   []float32 // the copy head's
 }
 
-// step feeds one new token per sequence (tokens[i] at position pos[i], cache
-// slot slots[i]) and returns the next-token logits [nb, V]. It is the same
-// network as forward, one row per sequence, attending over the cache.
-func (m *model) step(buf *decodeBuf, cache *kvCache, tokens []int32, pos, slots []int) []float32 {
+// step feeds new tokens through the network over the cache: row i is
+// tokens[i] at position pos[i] of cache slot slots[i]. In decoding each
+// sequence has one row; when prefilling after a cached prefix a sequence
+// has a run of rows at consecutive positions, and since every row's keys
+// and values are written before any row attends, the rows of a run see
+// each other causally, exactly as in forward. It returns the next-token
+// logits [len(want), V] of the rows listed in want (nil: every row).
+func (m *model) step(buf *decodeBuf, cache *kvCache, tokens []int32, pos, slots []int, want []int) []float32 {
 	C, H, V, T := m.DModel, m.Heads, m.Vocab, m.Context
 	nb := len(tokens)
 	hs := C / H
 	scale := float32(1 / math.Sqrt(float64(hs)))
 	buf.x, buf.ln, buf.tmp, buf.atty = grow(buf.x, nb*C), grow(buf.ln, nb*C), grow(buf.tmp, nb*C), grow(buf.atty, nb*C)
 	buf.mean, buf.rstd, buf.qkv = grow(buf.mean, nb), grow(buf.rstd, nb), grow(buf.qkv, nb*3*C)
-	buf.fch, buf.fchg, buf.logits = grow(buf.fch, nb*4*C), grow(buf.fchg, nb*4*C), grow(buf.logits, nb*V)
+	buf.fch, buf.fchg = grow(buf.fch, nb*4*C), grow(buf.fchg, nb*4*C)
 	for i, tok := range tokens {
 		x, w := buf.x[i*C:(i+1)*C], m.p.wte[int(tok)*C:]
 		copy(x, w[:C])
@@ -136,6 +141,7 @@ func (m *model) step(buf *decodeBuf, cache *kvCache, tokens []int32, pos, slots 
 			}
 		}
 	}
+	runs := stepRuns(pos, slots)
 	for l := range m.Layers {
 		lp := &m.p.layers[l]
 		Kc, Vc := cache.k[l], cache.v[l]
@@ -149,24 +155,33 @@ func (m *model) step(buf *decodeBuf, cache *kvCache, tokens []int32, pos, slots 
 			copy(Kc[dst:dst+C], buf.qkv[i*3*C+C:i*3*C+2*C])
 			copy(Vc[dst:dst+C], buf.qkv[i*3*C+2*C:i*3*C+3*C])
 		}
-		parallelFor(nb*H, 1, func(lo, hi int) {
-			sc := make([]float32, T)
+		parallelFor(len(runs)*H, 1, func(lo, hi int) {
+			sc := make([]float32, attnBlock*T)
 			for u := lo; u < hi; u++ {
-				i, h := u/H, u%H
-				q := buf.qkv[i*3*C+h*hs : i*3*C+h*hs+hs]
-				base := cache.base[slots[i]] * C
-				n := pos[i] + 1
-				// scores [n] = scale * K[0:n, head] q ; out = V[0:n, head]^T softmax(scores).
-				// Both are matrix-vector products over the cache read in place
-				// (row stride C), so BLAS's vector kernels do the inner loops.
-				m.bl.Sgemv(blas.NoTrans, n, hs, scale, Kc[base+h*hs:], C, q, 1, 0, sc, 1)
-				mx := sc[0]
-				for _, v := range sc[1:n] {
-					mx = max(mx, v)
+				run, h := runs[u/H], u%H
+				base := cache.base[slots[run.r0]] * C
+				// Blocks of up to attnBlock rows: scores [R, n] = scale *
+				// Q K[0:n]^T over the cache read in place (row stride C),
+				// a softmax over each row's own prefix, then out = S V.
+				for b0 := run.r0; b0 < run.r1; b0 += attnBlock {
+					b1 := min(b0+attnBlock, run.r1)
+					R, n := b1-b0, pos[b1-1]+1
+					m.bl.Sgemm(blas.NoTrans, blas.Trans, R, n, hs, scale, buf.qkv[b0*3*C+h*hs:], 3*C, Kc[base+h*hs:], C, 0, sc, n)
+					for i := range R {
+						row := sc[i*n : (i+1)*n]
+						k := pos[b0+i] + 1
+						mx := row[0]
+						for _, v := range row[1:k] {
+							mx = max(mx, v)
+						}
+						inv := 1 / expShift(row[:k], mx)
+						for j := range k {
+							row[j] *= inv
+						}
+						clear(row[k:])
+					}
+					m.bl.Sgemm(blas.NoTrans, blas.NoTrans, R, hs, n, 1, sc, n, Vc[base+h*hs:], C, 0, buf.atty[b0*C+h*hs:], C)
 				}
-				sum := expShift(sc[:n], mx)
-				o := buf.atty[i*C+h*hs : i*C+h*hs+hs]
-				m.bl.Sgemv(blas.Trans, n, hs, 1/sum, Vc[base+h*hs:], C, sc, 1, 0, o, 1)
 			}
 		})
 		m.matmulForward(buf.tmp, buf.atty, lp.projw, lp.projb, nb, C, C)
@@ -178,36 +193,74 @@ func (m *model) step(buf *decodeBuf, cache *kvCache, tokens []int32, pos, slots 
 		residual(buf.x, buf.x, buf.tmp, nil)
 	}
 	layerNormForward(buf.ln, buf.mean, buf.rstd, buf.x, m.p.lnfg, m.p.lnfb, nb, C)
-	m.matmulForward(buf.logits, buf.ln, m.p.wte, nil, nb, C, V)
-	m.maskDead(buf.logits, nb)
 	if m.Copy {
-		m.copyStep(buf, cache, tokens, pos, slots)
+		m.copyKeys(buf, cache, tokens, pos, slots)
+	}
+	if want == nil {
+		want = make([]int, nb)
+		for i := range want {
+			want[i] = i
+		}
+	}
+	nw := len(want)
+	buf.lnw, buf.logits = grow(buf.lnw, nw*C), grow(buf.logits, nw*V)
+	for k, i := range want {
+		copy(buf.lnw[k*C:(k+1)*C], buf.ln[i*C:(i+1)*C])
+	}
+	m.matmulForward(buf.logits, buf.lnw, m.p.wte, nil, nw, C, V)
+	m.maskDead(buf.logits, nw)
+	if m.Copy {
+		m.copyStep(buf, cache, pos, slots, want)
 	}
 	return buf.logits
 }
 
-// copyStep is copyForward for one new position per sequence: its key and
-// token join the cache, and its logits become the mixture over the
-// vocabulary and the tokens after every earlier position.
-func (m *model) copyStep(buf *decodeBuf, cache *kvCache, tokens []int32, pos, slots []int) {
-	C, V, T := m.DModel, m.Vocab, m.Context
-	nb := len(tokens)
-	buf.cq, buf.ck = grow(buf.cq, nb*C), grow(buf.ck, nb*C)
-	buf.att, buf.logpv = grow(buf.att, nb*T), grow(buf.logpv, nb*V)
-	m.matmulForward(buf.cq, buf.ln, m.p.cq, nil, nb, C, C)
+// stepRun is a run of step rows [r0, r1) of one slot at consecutive
+// positions.
+type stepRun struct{ r0, r1 int }
+
+func stepRuns(pos, slots []int) []stepRun {
+	var out []stepRun
+	for i := range pos {
+		if n := len(out); n > 0 && slots[i] == slots[i-1] && pos[i] == pos[i-1]+1 {
+			out[n-1].r1 = i + 1
+			continue
+		}
+		out = append(out, stepRun{i, i + 1})
+	}
+	return out
+}
+
+// copyKeys stores the copy keys and tokens of step's rows in the cache,
+// all of them before any row mixes (copyStep), as step does with keys and
+// values.
+func (m *model) copyKeys(buf *decodeBuf, cache *kvCache, tokens []int32, pos, slots []int) {
+	C, nb := m.DModel, len(tokens)
+	buf.ck = grow(buf.ck, nb*C)
 	m.matmulForward(buf.ck, buf.ln, m.p.ck, nil, nb, C, C)
 	for i := range nb {
 		at := cache.base[slots[i]] + pos[i]
 		copy(cache.ck[at*C:(at+1)*C], buf.ck[i*C:(i+1)*C])
 		cache.tok[at] = tokens[i]
 	}
-	parallelFor(nb, 4, func(lo, hi int) {
+}
+
+// copyStep is copyForward for the wanted rows of step: their logits
+// become the mixture over the vocabulary and the tokens after every
+// earlier position of their sequence.
+func (m *model) copyStep(buf *decodeBuf, cache *kvCache, pos, slots []int, want []int) {
+	C, V, T := m.DModel, m.Vocab, m.Context
+	nw := len(want)
+	buf.cq, buf.att, buf.logpv = grow(buf.cq, nw*C), grow(buf.att, nw*T), grow(buf.logpv, nw*V)
+	m.matmulForward(buf.cq, buf.lnw, m.p.cq, nil, nw, C, C)
+	parallelFor(nw, 4, func(lo, hi int) {
 		s := newCopyScratch(V, T)
-		for i := lo; i < hi; i++ {
+		for k := lo; k < hi; k++ {
+			i := want[k]
 			base := cache.base[slots[i]]
-			gl := dot(buf.ln[i*C:(i+1)*C], m.p.cgw) + m.p.cgb[0]
-			m.copyRow(buf.logits[i*V:(i+1)*V], buf.cq[i*C:(i+1)*C], cache.ck[base*C:], cache.tok[base+1:], pos[i], gl,
-				buf.att[i*T:(i+1)*T], buf.logpv[i*V:(i+1)*V], s)
+			gl := dot(buf.lnw[k*C:(k+1)*C], m.p.cgw) + m.p.cgb[0]
+			m.copyRow(buf.logits[k*V:(k+1)*V], buf.cq[k*C:(k+1)*C], cache.ck[base*C:], cache.tok[base+1:], pos[i], gl,
+				buf.att[k*T:(k+1)*T], buf.logpv[k*V:(k+1)*V], s)
 		}
 	})
 }
@@ -344,7 +397,7 @@ func (m *Model) Generate(ctx context.Context, req sdk.GenerateRequest) (sdk.Gene
 		}
 		active = next
 		if len(active) > 0 {
-			logits = m.net.step(&buf, cache, toks, pos, slots)
+			logits = m.net.step(&buf, cache, toks, pos, slots, nil)
 		}
 	}
 	resp := sdk.GenerateResponse{Completions: make([]sdk.Completion, n)}

@@ -151,9 +151,10 @@ const maxPrefillRows = 2048
 
 // prefillCached is prefill with the prefix cache: each prompt takes its
 // longest cached prefix, and the rest of its tokens run through step() as
-// rows of their own (step writes every row's keys and values before any
-// row attends, so rows of one prompt see each other causally, exactly as
-// the full forward pass). Prompts with nothing cached go through the
+// one run of rows (step writes every row's keys and values before any row
+// attends, so rows of one prompt see each other causally, exactly as the
+// full forward pass, and a run's attention is one matrix product per
+// block of rows). Prompts with nothing cached go through the
 // batched full forward pass, which is faster for long runs of tokens.
 // Every prompt's full blocks are then stored.
 func (m *Model) prefillCached(prompts [][]int32, cache *kvCache, slots []int) ([]float32, error) {
@@ -203,12 +204,16 @@ func (m *Model) prefillCached(prompts [][]int32, cache *kvCache, slots []int) ([
 			}
 			hi = end
 		}
-		logits := net.step(&buf, cache, toks[lo:hi], pos[lo:hi], rowSlot[lo:hi])
+		var want []int // each prompt's last row: its logits are the first token's
 		for r := lo; r < hi; r++ {
-			if r+1 == hi || owner[r+1] != owner[r] { // the prompt's last token
-				i := owner[r]
-				copy(out[i*V:(i+1)*V], logits[(r-lo)*V:(r-lo+1)*V])
+			if r+1 == hi || owner[r+1] != owner[r] {
+				want = append(want, r-lo)
 			}
+		}
+		logits := net.step(&buf, cache, toks[lo:hi], pos[lo:hi], rowSlot[lo:hi], want)
+		for k, r := range want {
+			i := owner[lo+r]
+			copy(out[i*V:(i+1)*V], logits[k*V:(k+1)*V])
 		}
 		lo = hi
 	}
