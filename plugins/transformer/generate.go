@@ -168,17 +168,7 @@ func (m *model) step(buf *decodeBuf, cache *kvCache, tokens []int32, pos, slots 
 					R, n := b1-b0, pos[b1-1]+1
 					m.bl.Sgemm(blas.NoTrans, blas.Trans, R, n, hs, scale, buf.qkv[b0*3*C+h*hs:], 3*C, Kc[base+h*hs:], C, 0, sc, n)
 					for i := range R {
-						row := sc[i*n : (i+1)*n]
-						k := pos[b0+i] + 1
-						mx := row[0]
-						for _, v := range row[1:k] {
-							mx = max(mx, v)
-						}
-						inv := 1 / expShift(row[:k], mx)
-						for j := range k {
-							row[j] *= inv
-						}
-						clear(row[k:])
+						softmaxPrefix(sc[i*n:(i+1)*n], pos[b0+i]+1)
 					}
 					m.bl.Sgemm(blas.NoTrans, blas.NoTrans, R, hs, n, 1, sc, n, Vc[base+h*hs:], C, 0, buf.atty[b0*C+h*hs:], C)
 				}

@@ -94,14 +94,7 @@ func (e Edit) apply(p *program) error {
 func undoLine(n int, orig, corr string) Edit {
 	repl := Edit{Op: "REPL", Line: n, Text: orig}
 	ot, ct := Tokenize(orig), Tokenize(corr)
-	pre := 0
-	for pre < len(ot) && pre < len(ct) && ot[pre].Text == ct[pre].Text {
-		pre++
-	}
-	suf := 0
-	for suf < len(ot)-pre && suf < len(ct)-pre && ot[len(ot)-1-suf].Text == ct[len(ct)-1-suf].Text {
-		suf++
-	}
+	pre, suf := commonEnds(ot, ct)
 	// [lo, chi) in ct and [lo, ohi) in ot are the differing spans; both
 	// grow by the same shared tokens on either side.
 	lo, chi, ohi := pre, len(ct)-suf, len(ot)-suf
@@ -142,4 +135,16 @@ func undoLine(n int, orig, corr string) Edit {
 			return repl
 		}
 	}
+}
+
+// commonEnds counts the tokens a and b share at their start and, after
+// that, at their end.
+func commonEnds(a, b []Token) (pre, suf int) {
+	for pre < len(a) && pre < len(b) && a[pre].Text == b[pre].Text {
+		pre++
+	}
+	for suf < len(a)-pre && suf < len(b)-pre && a[len(a)-1-suf].Text == b[len(b)-1-suf].Text {
+		suf++
+	}
+	return pre, suf
 }

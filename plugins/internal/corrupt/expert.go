@@ -192,13 +192,6 @@ func similarity(a, b string) float64 {
 	if n == 0 {
 		return 1
 	}
-	pre := 0
-	for pre < len(ta) && pre < len(tb) && ta[pre].Text == tb[pre].Text {
-		pre++
-	}
-	suf := 0
-	for suf < len(ta)-pre && suf < len(tb)-pre && ta[len(ta)-1-suf].Text == tb[len(tb)-1-suf].Text {
-		suf++
-	}
+	pre, suf := commonEnds(ta, tb)
 	return float64(pre+suf) / float64(n)
 }
