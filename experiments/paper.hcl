@@ -94,6 +94,8 @@ reward "solved" {
   plugin = "tests"
 }
 
+# The copy head: a model trained from scratch on a CPU copies what it reads
+# (line numbers, names, lines) only with it (README, "The copy head").
 model "policy" {
   plugin       = "transformer"
   layers       = var.layers
@@ -102,6 +104,7 @@ model "policy" {
   context      = 1024
   vocab        = 2048
   space_tokens = true
+  copy         = true
 }
 
 stage "demos" {

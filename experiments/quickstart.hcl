@@ -68,7 +68,7 @@ dataset "basic" {
 tool "editor" {
   plugin            = "coedit"
   max_turns         = var.turns
-  timeout_s         = 2
+  timeout_s         = 1
   show_instructions = false
 }
 
@@ -76,7 +76,7 @@ tool "editor" {
 # Swapping the tool is the only difference between the two arms.
 tool "direct" {
   plugin            = "rewrite"
-  timeout_s         = 2
+  timeout_s         = 1
   show_instructions = false
 }
 
@@ -85,8 +85,9 @@ reward "solved" {
   format_penalty = -0.5
 }
 
-# Rotary positions (the default) and space_tokens: a name is one token
-# wherever it stands, so a command can copy it from the program.
+# Rotary positions (the default), space_tokens (a name is one token
+# wherever it stands) and the copy head: each next token may be copied
+# from the context, which is what most of a repair command is.
 model "policy" {
   plugin       = "transformer"
   layers       = 2
@@ -94,6 +95,7 @@ model "policy" {
   heads        = 4
   context      = 512
   space_tokens = true
+  copy         = true
   device       = "cpu"
 }
 

@@ -204,6 +204,16 @@ func TestRunInterruptResume(t *testing.T) {
 	if len(res.Rows) != 2 || len(res.Budgets) != 4 {
 		t.Errorf("results.json: %d rows, %d budget rows; want 2 and 4", len(res.Rows), len(res.Budgets))
 	}
+	// The eval keeps each checkpoint's greedy episodes, one per task.
+	for _, ck := range []string{"sft", "rl"} {
+		b, err := os.ReadFile(filepath.Join(out, "stages", "test", ck+".episodes.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(b), "\n"); n != 2 || !strings.Contains(string(b), `"actions":[`) {
+			t.Errorf("%s.episodes.jsonl: %d lines, want 2 episodes:\n%s", ck, n, b)
+		}
+	}
 	if kids := newChildren(t, before); len(kids) > 0 {
 		t.Errorf("plugin processes left after the run: %v", kids)
 	}
