@@ -27,12 +27,13 @@ type Options struct {
 	Labels [][]Label
 }
 
-// Result is a Summary with the time it took and the greedy episodes (one
-// per task, in task order; nil without Options.Greedy), kept so a run can
-// show what the model wrote.
+// Result is a Summary with the time it took, where that time went, and
+// the greedy episodes (one per task, in task order; nil without
+// Options.Greedy), kept so a run can show what the model wrote.
 type Result struct {
 	Summary
 	Wall   time.Duration
+	Phases rollout.Phases
 	Greedy []*rollout.Trajectory
 }
 
@@ -43,6 +44,10 @@ func Run(ctx context.Context, engine *rollout.Engine, tasks []sdk.Task, o Option
 		return Result{}, fmt.Errorf("evaluate: no tasks")
 	}
 	t0 := time.Now()
+	var phases rollout.Phases
+	prev := engine.Phases
+	engine.Phases = &phases
+	defer func() { engine.Phases = prev }()
 	n := max(o.Samples, 1)
 	sampled, err := engine.Play(ctx, tasks, rollout.Config{Group: n, MaxTurns: o.MaxTurns, History: o.History,
 		Sampling: sdk.Sampling{Temperature: o.Temperature, TopP: o.TopP, MaxTokens: o.MaxTokens, Seed: o.Seed}})
@@ -62,5 +67,5 @@ func Run(ctx context.Context, engine *rollout.Engine, tasks []sdk.Task, o Option
 		return Result{}, err
 	}
 	s.Groups = Breakdown(sampled, n, o.Labels)
-	return Result{Summary: s, Wall: time.Since(t0), Greedy: greedy}, nil
+	return Result{Summary: s, Wall: time.Since(t0), Phases: phases, Greedy: greedy}, nil
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/lathe-ml/lathe/core/episode"
 	"github.com/lathe-ml/lathe/sdk"
@@ -35,6 +36,20 @@ type Engine struct {
 	// Progress, when set, is told before each turn how many of the
 	// episodes are still being played, for progress output.
 	Progress func(turn, live, total int)
+	// Phases, when set, accumulates the time Play spends in each phase.
+	Phases *Phases
+}
+
+// Phases is where the time of Play calls went: the model generating, the
+// tool resetting and stepping sessions (the sandbox), the reward scoring.
+// Turns run in lockstep, so the three add up to nearly the whole time.
+type Phases struct {
+	Generate, Tool, Score time.Duration
+}
+
+// Seconds returns the phases as metrics: generate_s, tool_s, score_s.
+func (p *Phases) Seconds() map[string]float64 {
+	return map[string]float64{"generate_s": p.Generate.Seconds(), "tool_s": p.Tool.Seconds(), "score_s": p.Score.Seconds()}
 }
 
 // Config controls one Play call.
@@ -144,6 +159,15 @@ func (e *Engine) Play(ctx context.Context, tasks []sdk.Task, cfg Config) ([]*Tra
 		}
 	}()
 
+	var ph struct{ gen, tool, score time.Duration }
+	defer func() {
+		if e.Phases != nil {
+			e.Phases.Generate += ph.gen
+			e.Phases.Tool += ph.tool
+			e.Phases.Score += ph.score
+		}
+	}()
+	t0 := time.Now()
 	for _, task := range tasks {
 		for j := 0; j < group; j++ {
 			resp, err := e.Tool.Reset(ctx, sdk.ResetRequest{Task: task})
@@ -169,6 +193,7 @@ func (e *Engine) Play(ctx context.Context, tasks []sdk.Task, cfg Config) ([]*Tra
 		}
 	}
 
+	ph.tool += time.Since(t0)
 	seed := cfg.Sampling.Seed
 	for turn := 0; ; turn++ {
 		var active []*live
@@ -186,7 +211,9 @@ func (e *Engine) Play(ctx context.Context, tasks []sdk.Task, cfg Config) ([]*Tra
 		if e.Progress != nil {
 			e.Progress(turn+1, len(active), len(lives))
 		}
+		t0 := time.Now()
 		completions, contexts, err := e.generate(ctx, active, cfg, seed)
+		ph.gen += time.Since(t0)
 		if err != nil {
 			return nil, err
 		}
@@ -204,7 +231,9 @@ func (e *Engine) Play(ctx context.Context, tasks []sdk.Task, cfg Config) ([]*Tra
 			stepping = append(stepping, l)
 			reqs = append(reqs, sdk.StepRequest{Session: l.session, Action: completions[i].Text})
 		}
+		t0 = time.Now()
 		resps, err := e.step(ctx, reqs)
+		ph.tool += time.Since(t0)
 		if err != nil {
 			return nil, err
 		}
@@ -240,7 +269,9 @@ func (e *Engine) Play(ctx context.Context, tasks []sdk.Task, cfg Config) ([]*Tra
 			}
 		}
 		if e.Reward != nil && len(transitions) > 0 {
+			t0 := time.Now()
 			scores, err := e.score(ctx, transitions)
+			ph.score += time.Since(t0)
 			if err != nil {
 				return nil, err
 			}

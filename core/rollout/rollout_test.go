@@ -151,10 +151,14 @@ func TestPlay(t *testing.T) {
 		"1": {"EXIT"},
 	}}
 	tool := &counterTool{maxTurns: 3, sessions: map[string]*counterSession{}}
-	e := &Engine{Tool: tool, Model: model, Reward: firstPass{}}
+	phases := &Phases{}
+	e := &Engine{Tool: tool, Model: model, Reward: firstPass{}, Phases: phases}
 	trajs, err := e.Play(context.Background(), tasks, Config{Group: 2, History: episode.Full})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if phases.Generate <= 0 || phases.Tool <= 0 || phases.Score <= 0 {
+		t.Errorf("phases not timed: %+v", *phases)
 	}
 	if len(trajs) != 6 {
 		t.Fatalf("got %d trajectories, want 6", len(trajs))

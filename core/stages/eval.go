@@ -132,6 +132,9 @@ func eval(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
 		for k, p := range res.PassAtK {
 			values[fmt.Sprintf("pass@%d", k)] = p
 		}
+		for k, v := range res.Phases.Seconds() {
+			values[k] = v
+		}
 		if err := env.Metrics.Write(map[string]any{"eval": env.Stage.Label, "checkpoint": ck.Label,
 			"tool": toolBlock.Plugin, "values": finite(values), "turn_budget": res.TurnBudget}); err != nil {
 			return nil, err

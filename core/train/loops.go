@@ -218,6 +218,9 @@ func GRPO(ctx context.Context, m Trainable, ref sdk.ModelWithTraining, engine *r
 		}
 		sampling := cfg.Sampling
 		sampling.Seed = cfg.Seed*1_000_003 + int64(step)*10_007
+		phases := &rollout.Phases{}
+		engine.Phases = phases
+		defer func() { engine.Phases = nil }()
 		trajs, err := engine.Play(ctx, picked, rollout.Config{
 			Group: cfg.Group, MaxTurns: cfg.MaxTurns, History: cfg.History, Sampling: sampling})
 		if err != nil {
@@ -234,9 +237,16 @@ func GRPO(ctx context.Context, m Trainable, ref sdk.ModelWithTraining, engine *r
 			"zero_groups": float64(rs.ZeroGroups), "examples": float64(len(examples)),
 			"gen_tokens_per_s": float64(rs.Tokens) / rolled.Seconds(),
 		}
+		// Where the step's time went: rollout phases, then the reference
+		// model's log-probs and the policy update.
+		for k, v := range phases.Seconds() {
+			values[k] = v
+		}
 		if len(examples) > 0 {
 			if cfg.KLCoef != 0 && ref != nil {
+				tr := time.Now()
 				lp, err := ref.Logprobs(ctx, sdk.LogprobsRequest{Examples: examples})
+				values["ref_logprobs_s"] = time.Since(tr).Seconds()
 				if err != nil {
 					return nil, fmt.Errorf("train: %s step %d: reference log-probs: %w", cfg.Stage, step, err)
 				}
@@ -254,6 +264,7 @@ func GRPO(ctx context.Context, m Trainable, ref sdk.ModelWithTraining, engine *r
 				return nil, fmt.Errorf("train: %s step %d: %w", cfg.Stage, step, err)
 			}
 			values["loss"] = st.Loss
+			values["train_s"] = time.Since(t1).Seconds()
 			values["train_tokens_per_s"] = float64(st.Tokens) / time.Since(t1).Seconds()
 			for k, v := range st.Metrics {
 				values[k] = v
