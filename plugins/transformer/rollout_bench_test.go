@@ -28,7 +28,12 @@ import (
 //
 // The model is untrained, so every episode runs all 10 turns and every
 // command is as long as max_tokens or the first newline allows: the same
-// work for both settings, more generation than a trained model's. Besides
+// work for both settings, more generation than a trained model's, and
+// contexts that outgrow the window within a few turns (the engine then
+// falls back to the last state, whose prefix is new), which caps what
+// the cache can reuse. LATHE_ROLLOUT_CHECKPOINT=DIR plays a trained
+// checkpoint instead (its architecture; the cache setting is the
+// benchmark's). Besides
 // episodes/s and generated tokens/s it reports the share of the time the
 // model (Generate) and the sandbox (tool steps) were busy, and the share of
 // prompt tokens the prefix cache supplied.
@@ -73,6 +78,11 @@ func BenchmarkRollout(b *testing.B) {
 					"vocab": 2048.0, "space_tokens": true, "copy": true, "prefix_cache_mb": float64(mb)})
 				if err := m.Configure(ctx, mcfg); err != nil {
 					b.Fatal(err)
+				}
+				if dir := os.Getenv("LATHE_ROLLOUT_CHECKPOINT"); dir != "" {
+					if err := m.Load(ctx, dir); err != nil {
+						b.Fatal(err)
+					}
 				}
 				e := &rollout.Engine{Tool: timedTool{tool, &toolNS}, ToolBatch: timedTool{tool, &toolNS}, Model: timedModel{m, &modelNS}}
 				start := time.Now()
