@@ -22,7 +22,7 @@ variable "seed" {
 
 variable "sft_steps" {
   type        = number
-  default     = 800
+  default     = 600
   description = "Supervised steps for each SFT stage."
 }
 
