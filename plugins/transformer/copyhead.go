@@ -53,7 +53,11 @@ func logSigmoid(x float64) (float64, float64) {
 }
 
 // copyScratch is one worker's per-row buffers.
-type copyScratch struct{ mass, mix, da []float32 }
+type copyScratch struct {
+	mass, mix, da []float32
+	toks          []int32   // the distinct tokens a row's positions propose
+	gw            []float32 // their incoming gradients
+}
 
 func newCopyScratch(V, T int) *copyScratch {
 	return &copyScratch{mass: make([]float32, V), mix: make([]float32, V), da: make([]float32, T)}
@@ -151,7 +155,7 @@ func logSoftmax(out, z []float32) {
 	}
 	var sum float64
 	for _, v := range z {
-		sum += math.Exp(float64(v - mx))
+		sum += float64(expf32(v - mx))
 	}
 	lse := mx + float32(math.Log(sum))
 	for w, v := range z {
@@ -267,48 +271,76 @@ func (m *model) copyBackward() {
 }
 
 // copyRowBackward turns row r of a.logits from dL/df into dL/dz, sets the
-// row's gate gradient and overwrites its attention with dL/dscores.
+// row's gate gradient and overwrites its attention with dL/dscores. Only
+// tokens that some earlier position proposes have rho != 1 and a copy
+// gradient, so the passes over the whole vocabulary do no more than one
+// exponential per token.
 func (m *model) copyRowBackward(r int, succ []int32, scale float32, s *copyScratch) {
 	a := &m.a
 	c := &a.copy
 	T, V := a.T, m.Vocab
 	n := int(a.rows[r]) % T
 	G, logpv, att := a.logits[r*V:(r+1)*V], c.logpv[r*V:(r+1)*V], c.att[r*T:r*T+n]
-	f := s.mix
-	mixRow(f, logpv, att, succ, n, c.gate[r], s.mass)
-	lg, l1g := 0.0, math.Inf(-1)
-	if n > 0 {
-		lg, l1g = logSigmoid(float64(c.gate[r]))
-		// dL/da_j = G_w (1-g)/P_w, then the softmax's backward.
-		da := s.da[:n]
-		var ada float64
-		for j := range n {
-			w := succ[j]
-			da[j] = float32(float64(G[w]) * math.Exp(l1g-float64(f[w])))
-			ada += float64(att[j]) * float64(da[j])
-		}
-		for j := range n {
-			att[j] = att[j] * (da[j] - float32(ada)) * scale
-		}
-	}
-	// f becomes rho, the vocabulary's share of each P_w.
-	g := math.Exp(lg)
-	var sum, dgl float64
-	for w, fw := range f {
-		if math.IsInf(float64(fw), -1) {
-			f[w] = 0
-			continue
-		}
-		rho := math.Exp(lg + float64(logpv[w]) - float64(fw))
-		f[w] = float32(rho)
-		sum += float64(G[w]) * rho
-		dgl += float64(G[w]) * (rho - g)
+	var sumG float64
+	for _, v := range G {
+		sumG += float64(v)
 	}
 	c.dgate[r] = 0
-	if n > 0 {
-		c.dgate[r] = float32(dgl)
+	if n == 0 { // f = logpv: rho = 1 everywhere
+		for k := range G {
+			G[k] -= expf32(logpv[k]) * float32(sumG)
+		}
+		return
 	}
+	lg, l1g := logSigmoid(float64(c.gate[r]))
+	g := math.Exp(lg)
+	// The proposed tokens, their mass, f and rho (in s.mix), and G.
+	toks := s.toks[:0]
+	for j := range n {
+		w := succ[j]
+		if s.mix[w] == 0 { // first time: mark it listed
+			s.mix[w] = -1
+			toks = append(toks, w)
+		}
+		s.mass[w] += att[j]
+	}
+	sum := sumG
+	gs := s.gw[:0]
+	for _, w := range toks {
+		if s.mass[w] == 0 { // attention that underflowed: nothing proposed
+			s.mix[w] = 1
+			gs = append(gs, G[w])
+			continue
+		}
+		a, b := lg+float64(logpv[w]), l1g+math.Log(float64(s.mass[w]))
+		hi, lo := max(a, b), min(a, b)
+		fw := hi + math.Log1p(math.Exp(lo-hi))
+		rho := math.Exp(a - fw)
+		s.mix[w] = float32(rho)
+		s.mass[w] = float32(math.Exp(l1g - fw)) // now (1-g)/P_w
+		sum += float64(G[w]) * (rho - 1)
+		gs = append(gs, G[w])
+	}
+	// dL/da_j = G_w (1-g)/P_w, then the softmax's backward.
+	da := s.da[:n]
+	var ada float64
+	for j := range n {
+		w := succ[j]
+		da[j] = G[w] * s.mass[w]
+		ada += float64(att[j]) * float64(da[j])
+	}
+	for j := range n {
+		att[j] = att[j] * (da[j] - float32(ada)) * scale
+	}
+	c.dgate[r] = float32(sum - g*sumG)
+	// dL/dz_k = G_k rho_k - pv_k sum, rho = 1 but for the proposed tokens.
+	sum32 := float32(sum)
 	for k := range G {
-		G[k] = G[k]*f[k] - float32(math.Exp(float64(logpv[k]))*sum)
+		G[k] -= expf32(logpv[k]) * sum32
 	}
+	for i, w := range toks {
+		G[w] = gs[i]*s.mix[w] - expf32(logpv[w])*sum32
+		s.mass[w], s.mix[w] = 0, 0
+	}
+	s.toks, s.gw = toks, gs
 }
