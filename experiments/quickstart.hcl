@@ -1,10 +1,11 @@
 # Quickstart: train a small transformer to repair Python with the
 # Chain-of-Edits tool (SFT on synthetic demonstrations, then GRPO), train the
 # same model to answer directly (the paper's baseline), and evaluate both on
-# held-out built-in tasks. Sized to finish in about eleven minutes on 2 CPU
-# cores (the direct-answer SFT is the longest stage); raise the variables
-# (and the model) to go further, or start both SFT stages from a pretraining
-# run with -var pretrained=DIR (experiments/pretrain.hcl).
+# held-out built-in tasks. Sized to finish in about nine and a half minutes
+# on 2 CPU cores (the direct-answer SFT is the longest stage, 5 min); raise
+# the variables (and the model) to go further, or start both SFT stages from
+# a pretraining run with -var pretrained=DIR (experiments/pretrain.hcl, 7
+# minutes more; the best CoE model so far started from one, README).
 #
 #   lathe validate experiments/quickstart.hcl
 #   lathe run experiments/quickstart.hcl -var sft_steps=400 -var seed=8
