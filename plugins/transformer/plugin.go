@@ -1,8 +1,10 @@
 // Package transformer is Lathe's built-in language model: a small
 // decoder-only transformer (pre-LayerNorm, GELU, causal self-attention,
-// learned positions, tied embeddings) with its own byte-level BPE tokenizer,
-// trained on CPU through the sdk.Model, sdk.ModelWithTraining and
-// sdk.ModelWithCheckpoints interfaces.
+// rotary or learned positions, tied embeddings, an optional copy head,
+// copyhead.go) with its own byte-level BPE tokenizer, trained on CPU
+// through the sdk.Model, sdk.ModelWithTraining and sdk.ModelWithCheckpoints
+// interfaces. Generation keeps a KV cache per call and, across calls, a
+// prefix cache of prompt blocks (prefixcache.go).
 //
 // The network is written llm.c style: an explicit forward and backward per
 // layer over flat float32 slices, with matrix products on gorgonia's BLAS
