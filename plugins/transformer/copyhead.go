@@ -99,10 +99,18 @@ func (m *model) copyRow(z, q, keys []float32, succ []int32, n int, gl float32, a
 	if n > 0 {
 		C := m.DModel
 		m.bl.Sgemv(blas.NoTrans, n, C, float32(1/math.Sqrt(float64(C))), keys, C, q, 1, 0, att, 1)
-		softmaxPrefix(att, n)
 	}
+	mixScored(z, att, succ, n, gl, logpv, s.mass)
+}
+
+// mixScored turns one row's copy scores att[:n] into attention and its
+// vocabulary logits z into the mixture's log-probabilities, in place,
+// keeping the log-softmax in logpv: the part of the copy head that decoding
+// (copyRow) and training (copyForward) share.
+func mixScored(z, att []float32, succ []int32, n int, gl float32, logpv, mass []float32) {
+	softmaxPrefix(att, n)
 	logSoftmax(logpv, z)
-	mixRow(z, logpv, att, succ, n, gl, s.mass)
+	mixRow(z, logpv, att, succ, n, gl, mass)
 }
 
 // softmaxPrefix normalises row[:n] to probabilities and zeroes the rest.
@@ -189,10 +197,8 @@ func (m *model) copyForward() {
 				m.bl.Sgemm(blas.NoTrans, blas.Trans, u.r1-u.r0, w, C, scale, c.q[u.r0*C:], C, c.k[u.b*T*C:], C, 0, c.att[u.r0*T:], T)
 			}
 			for r := u.r0; r < u.r1; r++ {
-				n, att := int(a.rows[r])%T, c.att[r*T:(r+1)*T]
-				softmaxPrefix(att, n)
-				logSoftmax(c.logpv[r*V:(r+1)*V], a.logits[r*V:(r+1)*V])
-				mixRow(a.logits[r*V:(r+1)*V], c.logpv[r*V:(r+1)*V], att, a.tokens[u.b*T+1:], n, c.gate[r], s.mass)
+				mixScored(a.logits[r*V:(r+1)*V], c.att[r*T:(r+1)*T], a.tokens[u.b*T+1:], int(a.rows[r])%T, c.gate[r],
+					c.logpv[r*V:(r+1)*V], s.mass)
 			}
 		}
 	})
