@@ -47,6 +47,12 @@ variable "pretrained" {
   default = null
 }
 
+variable "rename" {
+  type        = number
+  default     = 0
+  description = "Fraction of demonstrations whose reference has its own names renamed first (coedit rename)."
+}
+
 variable "context" {
   type    = number
   default = 512
@@ -62,6 +68,7 @@ tool "editor" {
   max_turns         = 6
   timeout_s         = 2
   show_instructions = false
+  rename            = var.rename
 }
 
 model "policy" {

@@ -244,18 +244,18 @@ func TestDemonstrationsRoundTrip(t *testing.T) {
 	}{{Coedit, FollowFeedback}, {Coedit, ReverseCorruptions}, {Rewrite, FollowFeedback}} {
 		style, order := tc.style, tc.order
 		t.Run(fmt.Sprint(style, order), func(t *testing.T) {
-			demos, err := Demonstrations(context.Background(), task, 3, 50, style, order, failsIfChanged(sample))
+			demos, err := Demonstrations(context.Background(), task, 3, 50, Recipe{Style: style, Order: order}, failsIfChanged(sample))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(demos) != 50 {
 				t.Fatalf("got %d demos, want 50", len(demos))
 			}
-			again, _ := Demonstrations(context.Background(), task, 3, 50, style, order, failsIfChanged(sample))
+			again, _ := Demonstrations(context.Background(), task, 3, 50, Recipe{Style: style, Order: order}, failsIfChanged(sample))
 			if !reflect.DeepEqual(demos, again) {
 				t.Fatal("same seed gave different demonstrations")
 			}
-			other, _ := Demonstrations(context.Background(), task, 4, 50, style, order, failsIfChanged(sample))
+			other, _ := Demonstrations(context.Background(), task, 4, 50, Recipe{Style: style, Order: order}, failsIfChanged(sample))
 			if reflect.DeepEqual(demos, other) {
 				t.Fatal("different seeds gave identical demonstrations")
 			}
@@ -287,7 +287,7 @@ func TestDemonstrationsKeepOnlyFailing(t *testing.T) {
 	failing := func(_ context.Context, p string) (Outcome, error) {
 		return Outcome{Failing: !strings.Contains(p, "return count")}, nil
 	}
-	demos, err := Demonstrations(context.Background(), sdk.Task{ID: "x", Reference: sample}, 1, 10, Coedit, FollowFeedback, failing)
+	demos, err := Demonstrations(context.Background(), sdk.Task{ID: "x", Reference: sample}, 1, 10, Recipe{Style: Coedit, Order: FollowFeedback}, failing)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,10 +300,10 @@ func TestDemonstrationsKeepOnlyFailing(t *testing.T) {
 		}
 	}
 	alwaysFails := func(context.Context, string) (Outcome, error) { return Outcome{Failing: true}, nil }
-	if ds, err := Demonstrations(context.Background(), sdk.Task{ID: "x", Reference: sample}, 1, 5, Coedit, FollowFeedback, alwaysFails); err != nil || len(ds) != 0 {
+	if ds, err := Demonstrations(context.Background(), sdk.Task{ID: "x", Reference: sample}, 1, 5, Recipe{Style: Coedit, Order: FollowFeedback}, alwaysFails); err != nil || len(ds) != 0 {
 		t.Fatalf("a failing reference gave %d demonstrations, %v", len(ds), err)
 	}
-	if _, err := Demonstrations(context.Background(), sdk.Task{ID: "empty"}, 1, 1, Coedit, FollowFeedback, failing); err == nil {
+	if _, err := Demonstrations(context.Background(), sdk.Task{ID: "empty"}, 1, 1, Recipe{Style: Coedit, Order: FollowFeedback}, failing); err == nil {
 		t.Fatal("no error for a task without code")
 	}
 }
@@ -342,7 +342,7 @@ func TestRoundTripMBPP(t *testing.T) {
 	hist := map[string]int{}
 	for i, code := range codes {
 		task := sdk.Task{ID: fmt.Sprint(i), Reference: code}
-		demos, err := Demonstrations(context.Background(), task, 11, per, Coedit, FollowFeedback, failsIfChanged(code))
+		demos, err := Demonstrations(context.Background(), task, 11, per, Recipe{Style: Coedit, Order: FollowFeedback}, failsIfChanged(code))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -62,13 +62,31 @@ var genericDonors = strings.Split(strings.TrimSpace(donorPool), "\n")
 // is given) with 1-5 token-level corruptions per attempt and returns up to n
 // demonstrations whose corrupted program fails the tests according to
 // check, so every demonstration starts from a genuinely broken program. The
-// result depends only on (task, seed, n, style, order): the same inputs
+// result depends only on (task, seed, n, recipe): the same inputs
 // give the same demonstrations in the same order. Corrupted programs are
 // distinct; a short program may have fewer than n distinct failing
 // corruptions within the attempt budget (16n+64 attempts), and then fewer
 // are returned. A task whose reference itself fails gets no demonstrations
 // (check is called on the reference first).
-func Demonstrations(ctx context.Context, task sdk.Task, seed int64, n int, style Style, order Order, check CheckFunc) ([]sdk.Demonstration, error) {
+//
+// Recipe says how Demonstrations writes its demonstrations.
+type Recipe struct {
+	// Style is the action form: Chain-of-Edits commands or a rewrite.
+	Style Style
+	// Order is how a Chain-of-Edits trace orders its commands.
+	Order Order
+	// Rename is the fraction of demonstrations made from the reference
+	// with its own names renamed (Rename) rather than from the reference
+	// itself: 0 never, 1 always. Only renamings that pass the tests are
+	// used.
+	Rename float64
+}
+
+// maxRenamings bounds the distinct renamings made of one reference: each
+// costs a check.
+const maxRenamings = 8
+
+func Demonstrations(ctx context.Context, task sdk.Task, seed int64, n int, recipe Recipe, check CheckFunc) ([]sdk.Demonstration, error) {
 	ref := task.Reference
 	if ref == "" {
 		ref = task.Program
@@ -88,7 +106,10 @@ func Demonstrations(ctx context.Context, task sdk.Task, seed int64, n int, style
 	} else if o.Failing {
 		return nil, nil
 	}
-	donors := taskDonors(ref)
+	renamings, err := renamings(ctx, task.ID, ref, seed, min(n, maxRenamings), recipe.Rename, check)
+	if err != nil {
+		return nil, err
+	}
 	seen := map[string]bool{ref: true}
 	var out []sdk.Demonstration
 	for attempt := 0; len(out) < n && attempt < 16*n+64; attempt++ {
@@ -96,7 +117,11 @@ func Demonstrations(ctx context.Context, task sdk.Task, seed int64, n int, style
 			return nil, fmt.Errorf("corrupt: task %s: %w", task.ID, err)
 		}
 		r := rand.New(rand.NewPCG(uint64(seed), attemptKey(task.ID, attempt)))
-		broken, undo, ops := Corrupt(r, ref, donors, 1+r.IntN(MaxCorruptions))
+		base := ref
+		if len(renamings) > 0 && r.Float64() < recipe.Rename {
+			base = renamings[r.IntN(len(renamings))]
+		}
+		broken, undo, ops := Corrupt(r, base, taskDonors(base), 1+r.IntN(MaxCorruptions))
 		if len(ops) == 0 || seen[broken] {
 			continue
 		}
@@ -109,22 +134,49 @@ func Demonstrations(ctx context.Context, task sdk.Task, seed int64, n int, style
 			continue
 		}
 		d := sdk.Demonstration{TaskID: task.ID, Program: broken, Corruptions: ops}
-		switch style {
+		switch recipe.Style {
 		case Rewrite:
-			d.Actions = []string{ref}
+			d.Actions = []string{base}
 		case Coedit:
-			if order == ReverseCorruptions {
+			if recipe.Order == ReverseCorruptions {
 				d.Actions = Trace(undo)
-				if err := checkTrace(broken, ref, undo); err != nil {
+				if err := checkTrace(broken, base, undo); err != nil {
 					return nil, fmt.Errorf("corrupt: task %s: %w", task.ID, err)
 				}
 				break
 			}
-			if d.Actions, err = ExpertTrace(ctx, broken, ref, check); err != nil {
+			if d.Actions, err = ExpertTrace(ctx, broken, base, check); err != nil {
 				return nil, fmt.Errorf("corrupt: task %s: %w", task.ID, err)
 			}
 		}
 		out = append(out, d)
+	}
+	return out, nil
+}
+
+// renamings returns up to max distinct renamings of ref that pass the
+// tests, none when fraction is 0. Each depends only on (seed, taskID, its
+// index), so demonstrations stay a function of their inputs.
+func renamings(ctx context.Context, taskID, ref string, seed int64, max int, fraction float64, check CheckFunc) ([]string, error) {
+	if fraction <= 0 {
+		return nil, nil
+	}
+	seen := map[string]bool{ref: true}
+	var out []string
+	for v := range max {
+		r := rand.New(rand.NewPCG(uint64(seed), attemptKey(taskID+"\x00rename", v)))
+		s, ok := Rename(r, ref)
+		if !ok || seen[s] {
+			continue
+		}
+		seen[s] = true
+		o, err := check(ctx, s)
+		if err != nil {
+			return nil, fmt.Errorf("corrupt: task %s: check renamed reference: %w", taskID, err)
+		}
+		if !o.Failing {
+			out = append(out, s)
+		}
 	}
 	return out, nil
 }

@@ -58,6 +58,9 @@ type Options struct {
 	// DemoOrder is how demonstrations order their commands: "feedback"
 	// (corrupt.FollowFeedback) or "reverse" (corrupt.ReverseCorruptions).
 	DemoOrder string `json:"demo_order"`
+	// Rename is the fraction of demonstrations made from the reference
+	// with its local names renamed (corrupt.Rename).
+	Rename float64 `json:"rename"`
 }
 
 // DefaultMaxTurns is the paper's turn budget.
@@ -89,6 +92,8 @@ func Attributes() []sdk.Attribute {
 			Description: "include the action language's instructions in the prompt; a model trained from scratch learns the format from demonstrations, and false saves it ~200 tokens of every context"},
 		{Name: "demo_order", Type: "string", Default: d.DemoOrder,
 			Description: `how synthetic demonstrations order their commands: "feedback" fixes, at every turn, the difference nearest the line the test feedback points at (a policy of what the model sees); "reverse" undoes the corruptions in the reverse order of their making`},
+		{Name: "rename", Type: "number", Default: d.Rename,
+			Description: "fraction of synthetic demonstrations whose reference first has the names it binds (parameters, locals, loop variables) renamed consistently, so that a model learns to read names from the context rather than recall them per program; 0 to 1"},
 	}
 }
 
@@ -165,6 +170,8 @@ func (t *Tool) Configure(_ context.Context, cfg sdk.Config) error {
 		return t.errorf("configure: timeout_s must be positive, got %g", o.TimeoutS)
 	case o.Workers < 0:
 		return t.errorf("configure: workers must be 0 (one per core) or more, got %d", o.Workers)
+	case o.Rename < 0 || o.Rename > 1:
+		return t.errorf("configure: rename must be between 0 and 1, got %g", o.Rename)
 	}
 	if _, err := corrupt.ParseOrder(o.DemoOrder); err != nil {
 		return t.errorf("configure: demo_order: %w", err)
@@ -408,7 +415,8 @@ func (t *Tool) Demonstrate(ctx context.Context, req sdk.DemonstrateRequest) ([]s
 	if err != nil {
 		return nil, t.errorf("demonstrate: %w", err)
 	}
-	demos, err := corrupt.Demonstrations(ctx, req.Task, req.Seed, req.N, t.ed.Style(), order, check)
+	recipe := corrupt.Recipe{Style: t.ed.Style(), Order: order, Rename: t.Options().Rename}
+	demos, err := corrupt.Demonstrations(ctx, req.Task, req.Seed, req.N, recipe, check)
 	if err != nil {
 		return nil, t.errorf("demonstrate: %w", err)
 	}
