@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -231,19 +232,19 @@ func (p *Pool) Run(ctx context.Context, c Check) (Verdict, error) {
 		return v, nil
 	}
 	var v Verdict
+	var r *reply
 	if c.Reference != "" {
 		ref, err := p.reference(ctx, c, timeout)
 		if err != nil {
 			return Verdict{}, err
 		}
-		r, err := p.exec(ctx, "values+strip", c.Setup, c.Program, c.Tests, timeout)
-		if err != nil {
+		if r, err = p.exec(ctx, "values+strip", c.Setup, c.Program, c.Tests, timeout); err != nil {
 			return Verdict{}, err
 		}
 		v = p.verdict(c, r, ref, timeout)
 	} else {
-		r, err := p.exec(ctx, "check", c.Setup, c.Program, c.Tests, timeout)
-		if err != nil {
+		var err error
+		if r, err = p.exec(ctx, "check", c.Setup, c.Program, c.Tests, timeout); err != nil {
 			return Verdict{}, err
 		}
 		v = p.verdict(c, r, nil, timeout)
@@ -251,12 +252,34 @@ func (p *Pool) Run(ctx context.Context, c Check) (Verdict, error) {
 	v.Duration = time.Since(start)
 	v.DurationMS = float64(v.Duration.Microseconds()) / 1000
 	p.checks.Add(1)
-	// Timeouts and kills depend on load; everything else is a pure
-	// function of the check.
-	if v.Status != StatusTimeout && v.Status != StatusKilled {
+	if cacheable(v, r, timeout) {
 		p.cache.put(key, v)
 	}
 	return v, nil
+}
+
+// spinShare is the share of the wall-clock limit a timed-out program must
+// have spent on the CPU for its timeout to be cached: it was running, not
+// waiting for a core, so it would time out again on an idle machine.
+const spinShare = 0.8
+
+// cacheable reports whether v is a pure function of its check, so that the
+// same check may be answered from the cache. Most verdicts are. A kill
+// (the worker died) is not, and neither is a wall-clock timeout of a
+// program that got less than spinShare of a core: under load a program
+// that passes in time on an idle machine can run out of wall clock. The
+// CPU limit (SIGXCPU) counts CPU time, so its timeouts are cached; so are
+// those of programs that spun (an infinite loop, the common case in
+// corrupted code, each costing a full timeout every time it is seen
+// otherwise).
+func cacheable(v Verdict, r *reply, timeout time.Duration) bool {
+	switch v.Status {
+	case StatusKilled:
+		return false
+	case StatusTimeout:
+		return signalled(r, syscall.SIGXCPU) || (r.TimedOut && r.CPUSeconds >= spinShare*timeout.Seconds())
+	}
+	return true
 }
 
 // RunBatch runs checks concurrently (at most one per worker) and returns

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -224,5 +225,57 @@ func TestWorkerCrashIsReplaced(t *testing.T) {
 		if v.Status != StatusPass {
 			t.Errorf("check %d after the crash: %s %s", i, v.Status, v.Feedback)
 		}
+	}
+}
+
+func TestCacheable(t *testing.T) {
+	sig := func(s syscall.Signal) *int { n := int(s); return &n }
+	second := time.Second
+	for _, tc := range []struct {
+		name string
+		v    Verdict
+		r    reply
+		want bool
+	}{
+		{"pass", Verdict{Status: StatusPass}, reply{}, true},
+		{"assertion", Verdict{Status: StatusFail}, reply{}, true},
+		{"exception", Verdict{Status: StatusError}, reply{}, true},
+		{"worker died", Verdict{Status: StatusKilled}, reply{}, false},
+		{"spun through the wall-clock limit", Verdict{Status: StatusTimeout}, reply{TimedOut: true, CPUSeconds: 0.95}, true},
+		{"starved of CPU, or asleep", Verdict{Status: StatusTimeout}, reply{TimedOut: true, CPUSeconds: 0.3}, false},
+		{"CPU limit", Verdict{Status: StatusTimeout}, reply{Signal: sig(syscall.SIGXCPU)}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := cacheable(tc.v, &tc.r, second); got != tc.want {
+				t.Fatalf("cacheable = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestTimeoutsCachedOnlyWhenSpinning(t *testing.T) {
+	p := testPool(t)
+	ctx := context.Background()
+	const timeout = 300 * time.Millisecond
+	tests := "assert f() == 1\n"
+	// A sleeping program uses no CPU: its timeout says nothing about the
+	// program on another machine, so it is checked again every time.
+	sleepy := Check{Program: "import time\ndef f():\n    time.sleep(5)\n    return 1\n", Tests: tests, Timeout: timeout}
+	for i := range 2 {
+		v, err := p.Run(ctx, sleepy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Status != StatusTimeout || v.Cached {
+			t.Fatalf("sleep, run %d: status %s cached %v", i+1, v.Status, v.Cached)
+		}
+	}
+	// A spinning program's reply carries the CPU time it burnt.
+	r, err := p.exec(ctx, "check", "", "def f():\n    while True:\n        pass\n", tests, timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.TimedOut || r.CPUSeconds <= 0 || r.CPUSeconds > 2*timeout.Seconds() {
+		t.Fatalf("spin: timed out %v after %.3fs of CPU", r.TimedOut, r.CPUSeconds)
 	}
 }

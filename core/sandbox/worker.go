@@ -98,19 +98,22 @@ type literal struct {
 
 // reply is a worker's answer to one job, as raw as the worker saw it.
 type reply struct {
-	Hello      map[string]any `json:"hello"`
-	ID         uint64         `json:"id"`
-	TimedOut   bool           `json:"timed_out"`
-	Signal     *int           `json:"signal"`
-	Exit       *int           `json:"exit"`
-	Records    string         `json:"records"`
-	Stdout     string         `json:"stdout"`
-	Stderr     string         `json:"stderr"`
-	StdoutSize int64          `json:"stdout_size"`
-	StderrSize int64          `json:"stderr_size"`
-	Tests      []testSource   `json:"tests"`
-	Lits       [][]literal    `json:"lits"`
-	TestsError string         `json:"tests_error"`
+	Hello    map[string]any `json:"hello"`
+	ID       uint64         `json:"id"`
+	TimedOut bool           `json:"timed_out"`
+	// CPUSeconds is the CPU time a timed-out child had used when it was
+	// killed.
+	CPUSeconds float64      `json:"cpu_s"`
+	Signal     *int         `json:"signal"`
+	Exit       *int         `json:"exit"`
+	Records    string       `json:"records"`
+	Stdout     string       `json:"stdout"`
+	Stderr     string       `json:"stderr"`
+	StdoutSize int64        `json:"stdout_size"`
+	StderrSize int64        `json:"stderr_size"`
+	Tests      []testSource `json:"tests"`
+	Lits       [][]literal  `json:"lits"`
+	TestsError string       `json:"tests_error"`
 
 	nonce      string
 	workerDied bool

@@ -800,10 +800,15 @@ class Worker:
             except OSError:
                 pass
             os.kill(pid, signal.SIGKILL)
-            _, st = os.waitpid(pid, 0)
+            # The CPU time the child used tells a program that spins (it
+            # would time out on any machine) from one starved by load.
+            _, st, usage = os.wait4(pid, 0)
+            cpu_s = usage.ru_utime + usage.ru_stime
         if pidfd is not None:
             os.close(pidfd)
         reply = {"id": job["id"], "timed_out": timed_out}
+        if timed_out:
+            reply["cpu_s"] = cpu_s
         if os.WIFSIGNALED(st):
             reply["signal"] = os.WTERMSIG(st)
         else:
