@@ -19,7 +19,31 @@ type Sampling struct {
 // GenerateRequest asks for one completion per context.
 type GenerateRequest struct {
 	Contexts []string
+	// Messages, when set, holds each context as the turns it was rendered
+	// from (Messages[i] for Contexts[i]), for models that take a chat
+	// rather than one text: see Message. Models that read text ignore it;
+	// hosts that have no turns (a single prompt) leave it empty.
+	Messages [][]Message
 	Sampling Sampling
+}
+
+// The roles of a Message.
+const (
+	// RoleUser is what the tool showed: its prompt and its states.
+	RoleUser = "user"
+	// RoleAssistant is an action the model wrote.
+	RoleAssistant = "assistant"
+)
+
+// Message is one turn of an episode as a chat model sees it. An episode's
+// first message is a user message holding the tool's prompt and first
+// state; then every action is an assistant message (without the stop
+// string that ended it) followed by a user message holding the state it
+// led to. The list ends with a user message: the model's reply is the
+// next action.
+type Message struct {
+	Role    string
+	Content string
 }
 
 // Completion is one generated continuation.

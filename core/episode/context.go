@@ -19,6 +19,8 @@ package episode
 import (
 	"fmt"
 	"strings"
+
+	"github.com/lathe-ml/lathe/sdk"
 )
 
 // ActionPrompt precedes every action in a context.
@@ -127,4 +129,75 @@ func EndAction(action string, stop []string) string {
 		}
 	}
 	return action + stop[0]
+}
+
+// Messages renders the same context as Context, as the chat turns of
+// sdk.Message, for models that take messages instead of one text: a user
+// message holding the prompt and the first state (or, with history Last,
+// the latest state), then for every action an assistant message holding
+// it without the stop string that ended it and a user message holding
+// the state it led to. Render turns the messages back into Context's text.
+func Messages(prompt string, states, actions, stop []string, h History) ([]sdk.Message, error) {
+	if len(states) != len(actions)+1 {
+		return nil, fmt.Errorf("episode: %d states for %d actions, want one more state than actions", len(states), len(actions))
+	}
+	var first strings.Builder
+	first.WriteString(prompt)
+	if !strings.HasSuffix(prompt, "\n") {
+		first.WriteByte('\n')
+	}
+	if h == Last {
+		writeState(&first, states[len(states)-1])
+		return []sdk.Message{{Role: sdk.RoleUser, Content: first.String()}}, nil
+	}
+	writeState(&first, states[0])
+	out := make([]sdk.Message, 0, 1+2*len(actions))
+	out = append(out, sdk.Message{Role: sdk.RoleUser, Content: first.String()})
+	for i, a := range actions {
+		var b strings.Builder
+		writeState(&b, states[i+1])
+		out = append(out,
+			sdk.Message{Role: sdk.RoleAssistant, Content: TrimStop(a, stop)},
+			sdk.Message{Role: sdk.RoleUser, Content: b.String()})
+	}
+	return out, nil
+}
+
+// TrimStop returns the action without the stop string it ends with, as
+// a chat API returns a completion; EndAction puts the first one back.
+func TrimStop(action string, stop []string) string {
+	if len(stop) == 0 {
+		stop = []string{"\n"}
+	}
+	for _, s := range stop {
+		if s != "" && strings.HasSuffix(action, s) {
+			return strings.TrimSuffix(action, s)
+		}
+	}
+	return action
+}
+
+// Render lays chat messages out as a context: user (and system) text as
+// it is, each ended by a newline, every assistant message after
+// ActionPrompt and ended by the first stop string (EndAction), and a final
+// ActionPrompt when the last message is not the model's. For the messages
+// of Messages it returns exactly Context's text when every action ended
+// with the first stop string or none, which the built-in tools' single
+// stop strings make always true.
+func Render(messages []sdk.Message, stop []string) string {
+	var b strings.Builder
+	last := ""
+	for _, m := range messages {
+		if m.Role == sdk.RoleAssistant {
+			b.WriteString(ActionPrompt)
+			b.WriteString(EndAction(m.Content, stop))
+		} else {
+			writeState(&b, m.Content)
+		}
+		last = m.Role
+	}
+	if last != sdk.RoleAssistant {
+		b.WriteString(ActionPrompt)
+	}
+	return b.String()
 }

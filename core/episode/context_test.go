@@ -1,6 +1,11 @@
 package episode
 
-import "testing"
+import (
+	"reflect"
+	"testing"
+
+	"github.com/lathe-ml/lathe/sdk"
+)
 
 func TestContext(t *testing.T) {
 	prompt := "Fix the program."
@@ -97,5 +102,62 @@ func TestIncrements(t *testing.T) {
 	}
 	if _, err := Increments(prompt, states[:1], actions, stop); err == nil {
 		t.Error("mismatched states and actions: want error")
+	}
+}
+
+// TestMessages pins the chat mapping and checks that Render gives back
+// Context's text, for both tools' kinds of stop strings and histories.
+func TestMessages(t *testing.T) {
+	u := func(s string) sdk.Message { return sdk.Message{Role: sdk.RoleUser, Content: s} }
+	a := func(s string) sdk.Message { return sdk.Message{Role: sdk.RoleAssistant, Content: s} }
+	tests := []struct {
+		name    string
+		prompt  string
+		states  []string
+		actions []string
+		stop    []string
+		h       History
+		want    []sdk.Message
+	}{
+		{"first turn", "Fix it.", []string{"L 1 x\n***\nfail"}, nil, []string{"\n"}, Full,
+			[]sdk.Message{u("Fix it.\nL 1 x\n***\nfail\n")}},
+		{"two actions", "Fix it.\n", []string{"s0\n", "s1", "s2\n"}, []string{"REPL 1 >>>y\n", "EXIT"}, []string{"\n"}, Full,
+			[]sdk.Message{u("Fix it.\ns0\n"), a("REPL 1 >>>y"), u("s1\n"), a("EXIT"), u("s2\n")}},
+		{"last state only", "Fix it.", []string{"s0", "s1"}, []string{"DELL 1\n"}, []string{"\n"}, Last,
+			[]sdk.Message{u("Fix it.\ns1\n")}},
+		{"multi-line answer", "Rewrite it.", []string{"s0", "s1"}, []string{"def f():\n    pass\nEXIT\n"}, []string{"\nEXIT\n"}, Full,
+			[]sdk.Message{u("Rewrite it.\ns0\n"), a("def f():\n    pass"), u("s1\n")}},
+		{"answer cut before its stop", "Rewrite it.", []string{"s0", "s1"}, []string{"def f():"}, []string{"\nEXIT\n"}, Full,
+			[]sdk.Message{u("Rewrite it.\ns0\n"), a("def f():"), u("s1\n")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Messages(tt.prompt, tt.states, tt.actions, tt.stop, tt.h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Messages =\n%q\nwant\n%q", got, tt.want)
+			}
+			want, err := Context(tt.prompt, tt.states, tt.actions, tt.stop, tt.h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := Render(got, tt.stop); r != want {
+				t.Errorf("Render(Messages) =\n%q\nContext =\n%q", r, want)
+			}
+		})
+	}
+	if _, err := Messages("p", []string{"s"}, []string{"EXIT"}, nil, Full); err == nil {
+		t.Error("mismatched states and actions: want error")
+	}
+}
+
+func TestRenderForeignChat(t *testing.T) {
+	// A chat from another client: a system message, no trailing newlines,
+	// ending with the model's own turn (then no action prompt is added).
+	msgs := []sdk.Message{{Role: "system", Content: "Be brief."}, {Role: sdk.RoleUser, Content: "L 1 x"}, {Role: sdk.RoleAssistant, Content: "EXIT"}}
+	if got, want := Render(msgs, nil), "Be brief.\nL 1 x\n$ EXIT\n"; got != want {
+		t.Errorf("Render = %q, want %q", got, want)
 	}
 }

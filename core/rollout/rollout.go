@@ -313,14 +313,15 @@ func (e *Engine) generate(ctx context.Context, active []*live, cfg Config, seed 
 		history = episode.Full
 	}
 	contexts := make([]string, len(active))
+	msgs := make([][]sdk.Message, len(active))
 	for i, l := range active {
-		c, err := episode.Context(l.traj.Prompt, l.traj.States, l.actions, l.traj.Stop, history)
+		c, m, err := render(l, history)
 		if err != nil {
 			return nil, nil, err
 		}
-		contexts[i] = c
+		contexts[i], msgs[i] = c, m
 	}
-	completions, err := e.generateChunked(ctx, contexts, stopsOf(active), cfg.Sampling, seed)
+	completions, err := e.generateChunked(ctx, contexts, msgs, stopsOf(active), cfg.Sampling, seed)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -337,17 +338,18 @@ func (e *Engine) generate(ctx context.Context, active []*live, cfg Config, seed 
 		return completions, contexts, nil
 	}
 	short := make([]string, len(retry))
+	shortMsgs := make([][]sdk.Message, len(retry))
 	stops := make([][]string, len(retry))
 	for j, i := range retry {
 		l := active[i]
-		c, err := episode.Context(l.traj.Prompt, l.traj.States, l.actions, l.traj.Stop, episode.Last)
+		c, m, err := render(l, episode.Last)
 		if err != nil {
 			return nil, nil, err
 		}
-		short[j], stops[j] = c, l.traj.Stop
+		short[j], shortMsgs[j], stops[j] = c, m, l.traj.Stop
 		l.traj.Truncated++
 	}
-	again, err := e.generateChunked(ctx, short, stops, cfg.Sampling, seed+int64(len(active)))
+	again, err := e.generateChunked(ctx, short, shortMsgs, stops, cfg.Sampling, seed+int64(len(active)))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -355,6 +357,16 @@ func (e *Engine) generate(ctx context.Context, active []*live, cfg Config, seed 
 		completions[i], contexts[i] = again[j], short[j]
 	}
 	return completions, contexts, nil
+}
+
+// render builds a trajectory's next context, as text and as chat turns.
+func render(l *live, h episode.History) (string, []sdk.Message, error) {
+	c, err := episode.Context(l.traj.Prompt, l.traj.States, l.actions, l.traj.Stop, h)
+	if err != nil {
+		return "", nil, err
+	}
+	m, err := episode.Messages(l.traj.Prompt, l.traj.States, l.actions, l.traj.Stop, h)
+	return c, m, err
 }
 
 func stopsOf(ls []*live) [][]string {
@@ -367,7 +379,7 @@ func stopsOf(ls []*live) [][]string {
 
 // generateChunked calls Generate once per run of contexts that share stop
 // strings, at most GenerateBatch at a time.
-func (e *Engine) generateChunked(ctx context.Context, contexts []string, stops [][]string, s sdk.Sampling, seed int64) ([]sdk.Completion, error) {
+func (e *Engine) generateChunked(ctx context.Context, contexts []string, msgs [][]sdk.Message, stops [][]string, s sdk.Sampling, seed int64) ([]sdk.Completion, error) {
 	batch := e.GenerateBatch
 	if batch <= 0 {
 		batch = 64
@@ -381,7 +393,7 @@ func (e *Engine) generateChunked(ctx context.Context, contexts []string, stops [
 		req := s
 		req.Stop = stops[start]
 		req.Seed = seed + int64(start)
-		resp, err := e.Model.Generate(ctx, sdk.GenerateRequest{Contexts: contexts[start:end], Sampling: req})
+		resp, err := e.Model.Generate(ctx, sdk.GenerateRequest{Contexts: contexts[start:end], Messages: msgs[start:end], Sampling: req})
 		if err != nil {
 			return nil, fmt.Errorf("rollout: generate: %w", err)
 		}

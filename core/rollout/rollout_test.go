@@ -101,6 +101,15 @@ func (m *scriptModel) Info(context.Context) (sdk.ModelInfo, error) { return sdk.
 
 func (m *scriptModel) Generate(_ context.Context, req sdk.GenerateRequest) (sdk.GenerateResponse, error) {
 	m.calls++
+	// Every context comes with its chat turns, which lay out to the same text.
+	if len(req.Messages) != len(req.Contexts) {
+		return sdk.GenerateResponse{}, fmt.Errorf("%d message lists for %d contexts", len(req.Messages), len(req.Contexts))
+	}
+	for i, c := range req.Contexts {
+		if r := episode.Render(req.Messages[i], req.Sampling.Stop); r != c {
+			return sdk.GenerateResponse{}, fmt.Errorf("messages render as %q, context is %q", r, c)
+		}
+	}
 	var out sdk.GenerateResponse
 	for _, c := range req.Contexts {
 		if m.window > 0 && len(c) > m.window {

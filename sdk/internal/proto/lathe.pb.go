@@ -1371,9 +1371,11 @@ func (x *Sampling) GetSeed() int64 {
 }
 
 type GenerateRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Contexts      []string               `protobuf:"bytes,1,rep,name=contexts,proto3" json:"contexts,omitempty"`
-	Sampling      *Sampling              `protobuf:"bytes,2,opt,name=sampling,proto3" json:"sampling,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Contexts []string               `protobuf:"bytes,1,rep,name=contexts,proto3" json:"contexts,omitempty"`
+	Sampling *Sampling              `protobuf:"bytes,2,opt,name=sampling,proto3" json:"sampling,omitempty"`
+	// One conversation per context, or none (sdk.GenerateRequest.Messages).
+	Messages      []*Conversation `protobuf:"bytes,3,rep,name=messages,proto3" json:"messages,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1422,6 +1424,109 @@ func (x *GenerateRequest) GetSampling() *Sampling {
 	return nil
 }
 
+func (x *GenerateRequest) GetMessages() []*Conversation {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+type Message struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Role          string                 `protobuf:"bytes,1,opt,name=role,proto3" json:"role,omitempty"`
+	Content       string                 `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Message) Reset() {
+	*x = Message{}
+	mi := &file_lathe_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Message) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Message) ProtoMessage() {}
+
+func (x *Message) ProtoReflect() protoreflect.Message {
+	mi := &file_lathe_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Message.ProtoReflect.Descriptor instead.
+func (*Message) Descriptor() ([]byte, []int) {
+	return file_lathe_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *Message) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *Message) GetContent() string {
+	if x != nil {
+		return x.Content
+	}
+	return ""
+}
+
+type Conversation struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Messages      []*Message             `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Conversation) Reset() {
+	*x = Conversation{}
+	mi := &file_lathe_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Conversation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Conversation) ProtoMessage() {}
+
+func (x *Conversation) ProtoReflect() protoreflect.Message {
+	mi := &file_lathe_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Conversation.ProtoReflect.Descriptor instead.
+func (*Conversation) Descriptor() ([]byte, []int) {
+	return file_lathe_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *Conversation) GetMessages() []*Message {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
 type Completion struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Text          string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
@@ -1434,7 +1539,7 @@ type Completion struct {
 
 func (x *Completion) Reset() {
 	*x = Completion{}
-	mi := &file_lathe_proto_msgTypes[24]
+	mi := &file_lathe_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1446,7 +1551,7 @@ func (x *Completion) String() string {
 func (*Completion) ProtoMessage() {}
 
 func (x *Completion) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[24]
+	mi := &file_lathe_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1459,7 +1564,7 @@ func (x *Completion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Completion.ProtoReflect.Descriptor instead.
 func (*Completion) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{24}
+	return file_lathe_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Completion) GetText() string {
@@ -1499,7 +1604,7 @@ type GenerateResponse struct {
 
 func (x *GenerateResponse) Reset() {
 	*x = GenerateResponse{}
-	mi := &file_lathe_proto_msgTypes[25]
+	mi := &file_lathe_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1511,7 +1616,7 @@ func (x *GenerateResponse) String() string {
 func (*GenerateResponse) ProtoMessage() {}
 
 func (x *GenerateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[25]
+	mi := &file_lathe_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1524,7 +1629,7 @@ func (x *GenerateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerateResponse.ProtoReflect.Descriptor instead.
 func (*GenerateResponse) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{25}
+	return file_lathe_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GenerateResponse) GetCompletions() []*Completion {
@@ -1549,7 +1654,7 @@ type ModelInfo struct {
 
 func (x *ModelInfo) Reset() {
 	*x = ModelInfo{}
-	mi := &file_lathe_proto_msgTypes[26]
+	mi := &file_lathe_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1561,7 +1666,7 @@ func (x *ModelInfo) String() string {
 func (*ModelInfo) ProtoMessage() {}
 
 func (x *ModelInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[26]
+	mi := &file_lathe_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1574,7 +1679,7 @@ func (x *ModelInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelInfo.ProtoReflect.Descriptor instead.
 func (*ModelInfo) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{26}
+	return file_lathe_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ModelInfo) GetName() string {
@@ -1635,7 +1740,7 @@ type FitTokenizerRequest struct {
 
 func (x *FitTokenizerRequest) Reset() {
 	*x = FitTokenizerRequest{}
-	mi := &file_lathe_proto_msgTypes[27]
+	mi := &file_lathe_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1647,7 +1752,7 @@ func (x *FitTokenizerRequest) String() string {
 func (*FitTokenizerRequest) ProtoMessage() {}
 
 func (x *FitTokenizerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[27]
+	mi := &file_lathe_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1660,7 +1765,7 @@ func (x *FitTokenizerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FitTokenizerRequest.ProtoReflect.Descriptor instead.
 func (*FitTokenizerRequest) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{27}
+	return file_lathe_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *FitTokenizerRequest) GetCorpus() []string {
@@ -1680,7 +1785,7 @@ type SupervisedTurn struct {
 
 func (x *SupervisedTurn) Reset() {
 	*x = SupervisedTurn{}
-	mi := &file_lathe_proto_msgTypes[28]
+	mi := &file_lathe_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1692,7 +1797,7 @@ func (x *SupervisedTurn) String() string {
 func (*SupervisedTurn) ProtoMessage() {}
 
 func (x *SupervisedTurn) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[28]
+	mi := &file_lathe_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1705,7 +1810,7 @@ func (x *SupervisedTurn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisedTurn.ProtoReflect.Descriptor instead.
 func (*SupervisedTurn) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{28}
+	return file_lathe_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SupervisedTurn) GetContext() string {
@@ -1733,7 +1838,7 @@ type SupervisedExample struct {
 
 func (x *SupervisedExample) Reset() {
 	*x = SupervisedExample{}
-	mi := &file_lathe_proto_msgTypes[29]
+	mi := &file_lathe_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1745,7 +1850,7 @@ func (x *SupervisedExample) String() string {
 func (*SupervisedExample) ProtoMessage() {}
 
 func (x *SupervisedExample) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[29]
+	mi := &file_lathe_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1758,7 +1863,7 @@ func (x *SupervisedExample) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisedExample.ProtoReflect.Descriptor instead.
 func (*SupervisedExample) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{29}
+	return file_lathe_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SupervisedExample) GetContext() string {
@@ -1795,7 +1900,7 @@ type SupervisedBatch struct {
 
 func (x *SupervisedBatch) Reset() {
 	*x = SupervisedBatch{}
-	mi := &file_lathe_proto_msgTypes[30]
+	mi := &file_lathe_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1807,7 +1912,7 @@ func (x *SupervisedBatch) String() string {
 func (*SupervisedBatch) ProtoMessage() {}
 
 func (x *SupervisedBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[30]
+	mi := &file_lathe_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1820,7 +1925,7 @@ func (x *SupervisedBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisedBatch.ProtoReflect.Descriptor instead.
 func (*SupervisedBatch) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{30}
+	return file_lathe_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SupervisedBatch) GetExamples() []*SupervisedExample {
@@ -1872,7 +1977,7 @@ type PolicyExample struct {
 
 func (x *PolicyExample) Reset() {
 	*x = PolicyExample{}
-	mi := &file_lathe_proto_msgTypes[31]
+	mi := &file_lathe_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1884,7 +1989,7 @@ func (x *PolicyExample) String() string {
 func (*PolicyExample) ProtoMessage() {}
 
 func (x *PolicyExample) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[31]
+	mi := &file_lathe_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1897,7 +2002,7 @@ func (x *PolicyExample) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyExample.ProtoReflect.Descriptor instead.
 func (*PolicyExample) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{31}
+	return file_lathe_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PolicyExample) GetContext() string {
@@ -1956,7 +2061,7 @@ type PolicyBatch struct {
 
 func (x *PolicyBatch) Reset() {
 	*x = PolicyBatch{}
-	mi := &file_lathe_proto_msgTypes[32]
+	mi := &file_lathe_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1968,7 +2073,7 @@ func (x *PolicyBatch) String() string {
 func (*PolicyBatch) ProtoMessage() {}
 
 func (x *PolicyBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[32]
+	mi := &file_lathe_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1981,7 +2086,7 @@ func (x *PolicyBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyBatch.ProtoReflect.Descriptor instead.
 func (*PolicyBatch) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{32}
+	return file_lathe_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *PolicyBatch) GetExamples() []*PolicyExample {
@@ -2037,7 +2142,7 @@ type TrainStats struct {
 
 func (x *TrainStats) Reset() {
 	*x = TrainStats{}
-	mi := &file_lathe_proto_msgTypes[33]
+	mi := &file_lathe_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2049,7 +2154,7 @@ func (x *TrainStats) String() string {
 func (*TrainStats) ProtoMessage() {}
 
 func (x *TrainStats) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[33]
+	mi := &file_lathe_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2062,7 +2167,7 @@ func (x *TrainStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainStats.ProtoReflect.Descriptor instead.
 func (*TrainStats) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{33}
+	return file_lathe_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *TrainStats) GetLoss() float64 {
@@ -2095,7 +2200,7 @@ type LogprobsRequest struct {
 
 func (x *LogprobsRequest) Reset() {
 	*x = LogprobsRequest{}
-	mi := &file_lathe_proto_msgTypes[34]
+	mi := &file_lathe_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2107,7 +2212,7 @@ func (x *LogprobsRequest) String() string {
 func (*LogprobsRequest) ProtoMessage() {}
 
 func (x *LogprobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[34]
+	mi := &file_lathe_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2120,7 +2225,7 @@ func (x *LogprobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogprobsRequest.ProtoReflect.Descriptor instead.
 func (*LogprobsRequest) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{34}
+	return file_lathe_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *LogprobsRequest) GetExamples() []*PolicyExample {
@@ -2139,7 +2244,7 @@ type LogprobList struct {
 
 func (x *LogprobList) Reset() {
 	*x = LogprobList{}
-	mi := &file_lathe_proto_msgTypes[35]
+	mi := &file_lathe_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2151,7 +2256,7 @@ func (x *LogprobList) String() string {
 func (*LogprobList) ProtoMessage() {}
 
 func (x *LogprobList) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[35]
+	mi := &file_lathe_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2164,7 +2269,7 @@ func (x *LogprobList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogprobList.ProtoReflect.Descriptor instead.
 func (*LogprobList) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{35}
+	return file_lathe_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *LogprobList) GetValues() []float64 {
@@ -2183,7 +2288,7 @@ type LogprobsResponse struct {
 
 func (x *LogprobsResponse) Reset() {
 	*x = LogprobsResponse{}
-	mi := &file_lathe_proto_msgTypes[36]
+	mi := &file_lathe_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2195,7 +2300,7 @@ func (x *LogprobsResponse) String() string {
 func (*LogprobsResponse) ProtoMessage() {}
 
 func (x *LogprobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[36]
+	mi := &file_lathe_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2208,7 +2313,7 @@ func (x *LogprobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogprobsResponse.ProtoReflect.Descriptor instead.
 func (*LogprobsResponse) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{36}
+	return file_lathe_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *LogprobsResponse) GetLogprobs() []*LogprobList {
@@ -2227,7 +2332,7 @@ type CheckpointRequest struct {
 
 func (x *CheckpointRequest) Reset() {
 	*x = CheckpointRequest{}
-	mi := &file_lathe_proto_msgTypes[37]
+	mi := &file_lathe_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2239,7 +2344,7 @@ func (x *CheckpointRequest) String() string {
 func (*CheckpointRequest) ProtoMessage() {}
 
 func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[37]
+	mi := &file_lathe_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2252,7 +2357,7 @@ func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointRequest.ProtoReflect.Descriptor instead.
 func (*CheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{37}
+	return file_lathe_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CheckpointRequest) GetDir() string {
@@ -2366,10 +2471,16 @@ const file_lathe_proto_rawDesc = "" +
 	"\n" +
 	"max_tokens\x18\x03 \x01(\x05R\tmaxTokens\x12\x12\n" +
 	"\x04stop\x18\x04 \x03(\tR\x04stop\x12\x12\n" +
-	"\x04seed\x18\x05 \x01(\x03R\x04seed\"d\n" +
+	"\x04seed\x18\x05 \x01(\x03R\x04seed\"\x9f\x01\n" +
 	"\x0fGenerateRequest\x12\x1a\n" +
 	"\bcontexts\x18\x01 \x03(\tR\bcontexts\x125\n" +
-	"\bsampling\x18\x02 \x01(\v2\x19.lathe.plugin.v1.SamplingR\bsampling\"u\n" +
+	"\bsampling\x18\x02 \x01(\v2\x19.lathe.plugin.v1.SamplingR\bsampling\x129\n" +
+	"\bmessages\x18\x03 \x03(\v2\x1d.lathe.plugin.v1.ConversationR\bmessages\"7\n" +
+	"\aMessage\x12\x12\n" +
+	"\x04role\x18\x01 \x01(\tR\x04role\x12\x18\n" +
+	"\acontent\x18\x02 \x01(\tR\acontent\"D\n" +
+	"\fConversation\x124\n" +
+	"\bmessages\x18\x01 \x03(\v2\x18.lathe.plugin.v1.MessageR\bmessages\"u\n" +
 	"\n" +
 	"Completion\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12\x16\n" +
@@ -2479,7 +2590,7 @@ func file_lathe_proto_rawDescGZIP() []byte {
 	return file_lathe_proto_rawDescData
 }
 
-var file_lathe_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_lathe_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_lathe_proto_goTypes = []any{
 	(*Empty)(nil),                // 0: lathe.plugin.v1.Empty
 	(*Attribute)(nil),            // 1: lathe.plugin.v1.Attribute
@@ -2505,22 +2616,24 @@ var file_lathe_proto_goTypes = []any{
 	(*ScoreBatchResponse)(nil),   // 21: lathe.plugin.v1.ScoreBatchResponse
 	(*Sampling)(nil),             // 22: lathe.plugin.v1.Sampling
 	(*GenerateRequest)(nil),      // 23: lathe.plugin.v1.GenerateRequest
-	(*Completion)(nil),           // 24: lathe.plugin.v1.Completion
-	(*GenerateResponse)(nil),     // 25: lathe.plugin.v1.GenerateResponse
-	(*ModelInfo)(nil),            // 26: lathe.plugin.v1.ModelInfo
-	(*FitTokenizerRequest)(nil),  // 27: lathe.plugin.v1.FitTokenizerRequest
-	(*SupervisedTurn)(nil),       // 28: lathe.plugin.v1.SupervisedTurn
-	(*SupervisedExample)(nil),    // 29: lathe.plugin.v1.SupervisedExample
-	(*SupervisedBatch)(nil),      // 30: lathe.plugin.v1.SupervisedBatch
-	(*PolicyExample)(nil),        // 31: lathe.plugin.v1.PolicyExample
-	(*PolicyBatch)(nil),          // 32: lathe.plugin.v1.PolicyBatch
-	(*TrainStats)(nil),           // 33: lathe.plugin.v1.TrainStats
-	(*LogprobsRequest)(nil),      // 34: lathe.plugin.v1.LogprobsRequest
-	(*LogprobList)(nil),          // 35: lathe.plugin.v1.LogprobList
-	(*LogprobsResponse)(nil),     // 36: lathe.plugin.v1.LogprobsResponse
-	(*CheckpointRequest)(nil),    // 37: lathe.plugin.v1.CheckpointRequest
-	nil,                          // 38: lathe.plugin.v1.ScoreResponse.ComponentsEntry
-	nil,                          // 39: lathe.plugin.v1.TrainStats.MetricsEntry
+	(*Message)(nil),              // 24: lathe.plugin.v1.Message
+	(*Conversation)(nil),         // 25: lathe.plugin.v1.Conversation
+	(*Completion)(nil),           // 26: lathe.plugin.v1.Completion
+	(*GenerateResponse)(nil),     // 27: lathe.plugin.v1.GenerateResponse
+	(*ModelInfo)(nil),            // 28: lathe.plugin.v1.ModelInfo
+	(*FitTokenizerRequest)(nil),  // 29: lathe.plugin.v1.FitTokenizerRequest
+	(*SupervisedTurn)(nil),       // 30: lathe.plugin.v1.SupervisedTurn
+	(*SupervisedExample)(nil),    // 31: lathe.plugin.v1.SupervisedExample
+	(*SupervisedBatch)(nil),      // 32: lathe.plugin.v1.SupervisedBatch
+	(*PolicyExample)(nil),        // 33: lathe.plugin.v1.PolicyExample
+	(*PolicyBatch)(nil),          // 34: lathe.plugin.v1.PolicyBatch
+	(*TrainStats)(nil),           // 35: lathe.plugin.v1.TrainStats
+	(*LogprobsRequest)(nil),      // 36: lathe.plugin.v1.LogprobsRequest
+	(*LogprobList)(nil),          // 37: lathe.plugin.v1.LogprobList
+	(*LogprobsResponse)(nil),     // 38: lathe.plugin.v1.LogprobsResponse
+	(*CheckpointRequest)(nil),    // 39: lathe.plugin.v1.CheckpointRequest
+	nil,                          // 40: lathe.plugin.v1.ScoreResponse.ComponentsEntry
+	nil,                          // 41: lathe.plugin.v1.TrainStats.MetricsEntry
 }
 var file_lathe_proto_depIdxs = []int32{
 	1,  // 0: lathe.plugin.v1.SchemaResponse.attributes:type_name -> lathe.plugin.v1.Attribute
@@ -2534,70 +2647,72 @@ var file_lathe_proto_depIdxs = []int32{
 	16, // 8: lathe.plugin.v1.DemonstrateResponse.demonstrations:type_name -> lathe.plugin.v1.Demonstration
 	6,  // 9: lathe.plugin.v1.Transition.before:type_name -> lathe.plugin.v1.StepInfo
 	6,  // 10: lathe.plugin.v1.Transition.after:type_name -> lathe.plugin.v1.StepInfo
-	38, // 11: lathe.plugin.v1.ScoreResponse.components:type_name -> lathe.plugin.v1.ScoreResponse.ComponentsEntry
+	40, // 11: lathe.plugin.v1.ScoreResponse.components:type_name -> lathe.plugin.v1.ScoreResponse.ComponentsEntry
 	18, // 12: lathe.plugin.v1.ScoreBatchRequest.transitions:type_name -> lathe.plugin.v1.Transition
 	19, // 13: lathe.plugin.v1.ScoreBatchResponse.scores:type_name -> lathe.plugin.v1.ScoreResponse
 	22, // 14: lathe.plugin.v1.GenerateRequest.sampling:type_name -> lathe.plugin.v1.Sampling
-	24, // 15: lathe.plugin.v1.GenerateResponse.completions:type_name -> lathe.plugin.v1.Completion
-	28, // 16: lathe.plugin.v1.SupervisedExample.turns:type_name -> lathe.plugin.v1.SupervisedTurn
-	29, // 17: lathe.plugin.v1.SupervisedBatch.examples:type_name -> lathe.plugin.v1.SupervisedExample
-	31, // 18: lathe.plugin.v1.PolicyBatch.examples:type_name -> lathe.plugin.v1.PolicyExample
-	39, // 19: lathe.plugin.v1.TrainStats.metrics:type_name -> lathe.plugin.v1.TrainStats.MetricsEntry
-	31, // 20: lathe.plugin.v1.LogprobsRequest.examples:type_name -> lathe.plugin.v1.PolicyExample
-	35, // 21: lathe.plugin.v1.LogprobsResponse.logprobs:type_name -> lathe.plugin.v1.LogprobList
-	0,  // 22: lathe.plugin.v1.Tool.Schema:input_type -> lathe.plugin.v1.Empty
-	3,  // 23: lathe.plugin.v1.Tool.Configure:input_type -> lathe.plugin.v1.ConfigureRequest
-	0,  // 24: lathe.plugin.v1.Tool.Capabilities:input_type -> lathe.plugin.v1.Empty
-	8,  // 25: lathe.plugin.v1.Tool.Reset:input_type -> lathe.plugin.v1.ResetRequest
-	10, // 26: lathe.plugin.v1.Tool.Step:input_type -> lathe.plugin.v1.StepRequest
-	12, // 27: lathe.plugin.v1.Tool.Close:input_type -> lathe.plugin.v1.CloseRequest
-	13, // 28: lathe.plugin.v1.Tool.StepBatch:input_type -> lathe.plugin.v1.StepBatchRequest
-	15, // 29: lathe.plugin.v1.Tool.Demonstrate:input_type -> lathe.plugin.v1.DemonstrateRequest
-	0,  // 30: lathe.plugin.v1.Reward.Schema:input_type -> lathe.plugin.v1.Empty
-	3,  // 31: lathe.plugin.v1.Reward.Configure:input_type -> lathe.plugin.v1.ConfigureRequest
-	0,  // 32: lathe.plugin.v1.Reward.Capabilities:input_type -> lathe.plugin.v1.Empty
-	18, // 33: lathe.plugin.v1.Reward.Score:input_type -> lathe.plugin.v1.Transition
-	20, // 34: lathe.plugin.v1.Reward.ScoreBatch:input_type -> lathe.plugin.v1.ScoreBatchRequest
-	0,  // 35: lathe.plugin.v1.Model.Schema:input_type -> lathe.plugin.v1.Empty
-	3,  // 36: lathe.plugin.v1.Model.Configure:input_type -> lathe.plugin.v1.ConfigureRequest
-	0,  // 37: lathe.plugin.v1.Model.Capabilities:input_type -> lathe.plugin.v1.Empty
-	23, // 38: lathe.plugin.v1.Model.Generate:input_type -> lathe.plugin.v1.GenerateRequest
-	0,  // 39: lathe.plugin.v1.Model.Info:input_type -> lathe.plugin.v1.Empty
-	27, // 40: lathe.plugin.v1.Model.FitTokenizer:input_type -> lathe.plugin.v1.FitTokenizerRequest
-	30, // 41: lathe.plugin.v1.Model.TrainSupervised:input_type -> lathe.plugin.v1.SupervisedBatch
-	32, // 42: lathe.plugin.v1.Model.TrainPolicy:input_type -> lathe.plugin.v1.PolicyBatch
-	34, // 43: lathe.plugin.v1.Model.Logprobs:input_type -> lathe.plugin.v1.LogprobsRequest
-	37, // 44: lathe.plugin.v1.Model.Save:input_type -> lathe.plugin.v1.CheckpointRequest
-	37, // 45: lathe.plugin.v1.Model.Load:input_type -> lathe.plugin.v1.CheckpointRequest
-	2,  // 46: lathe.plugin.v1.Tool.Schema:output_type -> lathe.plugin.v1.SchemaResponse
-	0,  // 47: lathe.plugin.v1.Tool.Configure:output_type -> lathe.plugin.v1.Empty
-	4,  // 48: lathe.plugin.v1.Tool.Capabilities:output_type -> lathe.plugin.v1.CapabilitiesResponse
-	9,  // 49: lathe.plugin.v1.Tool.Reset:output_type -> lathe.plugin.v1.ResetResponse
-	11, // 50: lathe.plugin.v1.Tool.Step:output_type -> lathe.plugin.v1.StepResponse
-	0,  // 51: lathe.plugin.v1.Tool.Close:output_type -> lathe.plugin.v1.Empty
-	14, // 52: lathe.plugin.v1.Tool.StepBatch:output_type -> lathe.plugin.v1.StepBatchResponse
-	17, // 53: lathe.plugin.v1.Tool.Demonstrate:output_type -> lathe.plugin.v1.DemonstrateResponse
-	2,  // 54: lathe.plugin.v1.Reward.Schema:output_type -> lathe.plugin.v1.SchemaResponse
-	0,  // 55: lathe.plugin.v1.Reward.Configure:output_type -> lathe.plugin.v1.Empty
-	4,  // 56: lathe.plugin.v1.Reward.Capabilities:output_type -> lathe.plugin.v1.CapabilitiesResponse
-	19, // 57: lathe.plugin.v1.Reward.Score:output_type -> lathe.plugin.v1.ScoreResponse
-	21, // 58: lathe.plugin.v1.Reward.ScoreBatch:output_type -> lathe.plugin.v1.ScoreBatchResponse
-	2,  // 59: lathe.plugin.v1.Model.Schema:output_type -> lathe.plugin.v1.SchemaResponse
-	0,  // 60: lathe.plugin.v1.Model.Configure:output_type -> lathe.plugin.v1.Empty
-	4,  // 61: lathe.plugin.v1.Model.Capabilities:output_type -> lathe.plugin.v1.CapabilitiesResponse
-	25, // 62: lathe.plugin.v1.Model.Generate:output_type -> lathe.plugin.v1.GenerateResponse
-	26, // 63: lathe.plugin.v1.Model.Info:output_type -> lathe.plugin.v1.ModelInfo
-	0,  // 64: lathe.plugin.v1.Model.FitTokenizer:output_type -> lathe.plugin.v1.Empty
-	33, // 65: lathe.plugin.v1.Model.TrainSupervised:output_type -> lathe.plugin.v1.TrainStats
-	33, // 66: lathe.plugin.v1.Model.TrainPolicy:output_type -> lathe.plugin.v1.TrainStats
-	36, // 67: lathe.plugin.v1.Model.Logprobs:output_type -> lathe.plugin.v1.LogprobsResponse
-	0,  // 68: lathe.plugin.v1.Model.Save:output_type -> lathe.plugin.v1.Empty
-	0,  // 69: lathe.plugin.v1.Model.Load:output_type -> lathe.plugin.v1.Empty
-	46, // [46:70] is the sub-list for method output_type
-	22, // [22:46] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	25, // 15: lathe.plugin.v1.GenerateRequest.messages:type_name -> lathe.plugin.v1.Conversation
+	24, // 16: lathe.plugin.v1.Conversation.messages:type_name -> lathe.plugin.v1.Message
+	26, // 17: lathe.plugin.v1.GenerateResponse.completions:type_name -> lathe.plugin.v1.Completion
+	30, // 18: lathe.plugin.v1.SupervisedExample.turns:type_name -> lathe.plugin.v1.SupervisedTurn
+	31, // 19: lathe.plugin.v1.SupervisedBatch.examples:type_name -> lathe.plugin.v1.SupervisedExample
+	33, // 20: lathe.plugin.v1.PolicyBatch.examples:type_name -> lathe.plugin.v1.PolicyExample
+	41, // 21: lathe.plugin.v1.TrainStats.metrics:type_name -> lathe.plugin.v1.TrainStats.MetricsEntry
+	33, // 22: lathe.plugin.v1.LogprobsRequest.examples:type_name -> lathe.plugin.v1.PolicyExample
+	37, // 23: lathe.plugin.v1.LogprobsResponse.logprobs:type_name -> lathe.plugin.v1.LogprobList
+	0,  // 24: lathe.plugin.v1.Tool.Schema:input_type -> lathe.plugin.v1.Empty
+	3,  // 25: lathe.plugin.v1.Tool.Configure:input_type -> lathe.plugin.v1.ConfigureRequest
+	0,  // 26: lathe.plugin.v1.Tool.Capabilities:input_type -> lathe.plugin.v1.Empty
+	8,  // 27: lathe.plugin.v1.Tool.Reset:input_type -> lathe.plugin.v1.ResetRequest
+	10, // 28: lathe.plugin.v1.Tool.Step:input_type -> lathe.plugin.v1.StepRequest
+	12, // 29: lathe.plugin.v1.Tool.Close:input_type -> lathe.plugin.v1.CloseRequest
+	13, // 30: lathe.plugin.v1.Tool.StepBatch:input_type -> lathe.plugin.v1.StepBatchRequest
+	15, // 31: lathe.plugin.v1.Tool.Demonstrate:input_type -> lathe.plugin.v1.DemonstrateRequest
+	0,  // 32: lathe.plugin.v1.Reward.Schema:input_type -> lathe.plugin.v1.Empty
+	3,  // 33: lathe.plugin.v1.Reward.Configure:input_type -> lathe.plugin.v1.ConfigureRequest
+	0,  // 34: lathe.plugin.v1.Reward.Capabilities:input_type -> lathe.plugin.v1.Empty
+	18, // 35: lathe.plugin.v1.Reward.Score:input_type -> lathe.plugin.v1.Transition
+	20, // 36: lathe.plugin.v1.Reward.ScoreBatch:input_type -> lathe.plugin.v1.ScoreBatchRequest
+	0,  // 37: lathe.plugin.v1.Model.Schema:input_type -> lathe.plugin.v1.Empty
+	3,  // 38: lathe.plugin.v1.Model.Configure:input_type -> lathe.plugin.v1.ConfigureRequest
+	0,  // 39: lathe.plugin.v1.Model.Capabilities:input_type -> lathe.plugin.v1.Empty
+	23, // 40: lathe.plugin.v1.Model.Generate:input_type -> lathe.plugin.v1.GenerateRequest
+	0,  // 41: lathe.plugin.v1.Model.Info:input_type -> lathe.plugin.v1.Empty
+	29, // 42: lathe.plugin.v1.Model.FitTokenizer:input_type -> lathe.plugin.v1.FitTokenizerRequest
+	32, // 43: lathe.plugin.v1.Model.TrainSupervised:input_type -> lathe.plugin.v1.SupervisedBatch
+	34, // 44: lathe.plugin.v1.Model.TrainPolicy:input_type -> lathe.plugin.v1.PolicyBatch
+	36, // 45: lathe.plugin.v1.Model.Logprobs:input_type -> lathe.plugin.v1.LogprobsRequest
+	39, // 46: lathe.plugin.v1.Model.Save:input_type -> lathe.plugin.v1.CheckpointRequest
+	39, // 47: lathe.plugin.v1.Model.Load:input_type -> lathe.plugin.v1.CheckpointRequest
+	2,  // 48: lathe.plugin.v1.Tool.Schema:output_type -> lathe.plugin.v1.SchemaResponse
+	0,  // 49: lathe.plugin.v1.Tool.Configure:output_type -> lathe.plugin.v1.Empty
+	4,  // 50: lathe.plugin.v1.Tool.Capabilities:output_type -> lathe.plugin.v1.CapabilitiesResponse
+	9,  // 51: lathe.plugin.v1.Tool.Reset:output_type -> lathe.plugin.v1.ResetResponse
+	11, // 52: lathe.plugin.v1.Tool.Step:output_type -> lathe.plugin.v1.StepResponse
+	0,  // 53: lathe.plugin.v1.Tool.Close:output_type -> lathe.plugin.v1.Empty
+	14, // 54: lathe.plugin.v1.Tool.StepBatch:output_type -> lathe.plugin.v1.StepBatchResponse
+	17, // 55: lathe.plugin.v1.Tool.Demonstrate:output_type -> lathe.plugin.v1.DemonstrateResponse
+	2,  // 56: lathe.plugin.v1.Reward.Schema:output_type -> lathe.plugin.v1.SchemaResponse
+	0,  // 57: lathe.plugin.v1.Reward.Configure:output_type -> lathe.plugin.v1.Empty
+	4,  // 58: lathe.plugin.v1.Reward.Capabilities:output_type -> lathe.plugin.v1.CapabilitiesResponse
+	19, // 59: lathe.plugin.v1.Reward.Score:output_type -> lathe.plugin.v1.ScoreResponse
+	21, // 60: lathe.plugin.v1.Reward.ScoreBatch:output_type -> lathe.plugin.v1.ScoreBatchResponse
+	2,  // 61: lathe.plugin.v1.Model.Schema:output_type -> lathe.plugin.v1.SchemaResponse
+	0,  // 62: lathe.plugin.v1.Model.Configure:output_type -> lathe.plugin.v1.Empty
+	4,  // 63: lathe.plugin.v1.Model.Capabilities:output_type -> lathe.plugin.v1.CapabilitiesResponse
+	27, // 64: lathe.plugin.v1.Model.Generate:output_type -> lathe.plugin.v1.GenerateResponse
+	28, // 65: lathe.plugin.v1.Model.Info:output_type -> lathe.plugin.v1.ModelInfo
+	0,  // 66: lathe.plugin.v1.Model.FitTokenizer:output_type -> lathe.plugin.v1.Empty
+	35, // 67: lathe.plugin.v1.Model.TrainSupervised:output_type -> lathe.plugin.v1.TrainStats
+	35, // 68: lathe.plugin.v1.Model.TrainPolicy:output_type -> lathe.plugin.v1.TrainStats
+	38, // 69: lathe.plugin.v1.Model.Logprobs:output_type -> lathe.plugin.v1.LogprobsResponse
+	0,  // 70: lathe.plugin.v1.Model.Save:output_type -> lathe.plugin.v1.Empty
+	0,  // 71: lathe.plugin.v1.Model.Load:output_type -> lathe.plugin.v1.Empty
+	48, // [48:72] is the sub-list for method output_type
+	24, // [24:48] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_lathe_proto_init() }
@@ -2611,7 +2726,7 @@ func file_lathe_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lathe_proto_rawDesc), len(file_lathe_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   40,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -181,12 +181,28 @@ func SamplingFromProto(p *pb.Sampling) sdk.Sampling {
 
 // GenerateRequestToProto encodes a generate request.
 func GenerateRequestToProto(r sdk.GenerateRequest) *pb.GenerateRequest {
-	return &pb.GenerateRequest{Contexts: r.Contexts, Sampling: SamplingToProto(r.Sampling)}
+	out := &pb.GenerateRequest{Contexts: r.Contexts, Sampling: SamplingToProto(r.Sampling)}
+	for _, conv := range r.Messages {
+		c := &pb.Conversation{}
+		for _, m := range conv {
+			c.Messages = append(c.Messages, &pb.Message{Role: m.Role, Content: m.Content})
+		}
+		out.Messages = append(out.Messages, c)
+	}
+	return out
 }
 
 // GenerateRequestFromProto decodes a generate request.
 func GenerateRequestFromProto(p *pb.GenerateRequest) sdk.GenerateRequest {
-	return sdk.GenerateRequest{Contexts: p.GetContexts(), Sampling: SamplingFromProto(p.GetSampling())}
+	out := sdk.GenerateRequest{Contexts: p.GetContexts(), Sampling: SamplingFromProto(p.GetSampling())}
+	for _, c := range p.GetMessages() {
+		var conv []sdk.Message
+		for _, m := range c.GetMessages() {
+			conv = append(conv, sdk.Message{Role: m.GetRole(), Content: m.GetContent()})
+		}
+		out.Messages = append(out.Messages, conv)
+	}
+	return out
 }
 
 // GenerateResponseToProto encodes a generate response.
