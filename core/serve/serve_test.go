@@ -37,7 +37,7 @@ type echoModel struct {
 	window int
 }
 
-func (m *echoModel) Schema(context.Context) (sdk.Schema, error) { return sdk.Schema{}, nil }
+func (m *echoModel) Schema(context.Context) (sdk.Schema, error)  { return sdk.Schema{}, nil }
 func (m *echoModel) Configure(context.Context, sdk.Config) error { return nil }
 func (m *echoModel) Info(context.Context) (sdk.ModelInfo, error) {
 	return sdk.ModelInfo{Name: "echo", Context: m.window}, nil
