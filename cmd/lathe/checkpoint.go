@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -104,4 +105,55 @@ func (o toolOptions) Set(s string) error {
 		o[name] = value
 	}
 	return nil
+}
+
+// startModel starts a model plugin and configures it with cfg, a decoded
+// model block (defaults filled in), as an experiment's eval does for a
+// model without checkpoints.
+func startModel(ctx context.Context, host *pluginhost.Host, label, plugin string, cfg map[string]any) (sdk.Model, error) {
+	inst, err := host.Start(ctx, sdk.KindModel, label, plugin)
+	if err != nil {
+		return nil, err
+	}
+	c, err := sdk.ConfigFrom(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := inst.Model().Configure(ctx, c); err != nil {
+		return nil, fmt.Errorf("configure model %s: %w", plugin, err)
+	}
+	return inst.Model(), nil
+}
+
+// startModelPlugin starts a model plugin with NAME=VALUE options from the
+// command line, checked against its schema: an unknown option or a missing
+// required one is an error naming what the plugin takes.
+func startModelPlugin(ctx context.Context, host *pluginhost.Host, plugin string, options map[string]any) (sdk.Model, error) {
+	schema, err := host.Schema(ctx, sdk.KindModel, plugin)
+	if err != nil {
+		return nil, err
+	}
+	cfg := map[string]any{}
+	var names []string
+	for _, a := range schema.Attributes {
+		names = append(names, a.Name)
+		if a.Default != nil {
+			cfg[a.Name] = a.Default
+		}
+	}
+	for k, v := range options {
+		if !slices.Contains(names, k) {
+			return nil, fmt.Errorf("--model-option %s: model plugin %s has no option %q; it takes %s", k, plugin, k, strings.Join(names, ", "))
+		}
+		if a := schema.Attributes[slices.Index(names, k)]; a.Type == "string" {
+			v = fmt.Sprint(v) // "model=7" is the string "7"
+		}
+		cfg[k] = v
+	}
+	for _, a := range schema.Attributes {
+		if _, ok := cfg[a.Name]; a.Required && !ok {
+			return nil, fmt.Errorf("model plugin %s needs --model-option %s=VALUE (%s)", plugin, a.Name, a.Description)
+		}
+	}
+	return startModel(ctx, host, "model", plugin, cfg)
 }

@@ -5,39 +5,58 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/lathe-ml/lathe/core/episode"
 	"github.com/lathe-ml/lathe/core/evaluate"
+	"github.com/lathe-ml/lathe/core/experiment"
 	"github.com/lathe-ml/lathe/core/results"
 	"github.com/lathe-ml/lathe/core/rollout"
+	"github.com/lathe-ml/lathe/core/runner"
 	"github.com/lathe-ml/lathe/core/tasks"
+	"github.com/lathe-ml/lathe/core/train"
 	"github.com/lathe-ml/lathe/sdk"
 )
 
 func init() {
 	register(command{
 		name:    "eval",
-		summary: "evaluate a checkpoint on a task set outside an experiment",
+		summary: "evaluate a checkpoint or a configured model on a task set outside an experiment",
 		run:     runEval,
 	})
 }
 
-const evalUsage = `eval --checkpoint DIR --tasks SRC [flags]
+const evalUsage = `eval (--checkpoint DIR | --model FILE.hcl | --model-plugin NAME) --tasks SRC [flags]
 
-Evaluates the model checkpoint in DIR (a stages/<label>/checkpoints/step-N
-directory of a run) with a tool on the tasks of SRC (builtin:NAME,
+Evaluates a model with a tool on the tasks of SRC (builtin:NAME,
 mbpp:PATH, humaneval:PATH, quixbugs:DIR, jsonl:PATH): n sampled episodes per
 task for the unbiased pass@k, one greedy episode for greedy pass@1, mean
 turns, tokens, wall time and success by turn budget. Tasks given only as
 correct code are broken first by the tool's corruption engine with --seed,
-as an experiment's eval block does.`
+as an experiment's eval block does.
+
+The model is one of: the checkpoint in DIR (a step-N directory, a
+checkpoints/ directory or a stage directory of a run), started as the
+plugin that wrote it; the model block of FILE.hcl (a file of model blocks
+or a whole experiment; --model-label picks one of several, -var sets its
+variables), as an experiment's eval block without checkpoints evaluates
+it; or the plugin NAME with --model-option NAME=VALUE options (a served
+model: --model-plugin openai --model-option base_url=http://127.0.0.1:8000/v1
+--model-option model=qwen2.5-coder).`
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", evalUsage, stderr)
-	checkpoint := fs.String("checkpoint", "", "checkpoint directory (required)")
+	checkpoint := fs.String("checkpoint", "", "checkpoint directory")
+	modelFile := fs.String("model", "", "HCL file with the model block to evaluate")
+	modelLabel := fs.String("model-label", "", "which model block of --model FILE, when it holds several")
+	var vars varsFlag
+	fs.Var(&vars, "var", "set a variable `NAME=VALUE` of --model FILE (repeatable)")
+	modelPlugin := fs.String("model-plugin", "", "model plugin to start and configure with --model-option (a built-in name or an executable path)")
+	modelOpts := toolOptions{}
+	fs.Var(modelOpts, "model-option", "`NAME=VALUE` option of --model-plugin, as in a model block (repeatable)")
 	source := fs.String("tasks", "", "task source (required)")
 	split := fs.String("split", "test", "split of the task source: train, validation, test or all")
 	tool := fs.String("tool", "coedit", "tool plugin: a built-in name or an executable path")
@@ -56,9 +75,18 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
-	if *checkpoint == "" || *source == "" {
+	given := 0
+	for _, s := range []string{*checkpoint, *modelFile, *modelPlugin} {
+		if s != "" {
+			given++
+		}
+	}
+	if given != 1 || *source == "" {
 		fs.Usage()
-		return errors.New("--checkpoint and --tasks are required")
+		return errors.New("--tasks and one of --checkpoint, --model and --model-plugin are required")
+	}
+	if len(modelOpts) > 0 && *modelPlugin == "" {
+		return errors.New("--model-option needs --model-plugin")
 	}
 	var ks []int
 	for _, s := range strings.Split(*kList, ",") {
@@ -83,9 +111,40 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	host := newStderrHost(stderr, *verbose)
 	defer host.Close()
-	model, cur, err := startCheckpointModel(ctx, host, *checkpoint)
-	if err != nil {
-		return err
+	var model sdk.Model
+	var cur train.Cursor
+	what := *checkpoint
+	switch {
+	case *checkpoint != "":
+		dir, _, err := train.ResolveCheckpoint(*checkpoint)
+		if err != nil {
+			return err
+		}
+		if model, cur, err = startCheckpointModel(ctx, host, dir); err != nil {
+			return err
+		}
+		what = fmt.Sprintf("%s (stage %s, step %d)", dir, cur.Stage, cur.Step)
+	case *modelFile != "":
+		src, err := os.ReadFile(*modelFile)
+		if err != nil {
+			return err
+		}
+		block, file, diags := experiment.LoadModel(ctx, *modelFile, src, vars, *modelLabel, host)
+		if diags.HasErrors() {
+			printDiagnostics(stderr, &runner.DiagnosticsError{Diags: diags, Files: file.Files()})
+			return errSilent
+		}
+		if model, err = startModel(ctx, host, block.Label, block.Plugin, block.Config); err != nil {
+			return err
+		}
+		cur.Plugin = block.Label
+		what = fmt.Sprintf("%s (plugin %s)", block.Ref(), block.Plugin)
+	default:
+		if model, err = startModelPlugin(ctx, host, *modelPlugin, modelOpts); err != nil {
+			return err
+		}
+		cur.Plugin = *modelPlugin
+		what = "plugin " + *modelPlugin
 	}
 	t, inst, err := startToolPlugin(ctx, host, *tool, opts)
 	if err != nil {
@@ -103,8 +162,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if tb, ok := t.(sdk.ToolWithBatch); ok && inst.Has("ToolWithBatch") {
 		engine.ToolBatch = tb
 	}
-	fmt.Fprintf(stderr, "evaluating %s (stage %s, step %d) with %s on %d tasks x %d samples (+ greedy)\n",
-		*checkpoint, cur.Stage, cur.Step, *tool, len(ts), *samples)
+	fmt.Fprintf(stderr, "evaluating %s with %s on %d tasks x %d samples (+ greedy)\n",
+		what, *tool, len(ts), *samples)
 	res, err := evaluate.Run(ctx, engine, ts, evaluate.Options{Samples: *samples, Ks: ks, Temperature: *temperature,
 		MaxTokens: *maxTokens, MaxTurns: *maxTurns, History: h, Seed: *seed, Greedy: true})
 	if err != nil {
@@ -116,7 +175,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		g := res.GreedyPass1
 		row.GreedyPass1 = &g
 	}
-	set := &results.Results{Experiment: "eval", Rows: []results.Row{row}, Run: *checkpoint}
+	set := &results.Results{Experiment: "eval", Rows: []results.Row{row}, Run: what}
 	for b := 1; b < len(res.TurnBudget); b++ {
 		set.Budgets = append(set.Budgets, results.BudgetRow{Eval: "eval", Stage: cur.Stage, StageKind: cur.StageKind, Tool: *tool,
 			MaxTurns: b, Tasks: res.Tasks, Success: res.TurnBudget[b]})

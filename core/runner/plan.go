@@ -58,6 +58,7 @@ func CheckCapabilities(ctx context.Context, exp *experiment.Experiment, host Hos
 	var diags hcl.Diagnostics
 	caps := map[string][]string{} // "kind/plugin" -> capabilities
 	failed := map[string]bool{}
+	inferenceOnly := map[string]bool{} // stages already told so
 	for _, s := range exp.Stages {
 		list := needs[s.Kind]
 		if s.Kind == "eval" && len(s.Attrs.Refs("checkpoints")) > 0 {
@@ -93,15 +94,31 @@ func CheckCapabilities(ctx context.Context, exp *experiment.Experiment, host Hos
 				inst.Kill()
 				caps[key] = c
 			}
-			if !slices.Contains(c, n.cap) {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  fmt.Sprintf("Plugin lacks %s", n.cap),
-					Detail: fmt.Sprintf("%s %s %s, but its plugin %q does not implement %s (it implements: %s).",
-						s.ID(), n.why, ref, block.Plugin, n.cap, listOrNone(c)),
-					Subject: ref.Range.Ptr(),
-				})
+			if slices.Contains(c, n.cap) {
+				continue
 			}
+			if n.kind == sdk.KindModel && !slices.Contains(c, pluginclient.CapModelWithTraining) &&
+				!slices.Contains(c, pluginclient.CapModelWithCheckpoints) {
+				// One diagnostic per stage, not one per missing interface.
+				if !inferenceOnly[s.ID()] {
+					inferenceOnly[s.ID()] = true
+					diags = append(diags, &hcl.Diagnostic{
+						Severity: hcl.DiagError,
+						Summary:  "Inference-only model",
+						Detail: fmt.Sprintf("%s %s %s, but its plugin %q is inference-only: it generates text and cannot be trained or load checkpoints. Evaluate it in an eval block without checkpoints.",
+							s.ID(), map[bool]string{true: "trains", false: "loads checkpoints into"}[n.cap == pluginclient.CapModelWithTraining], ref, block.Plugin),
+						Subject: ref.Range.Ptr(),
+					})
+				}
+				continue
+			}
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  fmt.Sprintf("Plugin lacks %s", n.cap),
+				Detail: fmt.Sprintf("%s %s %s, but its plugin %q does not implement %s (it implements: %s).",
+					s.ID(), n.why, ref, block.Plugin, n.cap, listOrNone(c)),
+				Subject: ref.Range.Ptr(),
+			})
 		}
 	}
 	return diags

@@ -444,7 +444,7 @@ func TestCapabilityDiagnostics(t *testing.T) {
 		{
 			name:    "inference-only model trained",
 			src:     strings.Replace(pipeline, `plugin = "tiny"`, `plugin = "api"`, 1),
-			summary: "Plugin lacks ModelWithTraining",
+			summary: "Inference-only model",
 			at:      "13:11",
 		},
 		{
