@@ -49,6 +49,11 @@ func TestValidatePluginSchemaOverGRPC(t *testing.T) {
 			":4:12: error: Incorrect attribute value type"},
 		{"unknown built-in", "reward \"r\" {\n  plugin = \"test\"\n}\n",
 			`:3:12: error: Unknown reward plugin`},
+		{"inference-only model trained", "dataset \"d\" {\n  source = \"builtin:basic\"\n}\ntool \"t\" {\n  plugin = \"coedit\"\n}\n" +
+			"model \"m\" {\n  plugin   = \"openai\"\n  base_url = \"http://127.0.0.1:8000/v1\"\n  model    = \"m\"\n}\n" +
+			"stage \"demos\" {\n  kind    = \"synthesize\"\n  tool    = tool.t\n  dataset = dataset.d\n}\n" +
+			"stage \"sft\" {\n  kind  = \"sft\"\n  model = model.m\n  data  = stage.demos\n}\n",
+			`:20:11: error: Inference-only model`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
