@@ -53,6 +53,28 @@ variable "rename" {
   description = "Fraction of demonstrations whose reference has its own names renamed first (coedit rename)."
 }
 
+variable "layers" {
+  type    = number
+  default = 2
+}
+
+variable "d_model" {
+  type    = number
+  default = 128
+}
+
+variable "lr" {
+  type        = number
+  default     = 0
+  description = "Peak SFT learning rate (0: the model's own, 3e-3)."
+}
+
+variable "eval_tasks" {
+  type        = number
+  default     = 30
+  description = "Tasks of each split evaluated (0: all)."
+}
+
 variable "context" {
   type    = number
   default = 512
@@ -73,8 +95,8 @@ tool "editor" {
 
 model "policy" {
   plugin       = "transformer"
-  layers       = 2
-  d_model      = 128
+  layers       = var.layers
+  d_model      = var.d_model
   heads        = 4
   context      = var.context
   space_tokens = true
@@ -97,6 +119,7 @@ stage "sft" {
   batch_size   = 8
   history      = var.history
   context_loss = 0.5
+  lr           = var.lr
 }
 
 eval "test" {
@@ -108,7 +131,7 @@ eval "test" {
   k           = [1, 4]
   history     = var.history
   max_tokens  = 48
-  max_tasks   = 30
+  max_tasks   = var.eval_tasks
 }
 
 eval "train" {
@@ -120,5 +143,5 @@ eval "train" {
   k           = [1, 4]
   history     = var.history
   max_tokens  = 48
-  max_tasks   = 30
+  max_tasks   = var.eval_tasks
 }
