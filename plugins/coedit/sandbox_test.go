@@ -95,13 +95,22 @@ func TestSandboxEpisode(t *testing.T) {
 
 // TestSandboxDemonstrations replays demonstrations made on built-in tasks
 // through the tool on the real sandbox: every one must start failing and
-// be solved at EXIT. LATHE_LONG=1 runs every built-in task (a few minutes).
+// be solved at EXIT, with the references as they are and with their names
+// renamed (rename = 1). LATHE_LONG=1 runs every built-in task (a few
+// minutes).
 func TestSandboxDemonstrations(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs Python; skipped in -short mode")
 	}
+	for _, rename := range []float64{0, 1} {
+		t.Run(fmt.Sprintf("rename=%g", rename), func(t *testing.T) { checkSandboxDemonstrations(t, rename) })
+	}
+}
+
+func checkSandboxDemonstrations(t *testing.T, rename float64) {
 	ctx := context.Background()
-	tool := sandboxTool(t, map[string]any{})
+	tool := sandboxTool(t, map[string]any{"rename": rename})
+	var renamed atomic.Int64
 	opts := tasks.Options{MaxTasks: 12}
 	perTask := 2
 	if os.Getenv("LATHE_LONG") != "" {
@@ -142,6 +151,10 @@ func TestSandboxDemonstrations(t *testing.T) {
 				if !obs.Info.Solved || !obs.Info.Exited {
 					t.Fatalf("trace %q ends unsolved:\n%s", d.Actions, obs.Text)
 				}
+				// A trace repairs to the reference it was made from.
+				if shownProgram(obs.Text) != strings.TrimRight(task.Reference, "\n") {
+					renamed.Add(1)
+				}
 				tool.Close(ctx, reset.Session)
 			}
 		})
@@ -152,6 +165,30 @@ func TestSandboxDemonstrations(t *testing.T) {
 		t.Logf("%d tasks, %d demonstrations, %d steps in %v; sandbox: %d checks, %d executed, cache hit rate %.2f",
 			len(all), demos.Load(), steps.Load(), time.Since(start).Round(time.Millisecond), st.Checks, st.Executed, st.HitRate())
 	}
+	// Without renaming every trace ends at the reference; with it most end
+	// at a renamed copy (a program with nothing to rename keeps its names).
+	if n := renamed.Load(); (rename == 0 && n != 0) || (rename == 1 && n < demos.Load()*3/4) {
+		t.Fatalf("rename %g: %d of %d traces end at a program other than the reference", rename, n, demos.Load())
+	}
+}
+
+// shownProgram is the program of an observation: its numbered lines
+// ("L 3 text") before "***", without the numbers.
+func shownProgram(obs string) string {
+	var lines []string
+	for _, l := range strings.Split(obs, "\n") {
+		if l == "***" {
+			break
+		}
+		if rest, ok := strings.CutPrefix(l, "L "); ok {
+			if _, text, ok := strings.Cut(rest, " "); ok {
+				lines = append(lines, text)
+				continue
+			}
+			lines = append(lines, "")
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // BenchmarkSandboxStepBatch measures episodes stepped in batches on the
