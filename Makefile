@@ -23,10 +23,11 @@ build:
 	$(GO) build $(TAGS_FLAG) -o bin/lathe ./cmd/lathe
 
 # Packages whose code runs concurrently (rollouts, the runner, plugin host,
-# tools stepping sessions in parallel, the gRPC layer) also run under the
+# tools stepping sessions in parallel, the HTTP server and client of served
+# models, the gRPC layer) also run under the
 # race detector, in -short mode to keep CI quick.
-RACE_PKGS ?= ./core/rollout ./core/train ./core/runner ./core/rundir ./core/pluginhost ./core/synth \
-	./plugins/coedit/... ./plugins/rewrite ./sdk/...
+RACE_PKGS ?= ./core/rollout ./core/train ./core/runner ./core/rundir ./core/pluginhost ./core/synth ./core/serve \
+	./plugins/coedit/... ./plugins/rewrite ./plugins/openai ./sdk/...
 
 # test and run call make again after deps: BUILD_TAGS is computed when the
 # Makefile is read, and on a fresh machine OpenBLAS only exists after deps.
