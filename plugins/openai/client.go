@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/lathe-ml/lathe/sdk"
 )
 
@@ -28,6 +30,8 @@ type client struct {
 	base time.Duration
 	// sleep waits between attempts; tests may count the waits.
 	sleep func(ctx context.Context, d time.Duration) error
+	// log says when a request is retried, so a slow eval shows why.
+	log hclog.Logger
 }
 
 func newClient(cfg Config, key string) *client {
@@ -38,7 +42,7 @@ func newClient(cfg Config, key string) *client {
 	return &client{
 		cfg: cfg, url: trimSlash(cfg.BaseURL) + path, key: key,
 		http: newHTTPClient(cfg.Concurrency), timeout: time.Duration(cfg.TimeoutS * float64(time.Second)),
-		base: 500 * time.Millisecond, sleep: sleepCtx,
+		base: 500 * time.Millisecond, sleep: sleepCtx, log: hclog.NewNullLogger(),
 	}
 }
 
@@ -159,6 +163,7 @@ func (c *client) complete(ctx context.Context, prompt string, msgs []sdk.Message
 			}
 			wait = re.after
 		}
+		c.log.Warn("retrying", "url", c.url, "attempt", attempt+2, "of", c.cfg.Retries+1, "after", wait, "error", re.err)
 		if err := c.sleep(ctx, wait); err != nil {
 			return sdk.Completion{}, err
 		}
@@ -255,7 +260,7 @@ func (c *client) statusError(res *http.Response, b []byte) error {
 	}
 	err := fmt.Errorf("POST %s: %s: %s", c.url, res.Status, msg)
 	switch code := res.StatusCode; {
-	case code == http.StatusBadRequest && isContextLength(ae, b):
+	case code == http.StatusBadRequest && isContextLength(ae, b) && !blamesMaxTokens(ae):
 		return &contextError{err: err}
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
 		if c.cfg.APIKeyEnv == "" {
@@ -284,6 +289,13 @@ func isContextLength(ae apiError, b []byte) bool {
 		}
 	}
 	return false
+}
+
+// blamesMaxTokens reports a refusal that names max_tokens as the cause: a
+// limit no prompt fits, which is the experiment's mistake, not an overflow.
+func blamesMaxTokens(ae apiError) bool {
+	p := fmt.Sprint(ae.Error.Param)
+	return p == "max_tokens" || p == "max_completion_tokens"
 }
 
 // retryAfter reads a Retry-After header: seconds or an HTTP date.

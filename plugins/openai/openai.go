@@ -40,7 +40,10 @@
 // window (HTTP 400 with code context_length_exceeded, llama.cpp's
 // exceed_context_size_error, or a message naming the context length)
 // gives a completion with StopReason "context" and no text, which ends the
-// episode as an overflow instead of failing the eval.
+// episode as an overflow instead of failing the eval; a refusal that
+// blames max_tokens itself (param "max_tokens": no prompt would fit) is an
+// error. A server that names no parameter, such as vLLM, cannot be told
+// apart: keep max_tokens well below the model's window.
 //
 // # Failures
 //
@@ -66,7 +69,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/lathe-ml/lathe/sdk"
+	"github.com/lathe-ml/lathe/sdk/serve"
 )
 
 // Name is the plugin's name in experiment files.
@@ -146,10 +152,22 @@ type Model struct {
 	mu     sync.Mutex
 	cfg    Config
 	client *client
+	log    hclog.Logger
 }
 
-// New returns an unconfigured model.
-func New() *Model { return &Model{} }
+// New returns an unconfigured model. It logs retries through the SDK's
+// plugin logger (JSON lines on stderr for the host's run log).
+func New() *Model { return &Model{log: serve.Logger().Named("openai")} }
+
+// SetLogger replaces the model's logger.
+func (m *Model) SetLogger(l hclog.Logger) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.log = l
+	if m.client != nil {
+		m.client.log = l
+	}
+}
 
 // Schema implements sdk.Plugin.
 func (m *Model) Schema(context.Context) (sdk.Schema, error) { return schema, nil }
@@ -167,6 +185,7 @@ func (m *Model) Configure(_ context.Context, raw sdk.Config) error {
 	defer m.mu.Unlock()
 	m.cfg = cfg
 	m.client = newClient(cfg, os.Getenv(cfg.APIKeyEnv))
+	m.client.log = m.log
 	return nil
 }
 

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/lathe-ml/lathe/sdk"
 )
 
@@ -30,6 +32,7 @@ func configured(t *testing.T, url string, opts map[string]any) *Model {
 		t.Fatal(err)
 	}
 	m := New()
+	m.SetLogger(hclog.NewNullLogger())
 	if err := m.Configure(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +103,9 @@ func TestMisbehavingServers(t *testing.T) {
 		{"max_tokens out of range", func(w http.ResponseWriter, _ *http.Request, _ int) {
 			http.Error(w, `{"error": {"message": "max_tokens must be at least 1, got -5", "type": "invalid_request_error", "param": "max_tokens"}}`, 400)
 		}, nil, 1, "400 Bad Request: max_tokens must be at least 1, got -5", 0},
+		{"max_tokens larger than the window", func(w http.ResponseWriter, _ *http.Request, _ int) {
+			http.Error(w, `{"error": {"message": "max_tokens = 4096 does not fit the model's context window of 512 tokens with any prompt", "type": "invalid_request_error", "param": "max_tokens", "code": "context_length_exceeded"}}`, 400)
+		}, nil, 1, "does not fit the model's context window of 512 tokens", 0},
 		{"no API key", func(w http.ResponseWriter, _ *http.Request, _ int) {
 			http.Error(w, `{"error": {"message": "missing API key"}}`, 401)
 		}, nil, 1, "name its environment variable in api_key_env", 0},
