@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,7 +27,17 @@ func badRequest(param, format string, args ...any) *apiError {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(marshal(v))
+}
+
+// marshal encodes v without HTML escapes: code and commands are full of
+// "<" and ">", which "\u003e" would make unreadable in a raw answer.
+func marshal(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return b.Bytes()
 }
 
 func writeError(w http.ResponseWriter, status int, typ, param, code, msg string) {

@@ -1,8 +1,8 @@
 package serve
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -253,8 +253,7 @@ func (s *Server) stream(w http.ResponseWriter, a answer, withUsage bool, object 
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)
 	send := func(v any) {
-		b, _ := json.Marshal(v)
-		fmt.Fprintf(w, "data: %s\n\n", b)
+		fmt.Fprintf(w, "data: %s\n\n", bytes.TrimSpace(marshal(v)))
 		if flusher != nil {
 			flusher.Flush()
 		}

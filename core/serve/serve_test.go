@@ -576,3 +576,18 @@ func TestCloseFailsQueuedRequests(t *testing.T) {
 		t.Error("submit after Close: want an error")
 	}
 }
+
+// TestNoHTMLEscapes: answers keep "<" and ">" as they are (commands are
+// full of them), not as \u003c and \u003e.
+func TestNoHTMLEscapes(t *testing.T) {
+	_, ts := newTestServer(t, &echoModel{}, Options{})
+	res, err := post(context.Background(), ts.URL+"/v1/completions", `{"model": "a>b", "prompt": "x"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if !strings.Contains(string(b), `the model \"a>b\" does not exist`) {
+		t.Errorf("body %s, want the model name unescaped", b)
+	}
+}
