@@ -201,7 +201,7 @@ func TestSchemaMatchesOptions(t *testing.T) {
 		names = append(names, a.Name)
 		defaults[a.Name] = a.Default
 	}
-	if got := strings.Join(names, ","); got != "max_turns,timeout_s,workers,show_feedback,show_tests,show_instructions,demo_order" {
+	if got := strings.Join(names, ","); got != "max_turns,timeout_s,workers,show_feedback,show_tests,show_instructions,demo_order,rename" {
 		t.Fatalf("attributes = %s", got)
 	}
 	// The schema's defaults, fed back through Configure, are the defaults.
