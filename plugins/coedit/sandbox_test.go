@@ -13,6 +13,7 @@ import (
 
 	"github.com/lathe-ml/lathe/core/sandbox"
 	"github.com/lathe-ml/lathe/core/tasks"
+	"github.com/lathe-ml/lathe/plugins/coedit/dsl"
 	"github.com/lathe-ml/lathe/sdk"
 )
 
@@ -152,7 +153,7 @@ func checkSandboxDemonstrations(t *testing.T, rename float64) {
 					t.Fatalf("trace %q ends unsolved:\n%s", d.Actions, obs.Text)
 				}
 				// A trace repairs to the reference it was made from.
-				if shownProgram(obs.Text) != strings.TrimRight(task.Reference, "\n") {
+				if repaired(t, d) != strings.TrimRight(task.Reference, "\n")+"\n" {
 					renamed.Add(1)
 				}
 				tool.Close(ctx, reset.Session)
@@ -172,23 +173,19 @@ func checkSandboxDemonstrations(t *testing.T, rename float64) {
 	}
 }
 
-// shownProgram is the program of an observation: its numbered lines
-// ("L 3 text") before "***", without the numbers.
-func shownProgram(obs string) string {
-	var lines []string
-	for _, l := range strings.Split(obs, "\n") {
-		if l == "***" {
-			break
+// repaired is d's program after its commands, applied by the DSL itself.
+func repaired(t *testing.T, d sdk.Demonstration) string {
+	lines := dsl.SplitProgram(d.Program)
+	for _, a := range d.Actions {
+		c, err := dsl.Parse(a)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if rest, ok := strings.CutPrefix(l, "L "); ok {
-			if _, text, ok := strings.Cut(rest, " "); ok {
-				lines = append(lines, text)
-				continue
-			}
-			lines = append(lines, "")
+		if lines, err = dsl.Apply(lines, c); err != nil {
+			t.Fatal(err)
 		}
 	}
-	return strings.Join(lines, "\n")
+	return dsl.JoinProgram(lines)
 }
 
 // BenchmarkSandboxStepBatch measures episodes stepped in batches on the

@@ -273,27 +273,11 @@ func itoa(v int) string {
 // variables lists the identifier tokens used as plain variables: not
 // keywords, not attributes, not called, not being defined by def/class.
 func variables(lt []lineToken, toks []Token) []lineToken {
-	prev := func(i int) Token {
-		for i--; i >= 0; i-- {
-			if toks[i].Kind != Space {
-				return toks[i]
-			}
-		}
-		return Token{}
-	}
-	next := func(i int) Token {
-		for i++; i < len(toks); i++ {
-			if toks[i].Kind != Space {
-				return toks[i]
-			}
-		}
-		return Token{}
-	}
 	return filter(lt, func(t lineToken) bool {
 		if !isIdent(t.Token) {
 			return false
 		}
-		pv, nx := prev(t.idx), next(t.idx)
+		pv, nx := prevCode(toks, t.idx), nextCode(toks, t.idx)
 		return pv.Text != "." && pv.Text != "def" && pv.Text != "class" && pv.Text != "import" &&
 			nx.Text != "(" && nx.Text != "."
 	})

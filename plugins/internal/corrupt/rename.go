@@ -213,8 +213,19 @@ func tupleTarget(toks []Token, code []int, k int) bool {
 	return false
 }
 
+// prevCode and nextCode return the nearest token before or after toks[i]
+// that is not space, or the zero Token.
 func prevCode(toks []Token, i int) Token {
 	for i--; i >= 0; i-- {
+		if toks[i].Kind != Space {
+			return toks[i]
+		}
+	}
+	return Token{}
+}
+
+func nextCode(toks []Token, i int) Token {
+	for i++; i < len(toks); i++ {
 		if toks[i].Kind != Space {
 			return toks[i]
 		}
