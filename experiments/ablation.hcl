@@ -53,6 +53,18 @@ variable "rename" {
   description = "Fraction of demonstrations whose reference has its own names renamed first (coedit rename)."
 }
 
+variable "operators" {
+  type        = list(string)
+  default     = []
+  description = "Corruption operators that break programs, for demonstrations and test tasks alike (coedit operators; empty: all)."
+}
+
+variable "max_corruptions" {
+  type        = number
+  default     = 5
+  description = "Most corruptions of one program (coedit max_corruptions)."
+}
+
 variable "layers" {
   type    = number
   default = 2
@@ -91,6 +103,8 @@ tool "editor" {
   timeout_s         = 2
   show_instructions = false
   rename            = var.rename
+  operators         = var.operators
+  max_corruptions   = var.max_corruptions
 }
 
 model "policy" {

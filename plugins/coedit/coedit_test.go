@@ -158,7 +158,8 @@ func TestConfigure(t *testing.T) {
 		want func(o repairtool.Options) bool
 	}{
 		{"empty keeps defaults", ``, "", func(o repairtool.Options) bool {
-			return o.MaxTurns == 10 && o.TimeoutS == 5 && o.ShowFeedback && !o.ShowTests && o.ShowInstructions && o.Workers > 0 && o.DemoOrder == "feedback"
+			return o.MaxTurns == 10 && o.TimeoutS == 5 && o.ShowFeedback && !o.ShowTests && o.ShowInstructions && o.Workers > 0 && o.DemoOrder == "feedback" &&
+				len(o.Operators) == 0 && o.MaxCorruptions == 5
 		}},
 		{"all set", `{"max_turns":4,"timeout_s":2.5,"workers":3,"show_feedback":false,"show_tests":true}`, "", func(o repairtool.Options) bool {
 			return o.MaxTurns == 4 && o.TimeoutS == 2.5 && o.Workers == 3 && !o.ShowFeedback && o.ShowTests
@@ -168,6 +169,12 @@ func TestConfigure(t *testing.T) {
 		{"zero turns", `{"max_turns":0}`, "coedit: configure: max_turns must be at least 1, got 0", nil},
 		{"negative workers", `{"workers":-1}`, "coedit: configure: workers must be 0 (one per core) or more, got -1", nil},
 		{"zero timeout", `{"timeout_s":0}`, "coedit: configure: timeout_s must be positive, got 0", nil},
+		{"restricted operators", `{"operators":["typo","drop_return"],"max_corruptions":1}`, "", func(o repairtool.Options) bool {
+			return strings.Join(o.Operators, ",") == "typo,drop_return" && o.MaxCorruptions == 1
+		}},
+		{"unknown operator", `{"operators":["typo","flip_bits"]}`, `coedit: configure: operators: unknown corruption operator "flip_bits" (known: delete_line,`, nil},
+		{"too many corruptions", `{"max_corruptions":6}`, "coedit: configure: max_corruptions must be between 1 and 5, got 6", nil},
+		{"zero corruptions", `{"max_corruptions":0}`, "coedit: configure: max_corruptions must be between 1 and 5, got 0", nil},
 		{"wrong type", `{"max_turns":"ten"}`, "coedit: configure: sdk: decode config", nil},
 	}
 	for _, tt := range tests {
@@ -201,7 +208,7 @@ func TestSchemaMatchesOptions(t *testing.T) {
 		names = append(names, a.Name)
 		defaults[a.Name] = a.Default
 	}
-	if got := strings.Join(names, ","); got != "max_turns,timeout_s,workers,show_feedback,show_tests,show_instructions,demo_order,rename" {
+	if got := strings.Join(names, ","); got != "max_turns,timeout_s,workers,show_feedback,show_tests,show_instructions,demo_order,rename,operators,max_corruptions" {
 		t.Fatalf("attributes = %s", got)
 	}
 	// The schema's defaults, fed back through Configure, are the defaults.

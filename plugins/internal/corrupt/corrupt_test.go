@@ -543,3 +543,56 @@ func FuzzExpertTrace(f *testing.F) {
 		}
 	})
 }
+
+func TestDemonstrationsRestrictedOperators(t *testing.T) {
+	task := sdk.Task{ID: "t1", Reference: sample}
+	for _, tc := range []struct {
+		name      string
+		operators []string
+		max       int
+	}{
+		{"typo only, one corruption", []string{"typo"}, 1},
+		{"two operators, up to three", []string{"drop_return", "delete_line"}, 3},
+		{"all operators, default count", nil, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			recipe := Recipe{Style: Coedit, Order: FollowFeedback, Operators: tc.operators, MaxCorruptions: tc.max}
+			demos, err := Demonstrations(context.Background(), task, 5, 20, recipe, failsIfChanged(sample))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(demos) == 0 {
+				t.Fatal("no demonstrations")
+			}
+			allowed := map[string]bool{}
+			for _, op := range tc.operators {
+				allowed[op] = true
+			}
+			max := tc.max
+			if max == 0 {
+				max = MaxCorruptions
+			}
+			for i, d := range demos {
+				if n := len(d.Corruptions); n < 1 || n > max {
+					t.Fatalf("demo %d: %d corruptions, want 1..%d", i, n, max)
+				}
+				for _, op := range d.Corruptions {
+					if len(allowed) > 0 && !allowed[op] {
+						t.Fatalf("demo %d: operator %q outside %q", i, op, tc.operators)
+					}
+				}
+				if got, err := applyDSL(d.Program, d.Actions); err != nil || got != sample {
+					t.Fatalf("demo %d: trace does not repair: %v", i, err)
+				}
+			}
+		})
+	}
+}
+
+func TestDemonstrationsUnknownOperator(t *testing.T) {
+	_, err := Demonstrations(context.Background(), sdk.Task{ID: "t1", Reference: sample}, 1, 1,
+		Recipe{Style: Coedit, Operators: []string{"typo", "flip_bits"}}, failsIfChanged(sample))
+	if err == nil || !strings.Contains(err.Error(), `"flip_bits"`) || !strings.Contains(err.Error(), "drop_return") {
+		t.Fatalf("err = %v, want the unknown name and the known ones", err)
+	}
+}

@@ -59,7 +59,8 @@ var donorPool string
 var genericDonors = strings.Split(strings.TrimSpace(donorPool), "\n")
 
 // Demonstrations corrupts task.Reference (or task.Program when no reference
-// is given) with 1-5 token-level corruptions per attempt and returns up to n
+// is given) with 1 to recipe.MaxCorruptions (default 5) token-level
+// corruptions per attempt and returns up to n
 // demonstrations whose corrupted program fails the tests according to
 // check, so every demonstration starts from a genuinely broken program. The
 // result depends only on (task, seed, n, recipe): the same inputs
@@ -80,6 +81,64 @@ type Recipe struct {
 	// itself: 0 never, 1 always. Only renamings that pass the tests are
 	// used.
 	Rename float64
+	// Operators names the corruption operators to draw from (see
+	// Operators); nil or empty means all of them. A curriculum or a
+	// diagnostic of one kind of bug restricts it.
+	Operators []string
+	// MaxCorruptions is the most corruptions of one program; each draws
+	// its count uniformly from 1..MaxCorruptions. 0 means the default,
+	// MaxCorruptions (5).
+	MaxCorruptions int
+}
+
+// table returns the operators the recipe draws from, in operatorTable's
+// order whatever the order of r.Operators, so a seed picks the same one.
+func (r Recipe) table() ([]operator, error) {
+	if len(r.Operators) == 0 {
+		return operatorTable, nil
+	}
+	want := map[string]bool{}
+	for _, name := range r.Operators {
+		if _, err := lookupOperator(name); err != nil {
+			return nil, err
+		}
+		want[name] = true
+	}
+	var out []operator
+	for _, op := range operatorTable {
+		if want[op.name] {
+			out = append(out, op)
+		}
+	}
+	return out, nil
+}
+
+// maxCorruptions resolves the recipe's 0 to the default.
+func (r Recipe) maxCorruptions() int {
+	if r.MaxCorruptions <= 0 {
+		return MaxCorruptions
+	}
+	return r.MaxCorruptions
+}
+
+// CheckOperators returns an error naming the first unknown operator in
+// names and listing the known ones.
+func CheckOperators(names []string) error {
+	for _, name := range names {
+		if _, err := lookupOperator(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func lookupOperator(name string) (operator, error) {
+	for _, op := range operatorTable {
+		if op.name == name {
+			return op, nil
+		}
+	}
+	return operator{}, fmt.Errorf("unknown corruption operator %q (known: %s)", name, strings.Join(Operators(), ", "))
 }
 
 // maxRenamings bounds the distinct renamings made of one reference: each
@@ -106,6 +165,10 @@ func Demonstrations(ctx context.Context, task sdk.Task, seed int64, n int, recip
 	} else if o.Failing {
 		return nil, nil
 	}
+	table, err := recipe.table()
+	if err != nil {
+		return nil, fmt.Errorf("corrupt: task %s: %w", task.ID, err)
+	}
 	renamings, err := renamings(ctx, task.ID, ref, seed, min(n, maxRenamings), recipe.Rename, check)
 	if err != nil {
 		return nil, err
@@ -121,7 +184,7 @@ func Demonstrations(ctx context.Context, task sdk.Task, seed int64, n int, recip
 		if len(renamings) > 0 && r.Float64() < recipe.Rename {
 			base = renamings[r.IntN(len(renamings))]
 		}
-		broken, undo, ops := Corrupt(r, base, taskDonors(base), 1+r.IntN(MaxCorruptions))
+		broken, undo, ops := corruptWith(table, r, base, taskDonors(base), 1+r.IntN(recipe.maxCorruptions()))
 		if len(ops) == 0 || seen[broken] {
 			continue
 		}
@@ -262,11 +325,16 @@ func checkTrace(broken, ref string, undo []Edit) error {
 // nothing to break is redrawn; after a bounded number of draws fewer than k
 // corruptions may be applied.
 func Corrupt(r *rand.Rand, src string, donors []string, k int) (string, []Edit, []string) {
+	return corruptWith(operatorTable, r, src, donors, k)
+}
+
+// corruptWith is Corrupt drawing from the given operators only.
+func corruptWith(table []operator, r *rand.Rand, src string, donors []string, k int) (string, []Edit, []string) {
 	p := parseProgram(src)
 	var undo []Edit
 	var ops []string
 	for tries := 0; len(ops) < k && tries < 8*k; tries++ {
-		op := operatorTable[r.IntN(len(operatorTable))]
+		op := table[r.IntN(len(table))]
 		q := p.clone()
 		e, ok := op.apply(r, &q, donors)
 		// A blank last line would vanish when the tool splits the

@@ -61,6 +61,11 @@ type Options struct {
 	// Rename is the fraction of demonstrations made from the reference
 	// with its local names renamed (corrupt.Rename).
 	Rename float64 `json:"rename"`
+	// Operators restricts the corruption operators that break programs,
+	// for demonstrations and for benchmark tasks alike (empty: all).
+	Operators []string `json:"operators"`
+	// MaxCorruptions is the most corruptions of one program (1..5).
+	MaxCorruptions int `json:"max_corruptions"`
 }
 
 // DefaultMaxTurns is the paper's turn budget.
@@ -71,7 +76,7 @@ const DefaultTimeoutS = 5.0
 
 func defaults() Options {
 	return Options{MaxTurns: DefaultMaxTurns, TimeoutS: DefaultTimeoutS, ShowFeedback: true, ShowInstructions: true,
-		DemoOrder: "feedback"}
+		DemoOrder: "feedback", MaxCorruptions: corrupt.MaxCorruptions}
 }
 
 // Attributes is the configuration schema both tools report.
@@ -94,6 +99,10 @@ func Attributes() []sdk.Attribute {
 			Description: `how synthetic demonstrations order their commands: "feedback" fixes, at every turn, the difference nearest the line the test feedback points at (a policy of what the model sees); "reverse" undoes the corruptions in the reverse order of their making`},
 		{Name: "rename", Type: "number", Default: d.Rename,
 			Description: "fraction of synthetic demonstrations whose reference first has the names it binds (parameters, locals, loop variables) renamed consistently, so that a model learns to read names from the context rather than recall them per program; 0 to 1"},
+		{Name: "operators", Type: "list(string)", Default: []any{},
+			Description: "corruption operators that break programs, for demonstrations and for tasks given only a correct reference (empty: all of " + strings.Join(corrupt.Operators(), ", ") + "); a curriculum or a per-bug diagnostic names a few"},
+		{Name: "max_corruptions", Type: "number", Default: float64(d.MaxCorruptions),
+			Description: "most corruptions of one program, each drawing its count uniformly from 1 to this; 1 to 5"},
 	}
 }
 
@@ -172,6 +181,11 @@ func (t *Tool) Configure(_ context.Context, cfg sdk.Config) error {
 		return t.errorf("configure: workers must be 0 (one per core) or more, got %d", o.Workers)
 	case o.Rename < 0 || o.Rename > 1:
 		return t.errorf("configure: rename must be between 0 and 1, got %g", o.Rename)
+	case o.MaxCorruptions < 1 || o.MaxCorruptions > corrupt.MaxCorruptions:
+		return t.errorf("configure: max_corruptions must be between 1 and %d, got %d", corrupt.MaxCorruptions, o.MaxCorruptions)
+	}
+	if err := corrupt.CheckOperators(o.Operators); err != nil {
+		return t.errorf("configure: operators: %w", err)
 	}
 	if _, err := corrupt.ParseOrder(o.DemoOrder); err != nil {
 		return t.errorf("configure: demo_order: %w", err)
@@ -415,7 +429,9 @@ func (t *Tool) Demonstrate(ctx context.Context, req sdk.DemonstrateRequest) ([]s
 	if err != nil {
 		return nil, t.errorf("demonstrate: %w", err)
 	}
-	recipe := corrupt.Recipe{Style: t.ed.Style(), Order: order, Rename: t.Options().Rename}
+	o := t.Options()
+	recipe := corrupt.Recipe{Style: t.ed.Style(), Order: order, Rename: o.Rename,
+		Operators: o.Operators, MaxCorruptions: o.MaxCorruptions}
 	demos, err := corrupt.Demonstrations(ctx, req.Task, req.Seed, req.N, recipe, check)
 	if err != nil {
 		return nil, t.errorf("demonstrate: %w", err)
