@@ -87,6 +87,12 @@ variable "eval_tasks" {
   description = "Tasks of each split evaluated (0: all)."
 }
 
+variable "vocab" {
+  type        = number
+  default     = 1024
+  description = "Tokenizer vocabulary: 256 is bytes alone (every name spelled out), more adds learned merges."
+}
+
 variable "context" {
   type    = number
   default = 512
@@ -113,6 +119,7 @@ model "policy" {
   d_model      = var.d_model
   heads        = 4
   context      = var.context
+  vocab        = var.vocab
   space_tokens = true
   copy         = var.copy
 }
