@@ -38,6 +38,15 @@ type Engine struct {
 	Progress func(turn, live, total int)
 	// Phases, when set, accumulates the time Play spends in each phase.
 	Phases *Phases
+	// ShardTasks, when positive, makes Play cut its tasks into shards of
+	// that many tasks, each played on its own with a seed derived from
+	// the call's seed and the shard's index (Split): the results then no
+	// longer depend on where or in which order shards run.
+	ShardTasks int
+	// Executor, when set, plays the shards instead of this engine's own
+	// plugins (remote workers); Play then shards even with ShardTasks 0
+	// (one task per shard), and Progress and Phases are left alone.
+	Executor Executor
 }
 
 // Phases is where the time of Play calls went: the model generating, the
@@ -146,6 +155,14 @@ type live struct {
 // Play runs cfg.Group episodes per task and returns them grouped by task in
 // input order: out[i*Group+j] is sample j of tasks[i].
 func (e *Engine) Play(ctx context.Context, tasks []sdk.Task, cfg Config) ([]*Trajectory, error) {
+	if e.ShardTasks > 0 || e.Executor != nil {
+		return e.playSharded(ctx, tasks, cfg)
+	}
+	return e.play(ctx, tasks, cfg)
+}
+
+// play is Play with every task's episodes in one lockstep batch.
+func (e *Engine) play(ctx context.Context, tasks []sdk.Task, cfg Config) ([]*Trajectory, error) {
 	group := max(cfg.Group, 1)
 	lives := make([]*live, 0, len(tasks)*group)
 	out := make([]*Trajectory, 0, len(tasks)*group)
