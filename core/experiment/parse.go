@@ -35,6 +35,7 @@ var topSchema = &hcl.BodySchema{
 		{Type: "model", LabelNames: []string{"name"}},
 		{Type: "stage", LabelNames: []string{"name"}},
 		{Type: "eval", LabelNames: []string{"name"}},
+		{Type: "cluster"},
 	},
 }
 
@@ -54,6 +55,9 @@ func Parse(filename string, src []byte) (*File, hcl.Diagnostics) {
 		f.blocks = content.Blocks
 	}
 	for _, b := range f.blocks {
+		if len(b.Labels) == 0 {
+			continue // the cluster block has no label
+		}
 		if !hclsyntax.ValidIdentifier(b.Labels[0]) {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,

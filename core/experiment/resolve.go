@@ -86,6 +86,8 @@ func Resolve(f *File, overrides []string) (*Experiment, hcl.Diagnostics) {
 			r.pluginBlock(b)
 		case "stage", "eval":
 			r.stage(b)
+		case "cluster":
+			r.cluster(b)
 		}
 	}
 	if !r.diags.HasErrors() {
@@ -99,6 +101,9 @@ func Resolve(f *File, overrides []string) (*Experiment, hcl.Diagnostics) {
 // the first definition.
 func (r *resolver) declare(blocks hcl.Blocks) {
 	for _, b := range blocks {
+		if len(b.Labels) == 0 {
+			continue // the cluster block: cluster() reports a second one
+		}
 		label := b.Labels[0]
 		if b.Type == "experiment" {
 			if prev, ok := r.declared["experiment"]; ok {
@@ -148,7 +153,7 @@ func (r *resolver) isDuplicate(b *hcl.Block) bool {
 	if space == "eval" {
 		space = "stage"
 	}
-	if space == "variable" || space == "experiment" {
+	if space == "variable" || space == "experiment" || space == "cluster" {
 		return false
 	}
 	return r.declared[space][b.Labels[0]] != b.DefRange

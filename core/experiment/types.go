@@ -47,6 +47,8 @@ type Experiment struct {
 	Models      []*PluginBlock
 	// Stages holds stage and eval blocks in run order.
 	Stages []*Stage
+	// Cluster is the cluster block, nil when episodes are played here.
+	Cluster *Cluster
 	// Planned is true once Plan has decoded every plugin block.
 	Planned bool
 
