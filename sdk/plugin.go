@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // ProtocolVersion is the version of the plugin protocol. The host refuses a
@@ -75,4 +76,53 @@ func ConfigFrom(v any) (Config, error) {
 		return nil, fmt.Errorf("sdk: encode config: %w", err)
 	}
 	return Config(b), nil
+}
+
+// ConfigValidator is an optional interface of a plugin of any kind: it
+// checks the values of a decoded configuration block (defaults filled in)
+// without configuring the plugin, so `lathe validate` reports a bad value
+// at its attribute's line and column before any stage runs. A plugin that
+// implements it usually calls the same check from Configure.
+type ConfigValidator interface {
+	// ValidateConfig returns one ConfigError per invalid value, none when
+	// the block is valid; the error result is for a failure of the check
+	// itself.
+	ValidateConfig(ctx context.Context, cfg Config) ([]ConfigError, error)
+}
+
+// ConfigError is one invalid value in a configuration block.
+type ConfigError struct {
+	// Attribute names the schema attribute at fault; "" means the block
+	// as a whole (two attributes that do not agree, say).
+	Attribute string
+	// Message says what is wrong and what would be right, e.g. "must
+	// divide d_model (128), got 5".
+	Message string
+}
+
+func (e ConfigError) Error() string {
+	if e.Attribute == "" {
+		return e.Message
+	}
+	return e.Attribute + " " + e.Message
+}
+
+// ConfigErrors is the error Configure returns for invalid values: all of
+// them at once, each naming its attribute.
+type ConfigErrors []ConfigError
+
+func (es ConfigErrors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// Err returns es as an error, or nil when it is empty.
+func (es ConfigErrors) Err() error {
+	if len(es) == 0 {
+		return nil
+	}
+	return es
 }

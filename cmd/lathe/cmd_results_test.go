@@ -88,3 +88,56 @@ func TestValidateReportsDiagnostics(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateReportsPluginOptionValues holds `lathe validate` to reporting
+// bad option values of the built-in plugins at their line and column,
+// before any stage runs (each plugin checks its own values through
+// sdk.ConfigValidator).
+func TestValidateReportsPluginOptionValues(t *testing.T) {
+	src := `experiment "x" {}
+
+tool "editor" {
+  plugin          = "coedit"
+  max_turns       = 0
+  operators       = ["typo", "flip_bits"]
+  max_corruptions = 9
+}
+
+reward "r" {
+  plugin = "tests"
+}
+
+model "policy" {
+  plugin  = "transformer"
+  d_model = 130
+  heads   = 4
+  device  = "cuda"
+}
+
+model "served" {
+  plugin   = "openai"
+  base_url = "ftp://example/v1"
+  model    = "m"
+}
+`
+	f := filepath.Join(t.TempDir(), "values.hcl")
+	if err := os.WriteFile(f, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := mainWithExit([]string{"validate", f}, &out, &errb); code != 1 {
+		t.Fatalf("exit %d, want 1\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
+	}
+	for _, tc := range []struct{ where, what string }{
+		{":5:21: error: Invalid plugin option", "max_turns must be at least 1, got 0"},
+		{":6:21: error: Invalid plugin option", `operators names an unknown corruption operator "flip_bits"`},
+		{":7:21: error: Invalid plugin option", "max_corruptions must be between 1 and 5, got 9"},
+		{":17:13: error: Invalid plugin option", "heads must divide d_model (130), got 4"},
+		{":18:13: error: Invalid plugin option", `device "cuda" is not available`},
+		{":23:14: error: Invalid plugin option", `base_url "ftp://example/v1" is not an http(s) URL`},
+	} {
+		if !strings.Contains(errb.String(), f+tc.where) || !strings.Contains(errb.String(), tc.what) {
+			t.Errorf("stderr lacks %q with %q:\n%s", f+tc.where, tc.what, errb.String())
+		}
+	}
+}

@@ -232,3 +232,16 @@ func (e *Experiment) Order() []string {
 func (e *Experiment) String() string {
 	return fmt.Sprintf("experiment %q (%d stages)", e.Name, len(e.Stages))
 }
+
+// OptionRange returns where the block sets the option name (its value's
+// range), or the block's header when the option is left to its default,
+// for diagnostics about a value.
+func (p *PluginBlock) OptionRange(name string) hcl.Range {
+	if p.rest != nil && name != "" {
+		attrs, _ := p.rest.JustAttributes()
+		if a, ok := attrs[name]; ok {
+			return a.Expr.Range()
+		}
+	}
+	return p.DefRange
+}

@@ -14,13 +14,17 @@ import (
 
 // Load parses, resolves and plans an experiment file against the host's
 // plugin schemas, then checks that each plugin can do what its stages ask
-// of it (CheckCapabilities). file is returned for printing diagnostics.
+// of it (checkCapabilities) and that its options' values are valid
+// (checkConfigs), starting each plugin once for both. file is returned for printing diagnostics.
 func Load(ctx context.Context, filename string, src []byte, overrides []string, host Host) (*experiment.Experiment, *experiment.File, hcl.Diagnostics) {
 	exp, file, diags := experiment.Load(ctx, filename, src, overrides, host)
 	if diags.HasErrors() {
 		return exp, file, diags
 	}
-	return exp, file, append(diags, CheckCapabilities(ctx, exp, host)...)
+	pr := newProbes(host)
+	defer pr.close()
+	diags = append(diags, checkCapabilities(ctx, exp, pr)...)
+	return exp, file, append(diags, checkConfigs(ctx, exp, pr)...)
 }
 
 // need is one capability a stage requires of a referenced plugin.
@@ -49,12 +53,12 @@ var needs = map[string][]need{
 	},
 }
 
-// CheckCapabilities starts each plugin that a stage needs an optional
+// checkCapabilities starts each plugin that a stage needs an optional
 // interface of (a trainable model for sft and grpo, a demonstrating tool for
 // synthesize, a model that loads checkpoints for an eval of checkpoints),
-// reads its capabilities and kills it. A missing one is a diagnostic on the
-// stage's reference to the block.
-func CheckCapabilities(ctx context.Context, exp *experiment.Experiment, host Host) hcl.Diagnostics {
+// and reads its capabilities. A missing one is a diagnostic on the stage's
+// reference to the block.
+func checkCapabilities(ctx context.Context, exp *experiment.Experiment, pr *probes) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	caps := map[string][]string{} // "kind/plugin" -> capabilities
 	failed := map[string]bool{}
@@ -79,9 +83,10 @@ func CheckCapabilities(ctx context.Context, exp *experiment.Experiment, host Hos
 			}
 			c, ok := caps[key]
 			if !ok {
-				inst, err := host.Start(ctx, n.kind, block.Label, block.Plugin)
+				inst, err := pr.start(ctx, n.kind, block.Label, block.Plugin)
 				if err != nil {
 					failed[key] = true
+					pr.reported(n.kind, block.Plugin)
 					diags = append(diags, &hcl.Diagnostic{
 						Severity: hcl.DiagError,
 						Summary:  fmt.Sprintf("Cannot start %s plugin", n.kind),
@@ -91,7 +96,6 @@ func CheckCapabilities(ctx context.Context, exp *experiment.Experiment, host Hos
 					continue
 				}
 				c = inst.Capabilities()
-				inst.Kill()
 				caps[key] = c
 			}
 			if slices.Contains(c, n.cap) {

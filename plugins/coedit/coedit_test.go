@@ -165,14 +165,14 @@ func TestConfigure(t *testing.T) {
 			return o.MaxTurns == 4 && o.TimeoutS == 2.5 && o.Workers == 3 && !o.ShowFeedback && o.ShowTests
 		}},
 		{"reverse demonstrations", `{"demo_order":"reverse"}`, "", func(o repairtool.Options) bool { return o.DemoOrder == "reverse" }},
-		{"unknown demo order", `{"demo_order":"random"}`, `coedit: configure: demo_order: want "feedback" or "reverse", got "random"`, nil},
+		{"unknown demo order", `{"demo_order":"random"}`, `coedit: configure: demo_order must be "feedback" or "reverse", got "random"`, nil},
 		{"zero turns", `{"max_turns":0}`, "coedit: configure: max_turns must be at least 1, got 0", nil},
 		{"negative workers", `{"workers":-1}`, "coedit: configure: workers must be 0 (one per core) or more, got -1", nil},
 		{"zero timeout", `{"timeout_s":0}`, "coedit: configure: timeout_s must be positive, got 0", nil},
 		{"restricted operators", `{"operators":["typo","drop_return"],"max_corruptions":1}`, "", func(o repairtool.Options) bool {
 			return strings.Join(o.Operators, ",") == "typo,drop_return" && o.MaxCorruptions == 1
 		}},
-		{"unknown operator", `{"operators":["typo","flip_bits"]}`, `coedit: configure: operators: unknown corruption operator "flip_bits" (known: delete_line,`, nil},
+		{"unknown operator", `{"operators":["typo","flip_bits"]}`, `coedit: configure: operators names an unknown corruption operator "flip_bits" (known: delete_line,`, nil},
 		{"too many corruptions", `{"max_corruptions":6}`, "coedit: configure: max_corruptions must be between 1 and 5, got 6", nil},
 		{"zero corruptions", `{"max_corruptions":0}`, "coedit: configure: max_corruptions must be between 1 and 5, got 0", nil},
 		{"wrong type", `{"max_turns":"ten"}`, "coedit: configure: sdk: decode config", nil},

@@ -115,36 +115,44 @@ func defaultConfig() Config {
 }
 
 func (c Config) validate() error {
-	var errs []error
+	if errs := c.check(); len(errs) > 0 {
+		return fmt.Errorf("openai: config: %w", errs)
+	}
+	return nil
+}
+
+// check returns one error per invalid value, naming its attribute.
+func (c Config) check() sdk.ConfigErrors {
+	var errs sdk.ConfigErrors
+	bad := func(attr, format string, args ...any) {
+		errs = append(errs, sdk.ConfigError{Attribute: attr, Message: fmt.Sprintf(format, args...)})
+	}
 	u, err := url.Parse(c.BaseURL)
 	switch {
 	case c.BaseURL == "":
-		errs = append(errs, errors.New(`base_url is required, e.g. "http://127.0.0.1:8000/v1"`))
+		bad("base_url", `is required, e.g. "http://127.0.0.1:8000/v1"`)
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		errs = append(errs, fmt.Errorf(`base_url %q is not an http(s) URL such as "http://127.0.0.1:8000/v1"`, c.BaseURL))
+		bad("base_url", `%q is not an http(s) URL such as "http://127.0.0.1:8000/v1"`, c.BaseURL)
 	}
 	if c.Model == "" {
-		errs = append(errs, errors.New("model is required: the name the server lists under GET /v1/models"))
+		bad("model", "is required: the name the server lists under GET /v1/models")
 	}
 	if c.Endpoint != EndpointChat && c.Endpoint != EndpointCompletions {
-		errs = append(errs, fmt.Errorf("endpoint must be %q or %q, got %q", EndpointChat, EndpointCompletions, c.Endpoint))
+		bad("endpoint", "must be %q or %q, got %q", EndpointChat, EndpointCompletions, c.Endpoint)
 	}
 	if c.Concurrency < 1 {
-		errs = append(errs, fmt.Errorf("concurrency must be at least 1, got %d", c.Concurrency))
+		bad("concurrency", "must be at least 1, got %d", c.Concurrency)
 	}
 	if !(c.TimeoutS > 0) {
-		errs = append(errs, fmt.Errorf("timeout_s must be positive, got %g", c.TimeoutS))
+		bad("timeout_s", "must be positive, got %g", c.TimeoutS)
 	}
 	if c.Retries < 0 {
-		errs = append(errs, fmt.Errorf("retries must be 0 or more, got %d", c.Retries))
+		bad("retries", "must be 0 or more, got %d", c.Retries)
 	}
 	if c.APIKeyEnv != "" && os.Getenv(c.APIKeyEnv) == "" {
-		errs = append(errs, fmt.Errorf("api_key_env names %s, which is not set in the environment (export it before running Lathe)", c.APIKeyEnv))
+		bad("api_key_env", "names %s, which is not set in the environment (export it before running Lathe)", c.APIKeyEnv)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("openai: config: %w", err)
-	}
-	return nil
+	return errs
 }
 
 // Model is the plugin. Generate may be called concurrently.
@@ -171,6 +179,16 @@ func (m *Model) SetLogger(l hclog.Logger) {
 
 // Schema implements sdk.Plugin.
 func (m *Model) Schema(context.Context) (sdk.Schema, error) { return schema, nil }
+
+// Configure implements sdk.Plugin.
+// ValidateConfig implements sdk.ConfigValidator with Configure's checks.
+func (m *Model) ValidateConfig(_ context.Context, raw sdk.Config) ([]sdk.ConfigError, error) {
+	cfg := defaultConfig()
+	if err := raw.Decode(&cfg); err != nil {
+		return nil, fmt.Errorf("openai: %w", err)
+	}
+	return cfg.check(), nil
+}
 
 // Configure implements sdk.Plugin.
 func (m *Model) Configure(_ context.Context, raw sdk.Config) error {

@@ -49,6 +49,7 @@ func New() *Reward { return &Reward{cfg: DefaultConfig} }
 var (
 	_ sdk.Reward          = (*Reward)(nil)
 	_ sdk.RewardWithBatch = (*Reward)(nil)
+	_ sdk.ConfigValidator = (*Reward)(nil)
 )
 
 // Schema implements sdk.Plugin.
@@ -68,20 +69,41 @@ func (r *Reward) Schema(context.Context) (sdk.Schema, error) {
 
 // Configure implements sdk.Plugin. Attributes left out keep their defaults.
 func (r *Reward) Configure(_ context.Context, c sdk.Config) error {
-	cfg := DefaultConfig
-	if err := c.Decode(&cfg); err != nil {
-		return fmt.Errorf("tests: %w", err)
+	cfg, errs, err := decodeConfig(c)
+	if err == nil {
+		err = errs.Err()
 	}
-	for name, v := range map[string]float64{
-		"solved_reward": cfg.SolvedReward, "format_penalty": cfg.FormatPenalty,
-		"missing_exit_penalty": cfg.MissingExitPenalty,
-	} {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("tests: %s must be a finite number, got %v", name, v)
-		}
+	if err != nil {
+		return fmt.Errorf("tests: %w", err)
 	}
 	r.cfg = cfg
 	return nil
+}
+
+// ValidateConfig implements sdk.ConfigValidator with Configure's checks.
+func (r *Reward) ValidateConfig(_ context.Context, c sdk.Config) ([]sdk.ConfigError, error) {
+	_, errs, err := decodeConfig(c)
+	if err != nil {
+		return nil, fmt.Errorf("tests: %w", err)
+	}
+	return errs, nil
+}
+
+func decodeConfig(c sdk.Config) (Config, sdk.ConfigErrors, error) {
+	cfg := DefaultConfig
+	if err := c.Decode(&cfg); err != nil {
+		return cfg, nil, err
+	}
+	var errs sdk.ConfigErrors
+	for _, o := range []struct {
+		name string
+		v    float64
+	}{{"solved_reward", cfg.SolvedReward}, {"format_penalty", cfg.FormatPenalty}, {"missing_exit_penalty", cfg.MissingExitPenalty}} {
+		if math.IsNaN(o.v) || math.IsInf(o.v, 0) {
+			errs = append(errs, sdk.ConfigError{Attribute: o.name, Message: fmt.Sprintf("must be a finite number, got %v", o.v)})
+		}
+	}
+	return cfg, errs, nil
 }
 
 // Score implements sdk.Reward.

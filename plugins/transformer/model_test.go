@@ -345,16 +345,19 @@ func TestConfigErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		opts map[string]any
+		attr string // the attribute ValidateConfig blames; "" for a decoding error
 		want string
 	}{
-		{"cuda", map[string]any{"device": "cuda"}, `use device = "cpu"`},
-		{"heads", map[string]any{"d_model": 30.0, "heads": 4.0}, "not divisible"},
-		{"whole", map[string]any{"layers": 2.5}, "whole number"},
-		{"unknown", map[string]any{"layer": 2.0}, `unknown option "layer"`},
-		{"vocab", map[string]any{"vocab": 100.0}, "at least 256"},
-		{"position", map[string]any{"position": "absolute"}, `position must be "rope" or "learned"`},
-		{"odd head size", map[string]any{"d_model": 36.0, "heads": 4.0}, "even head size"},
-		{"position type", map[string]any{"position": 1.0}, "position must be a string"},
+		{"cuda", map[string]any{"device": "cuda"}, "device", `use device = "cpu"`},
+		{"heads", map[string]any{"d_model": 30.0, "heads": 4.0}, "heads", "must divide d_model (30), got 4"},
+		{"whole", map[string]any{"layers": 2.5}, "", "whole number"},
+		{"unknown", map[string]any{"layer": 2.0}, "", `unknown option "layer"`},
+		{"vocab", map[string]any{"vocab": 100.0}, "vocab", "at least 256"},
+		{"position", map[string]any{"position": "absolute"}, "position", `position must be "rope" or "learned"`},
+		{"odd head size", map[string]any{"d_model": 36.0, "heads": 4.0}, "position", "even head size"},
+		{"position type", map[string]any{"position": 1.0}, "", "position must be a string"},
+		{"reserve", map[string]any{"context": 64.0, "reserve": 64.0}, "reserve", "must be in [0, context = 64), got 64"},
+		{"lr", map[string]any{"lr": 0.0}, "lr", "must be positive, got 0"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -363,7 +366,14 @@ func TestConfigErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want it to mention %q", err, tc.want)
 			}
+			errs, err := New().ValidateConfig(context.Background(), cfg)
+			if err != nil || len(errs) != 1 || errs[0].Attribute != tc.attr || !strings.Contains(errs[0].Error(), tc.want) {
+				t.Fatalf("ValidateConfig = %+v, %v; want one error on %q mentioning %q", errs, err, tc.attr, tc.want)
+			}
 		})
+	}
+	if errs, err := New().ValidateConfig(context.Background(), nil); err != nil || len(errs) != 0 {
+		t.Fatalf("defaults: ValidateConfig = %v, %v", errs, err)
 	}
 }
 

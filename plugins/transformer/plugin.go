@@ -95,11 +95,23 @@ var schema = sdk.Schema{
 	},
 }
 
+// validate checks every value of c; the error wraps sdk.ConfigErrors.
 func (c Config) validate() error {
-	var errs []error
+	if errs := c.check(); len(errs) > 0 {
+		return fmt.Errorf("transformer: config: %w", errs)
+	}
+	return nil
+}
+
+// check returns one error per invalid value, naming its attribute.
+func (c Config) check() sdk.ConfigErrors {
+	var errs sdk.ConfigErrors
+	bad := func(attr, format string, args ...any) {
+		errs = append(errs, sdk.ConfigError{Attribute: attr, Message: fmt.Sprintf(format, args...)})
+	}
 	pos := func(name string, v int) {
 		if v <= 0 {
-			errs = append(errs, fmt.Errorf("%s must be positive, got %d", name, v))
+			bad(name, "must be positive, got %d", v)
 		}
 	}
 	pos("layers", c.Layers)
@@ -108,43 +120,51 @@ func (c Config) validate() error {
 	pos("context", c.Context)
 	pos("batch_tokens", c.BatchTokens)
 	if c.Heads > 0 && c.DModel%c.Heads != 0 {
-		errs = append(errs, fmt.Errorf("d_model %d is not divisible by heads %d", c.DModel, c.Heads))
+		bad("heads", "must divide d_model (%d), got %d", c.DModel, c.Heads)
 	}
 	switch c.Position {
 	case "learned":
 	case "rope":
 		if c.Heads > 0 && c.DModel%c.Heads == 0 && (c.DModel/c.Heads)%2 != 0 {
-			errs = append(errs, fmt.Errorf(`position "rope" needs an even head size, got d_model/heads = %d`, c.DModel/c.Heads))
+			bad("position", `"rope" needs an even head size, got d_model/heads = %d`, c.DModel/c.Heads)
 		}
 	default:
-		errs = append(errs, fmt.Errorf(`position must be "rope" or "learned", got %q`, c.Position))
+		bad("position", `must be "rope" or "learned", got %q`, c.Position)
 	}
 	if c.Vocab < 256 {
-		errs = append(errs, fmt.Errorf("vocab must be at least 256 (the byte tokens), got %d", c.Vocab))
+		bad("vocab", "must be at least 256 (the byte tokens), got %d", c.Vocab)
 	}
 	if c.PrefixCacheMB < 0 {
-		errs = append(errs, fmt.Errorf("prefix_cache_mb must be 0 (off) or more, got %d", c.PrefixCacheMB))
+		bad("prefix_cache_mb", "must be 0 (off) or more, got %d", c.PrefixCacheMB)
 	}
 	if c.Reserve < 0 || (c.Context > 0 && c.Reserve >= c.Context) {
-		errs = append(errs, fmt.Errorf("reserve must be in [0, context), got %d", c.Reserve))
+		bad("reserve", "must be in [0, context = %d), got %d", c.Context, c.Reserve)
 	}
 	if c.Dropout < 0 || c.Dropout >= 1 {
-		errs = append(errs, fmt.Errorf("dropout must be in [0,1), got %g", c.Dropout))
+		bad("dropout", "must be in [0,1), got %g", c.Dropout)
 	}
-	if c.LR <= 0 || c.Warmup < 0 || c.WeightDecay < 0 || c.GradClip < 0 || c.MinLRFrac < 0 || c.MinLRFrac > 1 {
-		errs = append(errs, fmt.Errorf("lr must be positive and warmup, weight_decay, grad_clip, min_lr_frac non-negative (min_lr_frac <= 1)"))
+	if c.LR <= 0 {
+		bad("lr", "must be positive, got %g", c.LR)
+	}
+	for _, o := range []struct {
+		name string
+		v    float64
+	}{{"warmup", float64(c.Warmup)}, {"weight_decay", c.WeightDecay}, {"grad_clip", c.GradClip}} {
+		if o.v < 0 {
+			bad(o.name, "must not be negative, got %g", o.v)
+		}
+	}
+	if c.MinLRFrac < 0 || c.MinLRFrac > 1 {
+		bad("min_lr_frac", "must be in [0,1], got %g", c.MinLRFrac)
 	}
 	switch c.Device {
 	case "cpu":
 	case "cuda":
-		errs = append(errs, errors.New(`device "cuda" is not available: the transformer has no CUDA build yet (gorgonia's CUDA support needs cuDNN, which this project cannot install); use device = "cpu"`))
+		bad("device", `"cuda" is not available: the transformer has no CUDA build yet (gorgonia's CUDA support needs cuDNN, which this project cannot install); use device = "cpu"`)
 	default:
-		errs = append(errs, fmt.Errorf(`device must be "cpu" or "cuda", got %q`, c.Device))
+		bad("device", `must be "cpu" or "cuda", got %q`, c.Device)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("transformer: config: %w", err)
-	}
-	return nil
+	return errs
 }
 
 // keep is how many context tokens a prompt or training context keeps.
@@ -227,6 +247,19 @@ func (m *Model) Configure(_ context.Context, raw sdk.Config) error {
 	m.log.Info("configured", "params", m.cfg.arch().numParams(), "layers", cfg.Layers, "d_model", cfg.DModel,
 		"heads", cfg.Heads, "context", cfg.Context, "vocab", cfg.Vocab, "backend", m.backend)
 	return nil
+}
+
+// ValidateConfig implements sdk.ConfigValidator with Configure's checks.
+func (m *Model) ValidateConfig(_ context.Context, raw sdk.Config) ([]sdk.ConfigError, error) {
+	_, err := decodeConfig(raw)
+	var errs sdk.ConfigErrors
+	switch {
+	case errors.As(err, &errs):
+		return errs, nil
+	case err != nil:
+		return []sdk.ConfigError{{Message: err.Error()}}, nil
+	}
+	return nil, nil
 }
 
 // decodeConfig reads the block over the defaults. Numbers arrive as JSON

@@ -42,6 +42,7 @@ const (
 	CapRewardWithBatch      = wire.CapRewardWithBatch
 	CapModelWithTraining    = wire.CapModelWithTraining
 	CapModelWithCheckpoints = wire.CapModelWithCheckpoints
+	CapConfigValidator      = wire.CapConfigValidator
 )
 
 // Handshake is the handshake every Lathe plugin answers.

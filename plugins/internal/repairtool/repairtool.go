@@ -123,8 +123,8 @@ func StaticRunner(r sandbox.Runner) RunnerFactory {
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
-// Tool implements sdk.Tool, sdk.ToolWithBatch and sdk.ToolWithDemonstrate
-// for an Editor. It is safe for concurrent use.
+// Tool implements sdk.Tool, sdk.ToolWithBatch, sdk.ToolWithDemonstrate
+// and sdk.ConfigValidator for an Editor. It is safe for concurrent use.
 type Tool struct {
 	ed        Editor
 	newRunner RunnerFactory
@@ -168,27 +168,12 @@ func (t *Tool) Schema(context.Context) (sdk.Schema, error) {
 
 // Configure implements sdk.Plugin. Omitted attributes keep their defaults.
 func (t *Tool) Configure(_ context.Context, cfg sdk.Config) error {
-	o := defaults()
-	if err := cfg.Decode(&o); err != nil {
+	o, errs, err := decodeOptions(cfg)
+	if err != nil {
 		return t.errorf("configure: %w", err)
 	}
-	switch {
-	case o.MaxTurns < 1:
-		return t.errorf("configure: max_turns must be at least 1, got %d", o.MaxTurns)
-	case o.TimeoutS <= 0:
-		return t.errorf("configure: timeout_s must be positive, got %g", o.TimeoutS)
-	case o.Workers < 0:
-		return t.errorf("configure: workers must be 0 (one per core) or more, got %d", o.Workers)
-	case o.Rename < 0 || o.Rename > 1:
-		return t.errorf("configure: rename must be between 0 and 1, got %g", o.Rename)
-	case o.MaxCorruptions < 1 || o.MaxCorruptions > corrupt.MaxCorruptions:
-		return t.errorf("configure: max_corruptions must be between 1 and %d, got %d", corrupt.MaxCorruptions, o.MaxCorruptions)
-	}
-	if err := corrupt.CheckOperators(o.Operators); err != nil {
-		return t.errorf("configure: operators: %w", err)
-	}
-	if _, err := corrupt.ParseOrder(o.DemoOrder); err != nil {
-		return t.errorf("configure: demo_order: %w", err)
+	if len(errs) > 0 {
+		return t.errorf("configure: %w", errs)
 	}
 	if o.Workers == 0 {
 		o.Workers = runtime.NumCPU()
@@ -197,6 +182,49 @@ func (t *Tool) Configure(_ context.Context, cfg sdk.Config) error {
 	t.opts = o
 	t.mu.Unlock()
 	return nil
+}
+
+// ValidateConfig implements sdk.ConfigValidator with Configure's checks.
+func (t *Tool) ValidateConfig(_ context.Context, cfg sdk.Config) ([]sdk.ConfigError, error) {
+	_, errs, err := decodeOptions(cfg)
+	if err != nil {
+		return nil, t.errorf("validate: %w", err)
+	}
+	return errs, nil
+}
+
+// decodeOptions decodes cfg over the defaults and checks every value.
+func decodeOptions(cfg sdk.Config) (Options, sdk.ConfigErrors, error) {
+	o := defaults()
+	if err := cfg.Decode(&o); err != nil {
+		return o, nil, err
+	}
+	var errs sdk.ConfigErrors
+	bad := func(attr, format string, args ...any) {
+		errs = append(errs, sdk.ConfigError{Attribute: attr, Message: fmt.Sprintf(format, args...)})
+	}
+	if o.MaxTurns < 1 {
+		bad("max_turns", "must be at least 1, got %d", o.MaxTurns)
+	}
+	if o.TimeoutS <= 0 {
+		bad("timeout_s", "must be positive, got %g", o.TimeoutS)
+	}
+	if o.Workers < 0 {
+		bad("workers", "must be 0 (one per core) or more, got %d", o.Workers)
+	}
+	if o.Rename < 0 || o.Rename > 1 {
+		bad("rename", "must be between 0 and 1, got %g", o.Rename)
+	}
+	if o.MaxCorruptions < 1 || o.MaxCorruptions > corrupt.MaxCorruptions {
+		bad("max_corruptions", "must be between 1 and %d, got %d", corrupt.MaxCorruptions, o.MaxCorruptions)
+	}
+	if err := corrupt.CheckOperators(o.Operators); err != nil {
+		bad("operators", "names an %v", err)
+	}
+	if _, err := corrupt.ParseOrder(o.DemoOrder); err != nil {
+		bad("demo_order", `must be "feedback" or "reverse", got %q`, o.DemoOrder)
+	}
+	return o, errs, nil
 }
 
 // Options returns the configuration in force, defaults resolved.

@@ -1062,6 +1062,104 @@ func (x *DemonstrateResponse) GetDemonstrations() []*Demonstration {
 	return nil
 }
 
+// ConfigValidator (any kind): the values of a decoded block checked
+// without configuring the plugin.
+type ConfigError struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Attribute     string                 `protobuf:"bytes,1,opt,name=attribute,proto3" json:"attribute,omitempty"`
+	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigError) Reset() {
+	*x = ConfigError{}
+	mi := &file_lathe_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigError) ProtoMessage() {}
+
+func (x *ConfigError) ProtoReflect() protoreflect.Message {
+	mi := &file_lathe_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigError.ProtoReflect.Descriptor instead.
+func (*ConfigError) Descriptor() ([]byte, []int) {
+	return file_lathe_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ConfigError) GetAttribute() string {
+	if x != nil {
+		return x.Attribute
+	}
+	return ""
+}
+
+func (x *ConfigError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+type ValidateConfigResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Errors        []*ConfigError         `protobuf:"bytes,1,rep,name=errors,proto3" json:"errors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateConfigResponse) Reset() {
+	*x = ValidateConfigResponse{}
+	mi := &file_lathe_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateConfigResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateConfigResponse) ProtoMessage() {}
+
+func (x *ValidateConfigResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_lathe_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateConfigResponse.ProtoReflect.Descriptor instead.
+func (*ValidateConfigResponse) Descriptor() ([]byte, []int) {
+	return file_lathe_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ValidateConfigResponse) GetErrors() []*ConfigError {
+	if x != nil {
+		return x.Errors
+	}
+	return nil
+}
+
 type Transition struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	TaskId        string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
@@ -1077,7 +1175,7 @@ type Transition struct {
 
 func (x *Transition) Reset() {
 	*x = Transition{}
-	mi := &file_lathe_proto_msgTypes[18]
+	mi := &file_lathe_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1089,7 +1187,7 @@ func (x *Transition) String() string {
 func (*Transition) ProtoMessage() {}
 
 func (x *Transition) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[18]
+	mi := &file_lathe_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1102,7 +1200,7 @@ func (x *Transition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Transition.ProtoReflect.Descriptor instead.
 func (*Transition) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{18}
+	return file_lathe_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Transition) GetTaskId() string {
@@ -1164,7 +1262,7 @@ type ScoreResponse struct {
 
 func (x *ScoreResponse) Reset() {
 	*x = ScoreResponse{}
-	mi := &file_lathe_proto_msgTypes[19]
+	mi := &file_lathe_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1176,7 +1274,7 @@ func (x *ScoreResponse) String() string {
 func (*ScoreResponse) ProtoMessage() {}
 
 func (x *ScoreResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[19]
+	mi := &file_lathe_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1189,7 +1287,7 @@ func (x *ScoreResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreResponse.ProtoReflect.Descriptor instead.
 func (*ScoreResponse) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{19}
+	return file_lathe_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ScoreResponse) GetReward() float64 {
@@ -1215,7 +1313,7 @@ type ScoreBatchRequest struct {
 
 func (x *ScoreBatchRequest) Reset() {
 	*x = ScoreBatchRequest{}
-	mi := &file_lathe_proto_msgTypes[20]
+	mi := &file_lathe_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1227,7 +1325,7 @@ func (x *ScoreBatchRequest) String() string {
 func (*ScoreBatchRequest) ProtoMessage() {}
 
 func (x *ScoreBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[20]
+	mi := &file_lathe_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1240,7 +1338,7 @@ func (x *ScoreBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreBatchRequest.ProtoReflect.Descriptor instead.
 func (*ScoreBatchRequest) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{20}
+	return file_lathe_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ScoreBatchRequest) GetTransitions() []*Transition {
@@ -1259,7 +1357,7 @@ type ScoreBatchResponse struct {
 
 func (x *ScoreBatchResponse) Reset() {
 	*x = ScoreBatchResponse{}
-	mi := &file_lathe_proto_msgTypes[21]
+	mi := &file_lathe_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1271,7 +1369,7 @@ func (x *ScoreBatchResponse) String() string {
 func (*ScoreBatchResponse) ProtoMessage() {}
 
 func (x *ScoreBatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[21]
+	mi := &file_lathe_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1284,7 +1382,7 @@ func (x *ScoreBatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreBatchResponse.ProtoReflect.Descriptor instead.
 func (*ScoreBatchResponse) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{21}
+	return file_lathe_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ScoreBatchResponse) GetScores() []*ScoreResponse {
@@ -1307,7 +1405,7 @@ type Sampling struct {
 
 func (x *Sampling) Reset() {
 	*x = Sampling{}
-	mi := &file_lathe_proto_msgTypes[22]
+	mi := &file_lathe_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1319,7 +1417,7 @@ func (x *Sampling) String() string {
 func (*Sampling) ProtoMessage() {}
 
 func (x *Sampling) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[22]
+	mi := &file_lathe_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1332,7 +1430,7 @@ func (x *Sampling) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sampling.ProtoReflect.Descriptor instead.
 func (*Sampling) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{22}
+	return file_lathe_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Sampling) GetTemperature() float64 {
@@ -1382,7 +1480,7 @@ type GenerateRequest struct {
 
 func (x *GenerateRequest) Reset() {
 	*x = GenerateRequest{}
-	mi := &file_lathe_proto_msgTypes[23]
+	mi := &file_lathe_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1394,7 +1492,7 @@ func (x *GenerateRequest) String() string {
 func (*GenerateRequest) ProtoMessage() {}
 
 func (x *GenerateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[23]
+	mi := &file_lathe_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1407,7 +1505,7 @@ func (x *GenerateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerateRequest.ProtoReflect.Descriptor instead.
 func (*GenerateRequest) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{23}
+	return file_lathe_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GenerateRequest) GetContexts() []string {
@@ -1441,7 +1539,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_lathe_proto_msgTypes[24]
+	mi := &file_lathe_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1453,7 +1551,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[24]
+	mi := &file_lathe_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1466,7 +1564,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{24}
+	return file_lathe_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Message) GetRole() string {
@@ -1492,7 +1590,7 @@ type Conversation struct {
 
 func (x *Conversation) Reset() {
 	*x = Conversation{}
-	mi := &file_lathe_proto_msgTypes[25]
+	mi := &file_lathe_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1504,7 +1602,7 @@ func (x *Conversation) String() string {
 func (*Conversation) ProtoMessage() {}
 
 func (x *Conversation) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[25]
+	mi := &file_lathe_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1517,7 +1615,7 @@ func (x *Conversation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Conversation.ProtoReflect.Descriptor instead.
 func (*Conversation) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{25}
+	return file_lathe_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Conversation) GetMessages() []*Message {
@@ -1539,7 +1637,7 @@ type Completion struct {
 
 func (x *Completion) Reset() {
 	*x = Completion{}
-	mi := &file_lathe_proto_msgTypes[26]
+	mi := &file_lathe_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1551,7 +1649,7 @@ func (x *Completion) String() string {
 func (*Completion) ProtoMessage() {}
 
 func (x *Completion) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[26]
+	mi := &file_lathe_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1564,7 +1662,7 @@ func (x *Completion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Completion.ProtoReflect.Descriptor instead.
 func (*Completion) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{26}
+	return file_lathe_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Completion) GetText() string {
@@ -1604,7 +1702,7 @@ type GenerateResponse struct {
 
 func (x *GenerateResponse) Reset() {
 	*x = GenerateResponse{}
-	mi := &file_lathe_proto_msgTypes[27]
+	mi := &file_lathe_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1616,7 +1714,7 @@ func (x *GenerateResponse) String() string {
 func (*GenerateResponse) ProtoMessage() {}
 
 func (x *GenerateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[27]
+	mi := &file_lathe_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1629,7 +1727,7 @@ func (x *GenerateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerateResponse.ProtoReflect.Descriptor instead.
 func (*GenerateResponse) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{27}
+	return file_lathe_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GenerateResponse) GetCompletions() []*Completion {
@@ -1654,7 +1752,7 @@ type ModelInfo struct {
 
 func (x *ModelInfo) Reset() {
 	*x = ModelInfo{}
-	mi := &file_lathe_proto_msgTypes[28]
+	mi := &file_lathe_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1666,7 +1764,7 @@ func (x *ModelInfo) String() string {
 func (*ModelInfo) ProtoMessage() {}
 
 func (x *ModelInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[28]
+	mi := &file_lathe_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1679,7 +1777,7 @@ func (x *ModelInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelInfo.ProtoReflect.Descriptor instead.
 func (*ModelInfo) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{28}
+	return file_lathe_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ModelInfo) GetName() string {
@@ -1740,7 +1838,7 @@ type FitTokenizerRequest struct {
 
 func (x *FitTokenizerRequest) Reset() {
 	*x = FitTokenizerRequest{}
-	mi := &file_lathe_proto_msgTypes[29]
+	mi := &file_lathe_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1752,7 +1850,7 @@ func (x *FitTokenizerRequest) String() string {
 func (*FitTokenizerRequest) ProtoMessage() {}
 
 func (x *FitTokenizerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[29]
+	mi := &file_lathe_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1765,7 +1863,7 @@ func (x *FitTokenizerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FitTokenizerRequest.ProtoReflect.Descriptor instead.
 func (*FitTokenizerRequest) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{29}
+	return file_lathe_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *FitTokenizerRequest) GetCorpus() []string {
@@ -1785,7 +1883,7 @@ type SupervisedTurn struct {
 
 func (x *SupervisedTurn) Reset() {
 	*x = SupervisedTurn{}
-	mi := &file_lathe_proto_msgTypes[30]
+	mi := &file_lathe_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1797,7 +1895,7 @@ func (x *SupervisedTurn) String() string {
 func (*SupervisedTurn) ProtoMessage() {}
 
 func (x *SupervisedTurn) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[30]
+	mi := &file_lathe_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1810,7 +1908,7 @@ func (x *SupervisedTurn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisedTurn.ProtoReflect.Descriptor instead.
 func (*SupervisedTurn) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{30}
+	return file_lathe_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SupervisedTurn) GetContext() string {
@@ -1838,7 +1936,7 @@ type SupervisedExample struct {
 
 func (x *SupervisedExample) Reset() {
 	*x = SupervisedExample{}
-	mi := &file_lathe_proto_msgTypes[31]
+	mi := &file_lathe_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1850,7 +1948,7 @@ func (x *SupervisedExample) String() string {
 func (*SupervisedExample) ProtoMessage() {}
 
 func (x *SupervisedExample) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[31]
+	mi := &file_lathe_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1863,7 +1961,7 @@ func (x *SupervisedExample) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisedExample.ProtoReflect.Descriptor instead.
 func (*SupervisedExample) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{31}
+	return file_lathe_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SupervisedExample) GetContext() string {
@@ -1900,7 +1998,7 @@ type SupervisedBatch struct {
 
 func (x *SupervisedBatch) Reset() {
 	*x = SupervisedBatch{}
-	mi := &file_lathe_proto_msgTypes[32]
+	mi := &file_lathe_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1912,7 +2010,7 @@ func (x *SupervisedBatch) String() string {
 func (*SupervisedBatch) ProtoMessage() {}
 
 func (x *SupervisedBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[32]
+	mi := &file_lathe_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1925,7 +2023,7 @@ func (x *SupervisedBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisedBatch.ProtoReflect.Descriptor instead.
 func (*SupervisedBatch) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{32}
+	return file_lathe_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SupervisedBatch) GetExamples() []*SupervisedExample {
@@ -1977,7 +2075,7 @@ type PolicyExample struct {
 
 func (x *PolicyExample) Reset() {
 	*x = PolicyExample{}
-	mi := &file_lathe_proto_msgTypes[33]
+	mi := &file_lathe_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1989,7 +2087,7 @@ func (x *PolicyExample) String() string {
 func (*PolicyExample) ProtoMessage() {}
 
 func (x *PolicyExample) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[33]
+	mi := &file_lathe_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2002,7 +2100,7 @@ func (x *PolicyExample) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyExample.ProtoReflect.Descriptor instead.
 func (*PolicyExample) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{33}
+	return file_lathe_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *PolicyExample) GetContext() string {
@@ -2061,7 +2159,7 @@ type PolicyBatch struct {
 
 func (x *PolicyBatch) Reset() {
 	*x = PolicyBatch{}
-	mi := &file_lathe_proto_msgTypes[34]
+	mi := &file_lathe_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2073,7 +2171,7 @@ func (x *PolicyBatch) String() string {
 func (*PolicyBatch) ProtoMessage() {}
 
 func (x *PolicyBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[34]
+	mi := &file_lathe_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2086,7 +2184,7 @@ func (x *PolicyBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyBatch.ProtoReflect.Descriptor instead.
 func (*PolicyBatch) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{34}
+	return file_lathe_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *PolicyBatch) GetExamples() []*PolicyExample {
@@ -2142,7 +2240,7 @@ type TrainStats struct {
 
 func (x *TrainStats) Reset() {
 	*x = TrainStats{}
-	mi := &file_lathe_proto_msgTypes[35]
+	mi := &file_lathe_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2154,7 +2252,7 @@ func (x *TrainStats) String() string {
 func (*TrainStats) ProtoMessage() {}
 
 func (x *TrainStats) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[35]
+	mi := &file_lathe_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2167,7 +2265,7 @@ func (x *TrainStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainStats.ProtoReflect.Descriptor instead.
 func (*TrainStats) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{35}
+	return file_lathe_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *TrainStats) GetLoss() float64 {
@@ -2200,7 +2298,7 @@ type LogprobsRequest struct {
 
 func (x *LogprobsRequest) Reset() {
 	*x = LogprobsRequest{}
-	mi := &file_lathe_proto_msgTypes[36]
+	mi := &file_lathe_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2212,7 +2310,7 @@ func (x *LogprobsRequest) String() string {
 func (*LogprobsRequest) ProtoMessage() {}
 
 func (x *LogprobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[36]
+	mi := &file_lathe_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2225,7 +2323,7 @@ func (x *LogprobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogprobsRequest.ProtoReflect.Descriptor instead.
 func (*LogprobsRequest) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{36}
+	return file_lathe_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *LogprobsRequest) GetExamples() []*PolicyExample {
@@ -2244,7 +2342,7 @@ type LogprobList struct {
 
 func (x *LogprobList) Reset() {
 	*x = LogprobList{}
-	mi := &file_lathe_proto_msgTypes[37]
+	mi := &file_lathe_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2256,7 +2354,7 @@ func (x *LogprobList) String() string {
 func (*LogprobList) ProtoMessage() {}
 
 func (x *LogprobList) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[37]
+	mi := &file_lathe_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2269,7 +2367,7 @@ func (x *LogprobList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogprobList.ProtoReflect.Descriptor instead.
 func (*LogprobList) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{37}
+	return file_lathe_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *LogprobList) GetValues() []float64 {
@@ -2288,7 +2386,7 @@ type LogprobsResponse struct {
 
 func (x *LogprobsResponse) Reset() {
 	*x = LogprobsResponse{}
-	mi := &file_lathe_proto_msgTypes[38]
+	mi := &file_lathe_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2300,7 +2398,7 @@ func (x *LogprobsResponse) String() string {
 func (*LogprobsResponse) ProtoMessage() {}
 
 func (x *LogprobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[38]
+	mi := &file_lathe_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2313,7 +2411,7 @@ func (x *LogprobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogprobsResponse.ProtoReflect.Descriptor instead.
 func (*LogprobsResponse) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{38}
+	return file_lathe_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *LogprobsResponse) GetLogprobs() []*LogprobList {
@@ -2332,7 +2430,7 @@ type CheckpointRequest struct {
 
 func (x *CheckpointRequest) Reset() {
 	*x = CheckpointRequest{}
-	mi := &file_lathe_proto_msgTypes[39]
+	mi := &file_lathe_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2344,7 +2442,7 @@ func (x *CheckpointRequest) String() string {
 func (*CheckpointRequest) ProtoMessage() {}
 
 func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lathe_proto_msgTypes[39]
+	mi := &file_lathe_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2357,7 +2455,7 @@ func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointRequest.ProtoReflect.Descriptor instead.
 func (*CheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_lathe_proto_rawDescGZIP(), []int{39}
+	return file_lathe_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *CheckpointRequest) GetDir() string {
@@ -2443,7 +2541,12 @@ const file_lathe_proto_rawDesc = "" +
 	"\aactions\x18\x03 \x03(\tR\aactions\x12 \n" +
 	"\vcorruptions\x18\x04 \x03(\tR\vcorruptions\"]\n" +
 	"\x13DemonstrateResponse\x12F\n" +
-	"\x0edemonstrations\x18\x01 \x03(\v2\x1e.lathe.plugin.v1.DemonstrationR\x0edemonstrations\"\xf0\x01\n" +
+	"\x0edemonstrations\x18\x01 \x03(\v2\x1e.lathe.plugin.v1.DemonstrationR\x0edemonstrations\"E\n" +
+	"\vConfigError\x12\x1c\n" +
+	"\tattribute\x18\x01 \x01(\tR\tattribute\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"N\n" +
+	"\x16ValidateConfigResponse\x124\n" +
+	"\x06errors\x18\x01 \x03(\v2\x1c.lathe.plugin.v1.ConfigErrorR\x06errors\"\xf0\x01\n" +
 	"\n" +
 	"Transition\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x16\n" +
@@ -2548,27 +2651,30 @@ const file_lathe_proto_rawDesc = "" +
 	"\x10LogprobsResponse\x128\n" +
 	"\blogprobs\x18\x01 \x03(\v2\x1c.lathe.plugin.v1.LogprobListR\blogprobs\"%\n" +
 	"\x11CheckpointRequest\x12\x10\n" +
-	"\x03dir\x18\x01 \x01(\tR\x03dir2\xdb\x04\n" +
+	"\x03dir\x18\x01 \x01(\tR\x03dir2\xb9\x05\n" +
 	"\x04Tool\x12A\n" +
 	"\x06Schema\x12\x16.lathe.plugin.v1.Empty\x1a\x1f.lathe.plugin.v1.SchemaResponse\x12F\n" +
 	"\tConfigure\x12!.lathe.plugin.v1.ConfigureRequest\x1a\x16.lathe.plugin.v1.Empty\x12M\n" +
-	"\fCapabilities\x12\x16.lathe.plugin.v1.Empty\x1a%.lathe.plugin.v1.CapabilitiesResponse\x12F\n" +
+	"\fCapabilities\x12\x16.lathe.plugin.v1.Empty\x1a%.lathe.plugin.v1.CapabilitiesResponse\x12\\\n" +
+	"\x0eValidateConfig\x12!.lathe.plugin.v1.ConfigureRequest\x1a'.lathe.plugin.v1.ValidateConfigResponse\x12F\n" +
 	"\x05Reset\x12\x1d.lathe.plugin.v1.ResetRequest\x1a\x1e.lathe.plugin.v1.ResetResponse\x12C\n" +
 	"\x04Step\x12\x1c.lathe.plugin.v1.StepRequest\x1a\x1d.lathe.plugin.v1.StepResponse\x12>\n" +
 	"\x05Close\x12\x1d.lathe.plugin.v1.CloseRequest\x1a\x16.lathe.plugin.v1.Empty\x12R\n" +
 	"\tStepBatch\x12!.lathe.plugin.v1.StepBatchRequest\x1a\".lathe.plugin.v1.StepBatchResponse\x12X\n" +
-	"\vDemonstrate\x12#.lathe.plugin.v1.DemonstrateRequest\x1a$.lathe.plugin.v1.DemonstrateResponse2\xff\x02\n" +
+	"\vDemonstrate\x12#.lathe.plugin.v1.DemonstrateRequest\x1a$.lathe.plugin.v1.DemonstrateResponse2\xdd\x03\n" +
 	"\x06Reward\x12A\n" +
 	"\x06Schema\x12\x16.lathe.plugin.v1.Empty\x1a\x1f.lathe.plugin.v1.SchemaResponse\x12F\n" +
 	"\tConfigure\x12!.lathe.plugin.v1.ConfigureRequest\x1a\x16.lathe.plugin.v1.Empty\x12M\n" +
-	"\fCapabilities\x12\x16.lathe.plugin.v1.Empty\x1a%.lathe.plugin.v1.CapabilitiesResponse\x12D\n" +
+	"\fCapabilities\x12\x16.lathe.plugin.v1.Empty\x1a%.lathe.plugin.v1.CapabilitiesResponse\x12\\\n" +
+	"\x0eValidateConfig\x12!.lathe.plugin.v1.ConfigureRequest\x1a'.lathe.plugin.v1.ValidateConfigResponse\x12D\n" +
 	"\x05Score\x12\x1b.lathe.plugin.v1.Transition\x1a\x1e.lathe.plugin.v1.ScoreResponse\x12U\n" +
 	"\n" +
-	"ScoreBatch\x12\".lathe.plugin.v1.ScoreBatchRequest\x1a#.lathe.plugin.v1.ScoreBatchResponse2\xb1\x06\n" +
+	"ScoreBatch\x12\".lathe.plugin.v1.ScoreBatchRequest\x1a#.lathe.plugin.v1.ScoreBatchResponse2\x8f\a\n" +
 	"\x05Model\x12A\n" +
 	"\x06Schema\x12\x16.lathe.plugin.v1.Empty\x1a\x1f.lathe.plugin.v1.SchemaResponse\x12F\n" +
 	"\tConfigure\x12!.lathe.plugin.v1.ConfigureRequest\x1a\x16.lathe.plugin.v1.Empty\x12M\n" +
-	"\fCapabilities\x12\x16.lathe.plugin.v1.Empty\x1a%.lathe.plugin.v1.CapabilitiesResponse\x12O\n" +
+	"\fCapabilities\x12\x16.lathe.plugin.v1.Empty\x1a%.lathe.plugin.v1.CapabilitiesResponse\x12\\\n" +
+	"\x0eValidateConfig\x12!.lathe.plugin.v1.ConfigureRequest\x1a'.lathe.plugin.v1.ValidateConfigResponse\x12O\n" +
 	"\bGenerate\x12 .lathe.plugin.v1.GenerateRequest\x1a!.lathe.plugin.v1.GenerateResponse\x12:\n" +
 	"\x04Info\x12\x16.lathe.plugin.v1.Empty\x1a\x1a.lathe.plugin.v1.ModelInfo\x12L\n" +
 	"\fFitTokenizer\x12$.lathe.plugin.v1.FitTokenizerRequest\x1a\x16.lathe.plugin.v1.Empty\x12P\n" +
@@ -2590,50 +2696,52 @@ func file_lathe_proto_rawDescGZIP() []byte {
 	return file_lathe_proto_rawDescData
 }
 
-var file_lathe_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_lathe_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_lathe_proto_goTypes = []any{
-	(*Empty)(nil),                // 0: lathe.plugin.v1.Empty
-	(*Attribute)(nil),            // 1: lathe.plugin.v1.Attribute
-	(*SchemaResponse)(nil),       // 2: lathe.plugin.v1.SchemaResponse
-	(*ConfigureRequest)(nil),     // 3: lathe.plugin.v1.ConfigureRequest
-	(*CapabilitiesResponse)(nil), // 4: lathe.plugin.v1.CapabilitiesResponse
-	(*Task)(nil),                 // 5: lathe.plugin.v1.Task
-	(*StepInfo)(nil),             // 6: lathe.plugin.v1.StepInfo
-	(*Observation)(nil),          // 7: lathe.plugin.v1.Observation
-	(*ResetRequest)(nil),         // 8: lathe.plugin.v1.ResetRequest
-	(*ResetResponse)(nil),        // 9: lathe.plugin.v1.ResetResponse
-	(*StepRequest)(nil),          // 10: lathe.plugin.v1.StepRequest
-	(*StepResponse)(nil),         // 11: lathe.plugin.v1.StepResponse
-	(*CloseRequest)(nil),         // 12: lathe.plugin.v1.CloseRequest
-	(*StepBatchRequest)(nil),     // 13: lathe.plugin.v1.StepBatchRequest
-	(*StepBatchResponse)(nil),    // 14: lathe.plugin.v1.StepBatchResponse
-	(*DemonstrateRequest)(nil),   // 15: lathe.plugin.v1.DemonstrateRequest
-	(*Demonstration)(nil),        // 16: lathe.plugin.v1.Demonstration
-	(*DemonstrateResponse)(nil),  // 17: lathe.plugin.v1.DemonstrateResponse
-	(*Transition)(nil),           // 18: lathe.plugin.v1.Transition
-	(*ScoreResponse)(nil),        // 19: lathe.plugin.v1.ScoreResponse
-	(*ScoreBatchRequest)(nil),    // 20: lathe.plugin.v1.ScoreBatchRequest
-	(*ScoreBatchResponse)(nil),   // 21: lathe.plugin.v1.ScoreBatchResponse
-	(*Sampling)(nil),             // 22: lathe.plugin.v1.Sampling
-	(*GenerateRequest)(nil),      // 23: lathe.plugin.v1.GenerateRequest
-	(*Message)(nil),              // 24: lathe.plugin.v1.Message
-	(*Conversation)(nil),         // 25: lathe.plugin.v1.Conversation
-	(*Completion)(nil),           // 26: lathe.plugin.v1.Completion
-	(*GenerateResponse)(nil),     // 27: lathe.plugin.v1.GenerateResponse
-	(*ModelInfo)(nil),            // 28: lathe.plugin.v1.ModelInfo
-	(*FitTokenizerRequest)(nil),  // 29: lathe.plugin.v1.FitTokenizerRequest
-	(*SupervisedTurn)(nil),       // 30: lathe.plugin.v1.SupervisedTurn
-	(*SupervisedExample)(nil),    // 31: lathe.plugin.v1.SupervisedExample
-	(*SupervisedBatch)(nil),      // 32: lathe.plugin.v1.SupervisedBatch
-	(*PolicyExample)(nil),        // 33: lathe.plugin.v1.PolicyExample
-	(*PolicyBatch)(nil),          // 34: lathe.plugin.v1.PolicyBatch
-	(*TrainStats)(nil),           // 35: lathe.plugin.v1.TrainStats
-	(*LogprobsRequest)(nil),      // 36: lathe.plugin.v1.LogprobsRequest
-	(*LogprobList)(nil),          // 37: lathe.plugin.v1.LogprobList
-	(*LogprobsResponse)(nil),     // 38: lathe.plugin.v1.LogprobsResponse
-	(*CheckpointRequest)(nil),    // 39: lathe.plugin.v1.CheckpointRequest
-	nil,                          // 40: lathe.plugin.v1.ScoreResponse.ComponentsEntry
-	nil,                          // 41: lathe.plugin.v1.TrainStats.MetricsEntry
+	(*Empty)(nil),                  // 0: lathe.plugin.v1.Empty
+	(*Attribute)(nil),              // 1: lathe.plugin.v1.Attribute
+	(*SchemaResponse)(nil),         // 2: lathe.plugin.v1.SchemaResponse
+	(*ConfigureRequest)(nil),       // 3: lathe.plugin.v1.ConfigureRequest
+	(*CapabilitiesResponse)(nil),   // 4: lathe.plugin.v1.CapabilitiesResponse
+	(*Task)(nil),                   // 5: lathe.plugin.v1.Task
+	(*StepInfo)(nil),               // 6: lathe.plugin.v1.StepInfo
+	(*Observation)(nil),            // 7: lathe.plugin.v1.Observation
+	(*ResetRequest)(nil),           // 8: lathe.plugin.v1.ResetRequest
+	(*ResetResponse)(nil),          // 9: lathe.plugin.v1.ResetResponse
+	(*StepRequest)(nil),            // 10: lathe.plugin.v1.StepRequest
+	(*StepResponse)(nil),           // 11: lathe.plugin.v1.StepResponse
+	(*CloseRequest)(nil),           // 12: lathe.plugin.v1.CloseRequest
+	(*StepBatchRequest)(nil),       // 13: lathe.plugin.v1.StepBatchRequest
+	(*StepBatchResponse)(nil),      // 14: lathe.plugin.v1.StepBatchResponse
+	(*DemonstrateRequest)(nil),     // 15: lathe.plugin.v1.DemonstrateRequest
+	(*Demonstration)(nil),          // 16: lathe.plugin.v1.Demonstration
+	(*DemonstrateResponse)(nil),    // 17: lathe.plugin.v1.DemonstrateResponse
+	(*ConfigError)(nil),            // 18: lathe.plugin.v1.ConfigError
+	(*ValidateConfigResponse)(nil), // 19: lathe.plugin.v1.ValidateConfigResponse
+	(*Transition)(nil),             // 20: lathe.plugin.v1.Transition
+	(*ScoreResponse)(nil),          // 21: lathe.plugin.v1.ScoreResponse
+	(*ScoreBatchRequest)(nil),      // 22: lathe.plugin.v1.ScoreBatchRequest
+	(*ScoreBatchResponse)(nil),     // 23: lathe.plugin.v1.ScoreBatchResponse
+	(*Sampling)(nil),               // 24: lathe.plugin.v1.Sampling
+	(*GenerateRequest)(nil),        // 25: lathe.plugin.v1.GenerateRequest
+	(*Message)(nil),                // 26: lathe.plugin.v1.Message
+	(*Conversation)(nil),           // 27: lathe.plugin.v1.Conversation
+	(*Completion)(nil),             // 28: lathe.plugin.v1.Completion
+	(*GenerateResponse)(nil),       // 29: lathe.plugin.v1.GenerateResponse
+	(*ModelInfo)(nil),              // 30: lathe.plugin.v1.ModelInfo
+	(*FitTokenizerRequest)(nil),    // 31: lathe.plugin.v1.FitTokenizerRequest
+	(*SupervisedTurn)(nil),         // 32: lathe.plugin.v1.SupervisedTurn
+	(*SupervisedExample)(nil),      // 33: lathe.plugin.v1.SupervisedExample
+	(*SupervisedBatch)(nil),        // 34: lathe.plugin.v1.SupervisedBatch
+	(*PolicyExample)(nil),          // 35: lathe.plugin.v1.PolicyExample
+	(*PolicyBatch)(nil),            // 36: lathe.plugin.v1.PolicyBatch
+	(*TrainStats)(nil),             // 37: lathe.plugin.v1.TrainStats
+	(*LogprobsRequest)(nil),        // 38: lathe.plugin.v1.LogprobsRequest
+	(*LogprobList)(nil),            // 39: lathe.plugin.v1.LogprobList
+	(*LogprobsResponse)(nil),       // 40: lathe.plugin.v1.LogprobsResponse
+	(*CheckpointRequest)(nil),      // 41: lathe.plugin.v1.CheckpointRequest
+	nil,                            // 42: lathe.plugin.v1.ScoreResponse.ComponentsEntry
+	nil,                            // 43: lathe.plugin.v1.TrainStats.MetricsEntry
 }
 var file_lathe_proto_depIdxs = []int32{
 	1,  // 0: lathe.plugin.v1.SchemaResponse.attributes:type_name -> lathe.plugin.v1.Attribute
@@ -2645,74 +2753,81 @@ var file_lathe_proto_depIdxs = []int32{
 	11, // 6: lathe.plugin.v1.StepBatchResponse.responses:type_name -> lathe.plugin.v1.StepResponse
 	5,  // 7: lathe.plugin.v1.DemonstrateRequest.task:type_name -> lathe.plugin.v1.Task
 	16, // 8: lathe.plugin.v1.DemonstrateResponse.demonstrations:type_name -> lathe.plugin.v1.Demonstration
-	6,  // 9: lathe.plugin.v1.Transition.before:type_name -> lathe.plugin.v1.StepInfo
-	6,  // 10: lathe.plugin.v1.Transition.after:type_name -> lathe.plugin.v1.StepInfo
-	40, // 11: lathe.plugin.v1.ScoreResponse.components:type_name -> lathe.plugin.v1.ScoreResponse.ComponentsEntry
-	18, // 12: lathe.plugin.v1.ScoreBatchRequest.transitions:type_name -> lathe.plugin.v1.Transition
-	19, // 13: lathe.plugin.v1.ScoreBatchResponse.scores:type_name -> lathe.plugin.v1.ScoreResponse
-	22, // 14: lathe.plugin.v1.GenerateRequest.sampling:type_name -> lathe.plugin.v1.Sampling
-	25, // 15: lathe.plugin.v1.GenerateRequest.messages:type_name -> lathe.plugin.v1.Conversation
-	24, // 16: lathe.plugin.v1.Conversation.messages:type_name -> lathe.plugin.v1.Message
-	26, // 17: lathe.plugin.v1.GenerateResponse.completions:type_name -> lathe.plugin.v1.Completion
-	30, // 18: lathe.plugin.v1.SupervisedExample.turns:type_name -> lathe.plugin.v1.SupervisedTurn
-	31, // 19: lathe.plugin.v1.SupervisedBatch.examples:type_name -> lathe.plugin.v1.SupervisedExample
-	33, // 20: lathe.plugin.v1.PolicyBatch.examples:type_name -> lathe.plugin.v1.PolicyExample
-	41, // 21: lathe.plugin.v1.TrainStats.metrics:type_name -> lathe.plugin.v1.TrainStats.MetricsEntry
-	33, // 22: lathe.plugin.v1.LogprobsRequest.examples:type_name -> lathe.plugin.v1.PolicyExample
-	37, // 23: lathe.plugin.v1.LogprobsResponse.logprobs:type_name -> lathe.plugin.v1.LogprobList
-	0,  // 24: lathe.plugin.v1.Tool.Schema:input_type -> lathe.plugin.v1.Empty
-	3,  // 25: lathe.plugin.v1.Tool.Configure:input_type -> lathe.plugin.v1.ConfigureRequest
-	0,  // 26: lathe.plugin.v1.Tool.Capabilities:input_type -> lathe.plugin.v1.Empty
-	8,  // 27: lathe.plugin.v1.Tool.Reset:input_type -> lathe.plugin.v1.ResetRequest
-	10, // 28: lathe.plugin.v1.Tool.Step:input_type -> lathe.plugin.v1.StepRequest
-	12, // 29: lathe.plugin.v1.Tool.Close:input_type -> lathe.plugin.v1.CloseRequest
-	13, // 30: lathe.plugin.v1.Tool.StepBatch:input_type -> lathe.plugin.v1.StepBatchRequest
-	15, // 31: lathe.plugin.v1.Tool.Demonstrate:input_type -> lathe.plugin.v1.DemonstrateRequest
-	0,  // 32: lathe.plugin.v1.Reward.Schema:input_type -> lathe.plugin.v1.Empty
-	3,  // 33: lathe.plugin.v1.Reward.Configure:input_type -> lathe.plugin.v1.ConfigureRequest
-	0,  // 34: lathe.plugin.v1.Reward.Capabilities:input_type -> lathe.plugin.v1.Empty
-	18, // 35: lathe.plugin.v1.Reward.Score:input_type -> lathe.plugin.v1.Transition
-	20, // 36: lathe.plugin.v1.Reward.ScoreBatch:input_type -> lathe.plugin.v1.ScoreBatchRequest
-	0,  // 37: lathe.plugin.v1.Model.Schema:input_type -> lathe.plugin.v1.Empty
-	3,  // 38: lathe.plugin.v1.Model.Configure:input_type -> lathe.plugin.v1.ConfigureRequest
-	0,  // 39: lathe.plugin.v1.Model.Capabilities:input_type -> lathe.plugin.v1.Empty
-	23, // 40: lathe.plugin.v1.Model.Generate:input_type -> lathe.plugin.v1.GenerateRequest
-	0,  // 41: lathe.plugin.v1.Model.Info:input_type -> lathe.plugin.v1.Empty
-	29, // 42: lathe.plugin.v1.Model.FitTokenizer:input_type -> lathe.plugin.v1.FitTokenizerRequest
-	32, // 43: lathe.plugin.v1.Model.TrainSupervised:input_type -> lathe.plugin.v1.SupervisedBatch
-	34, // 44: lathe.plugin.v1.Model.TrainPolicy:input_type -> lathe.plugin.v1.PolicyBatch
-	36, // 45: lathe.plugin.v1.Model.Logprobs:input_type -> lathe.plugin.v1.LogprobsRequest
-	39, // 46: lathe.plugin.v1.Model.Save:input_type -> lathe.plugin.v1.CheckpointRequest
-	39, // 47: lathe.plugin.v1.Model.Load:input_type -> lathe.plugin.v1.CheckpointRequest
-	2,  // 48: lathe.plugin.v1.Tool.Schema:output_type -> lathe.plugin.v1.SchemaResponse
-	0,  // 49: lathe.plugin.v1.Tool.Configure:output_type -> lathe.plugin.v1.Empty
-	4,  // 50: lathe.plugin.v1.Tool.Capabilities:output_type -> lathe.plugin.v1.CapabilitiesResponse
-	9,  // 51: lathe.plugin.v1.Tool.Reset:output_type -> lathe.plugin.v1.ResetResponse
-	11, // 52: lathe.plugin.v1.Tool.Step:output_type -> lathe.plugin.v1.StepResponse
-	0,  // 53: lathe.plugin.v1.Tool.Close:output_type -> lathe.plugin.v1.Empty
-	14, // 54: lathe.plugin.v1.Tool.StepBatch:output_type -> lathe.plugin.v1.StepBatchResponse
-	17, // 55: lathe.plugin.v1.Tool.Demonstrate:output_type -> lathe.plugin.v1.DemonstrateResponse
-	2,  // 56: lathe.plugin.v1.Reward.Schema:output_type -> lathe.plugin.v1.SchemaResponse
-	0,  // 57: lathe.plugin.v1.Reward.Configure:output_type -> lathe.plugin.v1.Empty
-	4,  // 58: lathe.plugin.v1.Reward.Capabilities:output_type -> lathe.plugin.v1.CapabilitiesResponse
-	19, // 59: lathe.plugin.v1.Reward.Score:output_type -> lathe.plugin.v1.ScoreResponse
-	21, // 60: lathe.plugin.v1.Reward.ScoreBatch:output_type -> lathe.plugin.v1.ScoreBatchResponse
-	2,  // 61: lathe.plugin.v1.Model.Schema:output_type -> lathe.plugin.v1.SchemaResponse
-	0,  // 62: lathe.plugin.v1.Model.Configure:output_type -> lathe.plugin.v1.Empty
-	4,  // 63: lathe.plugin.v1.Model.Capabilities:output_type -> lathe.plugin.v1.CapabilitiesResponse
-	27, // 64: lathe.plugin.v1.Model.Generate:output_type -> lathe.plugin.v1.GenerateResponse
-	28, // 65: lathe.plugin.v1.Model.Info:output_type -> lathe.plugin.v1.ModelInfo
-	0,  // 66: lathe.plugin.v1.Model.FitTokenizer:output_type -> lathe.plugin.v1.Empty
-	35, // 67: lathe.plugin.v1.Model.TrainSupervised:output_type -> lathe.plugin.v1.TrainStats
-	35, // 68: lathe.plugin.v1.Model.TrainPolicy:output_type -> lathe.plugin.v1.TrainStats
-	38, // 69: lathe.plugin.v1.Model.Logprobs:output_type -> lathe.plugin.v1.LogprobsResponse
-	0,  // 70: lathe.plugin.v1.Model.Save:output_type -> lathe.plugin.v1.Empty
-	0,  // 71: lathe.plugin.v1.Model.Load:output_type -> lathe.plugin.v1.Empty
-	48, // [48:72] is the sub-list for method output_type
-	24, // [24:48] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	18, // 9: lathe.plugin.v1.ValidateConfigResponse.errors:type_name -> lathe.plugin.v1.ConfigError
+	6,  // 10: lathe.plugin.v1.Transition.before:type_name -> lathe.plugin.v1.StepInfo
+	6,  // 11: lathe.plugin.v1.Transition.after:type_name -> lathe.plugin.v1.StepInfo
+	42, // 12: lathe.plugin.v1.ScoreResponse.components:type_name -> lathe.plugin.v1.ScoreResponse.ComponentsEntry
+	20, // 13: lathe.plugin.v1.ScoreBatchRequest.transitions:type_name -> lathe.plugin.v1.Transition
+	21, // 14: lathe.plugin.v1.ScoreBatchResponse.scores:type_name -> lathe.plugin.v1.ScoreResponse
+	24, // 15: lathe.plugin.v1.GenerateRequest.sampling:type_name -> lathe.plugin.v1.Sampling
+	27, // 16: lathe.plugin.v1.GenerateRequest.messages:type_name -> lathe.plugin.v1.Conversation
+	26, // 17: lathe.plugin.v1.Conversation.messages:type_name -> lathe.plugin.v1.Message
+	28, // 18: lathe.plugin.v1.GenerateResponse.completions:type_name -> lathe.plugin.v1.Completion
+	32, // 19: lathe.plugin.v1.SupervisedExample.turns:type_name -> lathe.plugin.v1.SupervisedTurn
+	33, // 20: lathe.plugin.v1.SupervisedBatch.examples:type_name -> lathe.plugin.v1.SupervisedExample
+	35, // 21: lathe.plugin.v1.PolicyBatch.examples:type_name -> lathe.plugin.v1.PolicyExample
+	43, // 22: lathe.plugin.v1.TrainStats.metrics:type_name -> lathe.plugin.v1.TrainStats.MetricsEntry
+	35, // 23: lathe.plugin.v1.LogprobsRequest.examples:type_name -> lathe.plugin.v1.PolicyExample
+	39, // 24: lathe.plugin.v1.LogprobsResponse.logprobs:type_name -> lathe.plugin.v1.LogprobList
+	0,  // 25: lathe.plugin.v1.Tool.Schema:input_type -> lathe.plugin.v1.Empty
+	3,  // 26: lathe.plugin.v1.Tool.Configure:input_type -> lathe.plugin.v1.ConfigureRequest
+	0,  // 27: lathe.plugin.v1.Tool.Capabilities:input_type -> lathe.plugin.v1.Empty
+	3,  // 28: lathe.plugin.v1.Tool.ValidateConfig:input_type -> lathe.plugin.v1.ConfigureRequest
+	8,  // 29: lathe.plugin.v1.Tool.Reset:input_type -> lathe.plugin.v1.ResetRequest
+	10, // 30: lathe.plugin.v1.Tool.Step:input_type -> lathe.plugin.v1.StepRequest
+	12, // 31: lathe.plugin.v1.Tool.Close:input_type -> lathe.plugin.v1.CloseRequest
+	13, // 32: lathe.plugin.v1.Tool.StepBatch:input_type -> lathe.plugin.v1.StepBatchRequest
+	15, // 33: lathe.plugin.v1.Tool.Demonstrate:input_type -> lathe.plugin.v1.DemonstrateRequest
+	0,  // 34: lathe.plugin.v1.Reward.Schema:input_type -> lathe.plugin.v1.Empty
+	3,  // 35: lathe.plugin.v1.Reward.Configure:input_type -> lathe.plugin.v1.ConfigureRequest
+	0,  // 36: lathe.plugin.v1.Reward.Capabilities:input_type -> lathe.plugin.v1.Empty
+	3,  // 37: lathe.plugin.v1.Reward.ValidateConfig:input_type -> lathe.plugin.v1.ConfigureRequest
+	20, // 38: lathe.plugin.v1.Reward.Score:input_type -> lathe.plugin.v1.Transition
+	22, // 39: lathe.plugin.v1.Reward.ScoreBatch:input_type -> lathe.plugin.v1.ScoreBatchRequest
+	0,  // 40: lathe.plugin.v1.Model.Schema:input_type -> lathe.plugin.v1.Empty
+	3,  // 41: lathe.plugin.v1.Model.Configure:input_type -> lathe.plugin.v1.ConfigureRequest
+	0,  // 42: lathe.plugin.v1.Model.Capabilities:input_type -> lathe.plugin.v1.Empty
+	3,  // 43: lathe.plugin.v1.Model.ValidateConfig:input_type -> lathe.plugin.v1.ConfigureRequest
+	25, // 44: lathe.plugin.v1.Model.Generate:input_type -> lathe.plugin.v1.GenerateRequest
+	0,  // 45: lathe.plugin.v1.Model.Info:input_type -> lathe.plugin.v1.Empty
+	31, // 46: lathe.plugin.v1.Model.FitTokenizer:input_type -> lathe.plugin.v1.FitTokenizerRequest
+	34, // 47: lathe.plugin.v1.Model.TrainSupervised:input_type -> lathe.plugin.v1.SupervisedBatch
+	36, // 48: lathe.plugin.v1.Model.TrainPolicy:input_type -> lathe.plugin.v1.PolicyBatch
+	38, // 49: lathe.plugin.v1.Model.Logprobs:input_type -> lathe.plugin.v1.LogprobsRequest
+	41, // 50: lathe.plugin.v1.Model.Save:input_type -> lathe.plugin.v1.CheckpointRequest
+	41, // 51: lathe.plugin.v1.Model.Load:input_type -> lathe.plugin.v1.CheckpointRequest
+	2,  // 52: lathe.plugin.v1.Tool.Schema:output_type -> lathe.plugin.v1.SchemaResponse
+	0,  // 53: lathe.plugin.v1.Tool.Configure:output_type -> lathe.plugin.v1.Empty
+	4,  // 54: lathe.plugin.v1.Tool.Capabilities:output_type -> lathe.plugin.v1.CapabilitiesResponse
+	19, // 55: lathe.plugin.v1.Tool.ValidateConfig:output_type -> lathe.plugin.v1.ValidateConfigResponse
+	9,  // 56: lathe.plugin.v1.Tool.Reset:output_type -> lathe.plugin.v1.ResetResponse
+	11, // 57: lathe.plugin.v1.Tool.Step:output_type -> lathe.plugin.v1.StepResponse
+	0,  // 58: lathe.plugin.v1.Tool.Close:output_type -> lathe.plugin.v1.Empty
+	14, // 59: lathe.plugin.v1.Tool.StepBatch:output_type -> lathe.plugin.v1.StepBatchResponse
+	17, // 60: lathe.plugin.v1.Tool.Demonstrate:output_type -> lathe.plugin.v1.DemonstrateResponse
+	2,  // 61: lathe.plugin.v1.Reward.Schema:output_type -> lathe.plugin.v1.SchemaResponse
+	0,  // 62: lathe.plugin.v1.Reward.Configure:output_type -> lathe.plugin.v1.Empty
+	4,  // 63: lathe.plugin.v1.Reward.Capabilities:output_type -> lathe.plugin.v1.CapabilitiesResponse
+	19, // 64: lathe.plugin.v1.Reward.ValidateConfig:output_type -> lathe.plugin.v1.ValidateConfigResponse
+	21, // 65: lathe.plugin.v1.Reward.Score:output_type -> lathe.plugin.v1.ScoreResponse
+	23, // 66: lathe.plugin.v1.Reward.ScoreBatch:output_type -> lathe.plugin.v1.ScoreBatchResponse
+	2,  // 67: lathe.plugin.v1.Model.Schema:output_type -> lathe.plugin.v1.SchemaResponse
+	0,  // 68: lathe.plugin.v1.Model.Configure:output_type -> lathe.plugin.v1.Empty
+	4,  // 69: lathe.plugin.v1.Model.Capabilities:output_type -> lathe.plugin.v1.CapabilitiesResponse
+	19, // 70: lathe.plugin.v1.Model.ValidateConfig:output_type -> lathe.plugin.v1.ValidateConfigResponse
+	29, // 71: lathe.plugin.v1.Model.Generate:output_type -> lathe.plugin.v1.GenerateResponse
+	30, // 72: lathe.plugin.v1.Model.Info:output_type -> lathe.plugin.v1.ModelInfo
+	0,  // 73: lathe.plugin.v1.Model.FitTokenizer:output_type -> lathe.plugin.v1.Empty
+	37, // 74: lathe.plugin.v1.Model.TrainSupervised:output_type -> lathe.plugin.v1.TrainStats
+	37, // 75: lathe.plugin.v1.Model.TrainPolicy:output_type -> lathe.plugin.v1.TrainStats
+	40, // 76: lathe.plugin.v1.Model.Logprobs:output_type -> lathe.plugin.v1.LogprobsResponse
+	0,  // 77: lathe.plugin.v1.Model.Save:output_type -> lathe.plugin.v1.Empty
+	0,  // 78: lathe.plugin.v1.Model.Load:output_type -> lathe.plugin.v1.Empty
+	52, // [52:79] is the sub-list for method output_type
+	25, // [25:52] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_lathe_proto_init() }
@@ -2726,7 +2841,7 @@ func file_lathe_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lathe_proto_rawDesc), len(file_lathe_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   42,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -24,14 +24,15 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Tool_Schema_FullMethodName       = "/lathe.plugin.v1.Tool/Schema"
-	Tool_Configure_FullMethodName    = "/lathe.plugin.v1.Tool/Configure"
-	Tool_Capabilities_FullMethodName = "/lathe.plugin.v1.Tool/Capabilities"
-	Tool_Reset_FullMethodName        = "/lathe.plugin.v1.Tool/Reset"
-	Tool_Step_FullMethodName         = "/lathe.plugin.v1.Tool/Step"
-	Tool_Close_FullMethodName        = "/lathe.plugin.v1.Tool/Close"
-	Tool_StepBatch_FullMethodName    = "/lathe.plugin.v1.Tool/StepBatch"
-	Tool_Demonstrate_FullMethodName  = "/lathe.plugin.v1.Tool/Demonstrate"
+	Tool_Schema_FullMethodName         = "/lathe.plugin.v1.Tool/Schema"
+	Tool_Configure_FullMethodName      = "/lathe.plugin.v1.Tool/Configure"
+	Tool_Capabilities_FullMethodName   = "/lathe.plugin.v1.Tool/Capabilities"
+	Tool_ValidateConfig_FullMethodName = "/lathe.plugin.v1.Tool/ValidateConfig"
+	Tool_Reset_FullMethodName          = "/lathe.plugin.v1.Tool/Reset"
+	Tool_Step_FullMethodName           = "/lathe.plugin.v1.Tool/Step"
+	Tool_Close_FullMethodName          = "/lathe.plugin.v1.Tool/Close"
+	Tool_StepBatch_FullMethodName      = "/lathe.plugin.v1.Tool/StepBatch"
+	Tool_Demonstrate_FullMethodName    = "/lathe.plugin.v1.Tool/Demonstrate"
 )
 
 // ToolClient is the client API for Tool service.
@@ -41,6 +42,8 @@ type ToolClient interface {
 	Schema(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*SchemaResponse, error)
 	Configure(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*Empty, error)
 	Capabilities(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*CapabilitiesResponse, error)
+	// ConfigValidator
+	ValidateConfig(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*ValidateConfigResponse, error)
 	Reset(ctx context.Context, in *ResetRequest, opts ...grpc.CallOption) (*ResetResponse, error)
 	Step(ctx context.Context, in *StepRequest, opts ...grpc.CallOption) (*StepResponse, error)
 	Close(ctx context.Context, in *CloseRequest, opts ...grpc.CallOption) (*Empty, error)
@@ -82,6 +85,16 @@ func (c *toolClient) Capabilities(ctx context.Context, in *Empty, opts ...grpc.C
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CapabilitiesResponse)
 	err := c.cc.Invoke(ctx, Tool_Capabilities_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *toolClient) ValidateConfig(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*ValidateConfigResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ValidateConfigResponse)
+	err := c.cc.Invoke(ctx, Tool_ValidateConfig_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -145,6 +158,8 @@ type ToolServer interface {
 	Schema(context.Context, *Empty) (*SchemaResponse, error)
 	Configure(context.Context, *ConfigureRequest) (*Empty, error)
 	Capabilities(context.Context, *Empty) (*CapabilitiesResponse, error)
+	// ConfigValidator
+	ValidateConfig(context.Context, *ConfigureRequest) (*ValidateConfigResponse, error)
 	Reset(context.Context, *ResetRequest) (*ResetResponse, error)
 	Step(context.Context, *StepRequest) (*StepResponse, error)
 	Close(context.Context, *CloseRequest) (*Empty, error)
@@ -170,6 +185,9 @@ func (UnimplementedToolServer) Configure(context.Context, *ConfigureRequest) (*E
 }
 func (UnimplementedToolServer) Capabilities(context.Context, *Empty) (*CapabilitiesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Capabilities not implemented")
+}
+func (UnimplementedToolServer) ValidateConfig(context.Context, *ConfigureRequest) (*ValidateConfigResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ValidateConfig not implemented")
 }
 func (UnimplementedToolServer) Reset(context.Context, *ResetRequest) (*ResetResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Reset not implemented")
@@ -257,6 +275,24 @@ func _Tool_Capabilities_Handler(srv interface{}, ctx context.Context, dec func(i
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ToolServer).Capabilities(ctx, req.(*Empty))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Tool_ValidateConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ConfigureRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ToolServer).ValidateConfig(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Tool_ValidateConfig_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ToolServer).ValidateConfig(ctx, req.(*ConfigureRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -371,6 +407,10 @@ var Tool_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Tool_Capabilities_Handler,
 		},
 		{
+			MethodName: "ValidateConfig",
+			Handler:    _Tool_ValidateConfig_Handler,
+		},
+		{
 			MethodName: "Reset",
 			Handler:    _Tool_Reset_Handler,
 		},
@@ -396,11 +436,12 @@ var Tool_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	Reward_Schema_FullMethodName       = "/lathe.plugin.v1.Reward/Schema"
-	Reward_Configure_FullMethodName    = "/lathe.plugin.v1.Reward/Configure"
-	Reward_Capabilities_FullMethodName = "/lathe.plugin.v1.Reward/Capabilities"
-	Reward_Score_FullMethodName        = "/lathe.plugin.v1.Reward/Score"
-	Reward_ScoreBatch_FullMethodName   = "/lathe.plugin.v1.Reward/ScoreBatch"
+	Reward_Schema_FullMethodName         = "/lathe.plugin.v1.Reward/Schema"
+	Reward_Configure_FullMethodName      = "/lathe.plugin.v1.Reward/Configure"
+	Reward_Capabilities_FullMethodName   = "/lathe.plugin.v1.Reward/Capabilities"
+	Reward_ValidateConfig_FullMethodName = "/lathe.plugin.v1.Reward/ValidateConfig"
+	Reward_Score_FullMethodName          = "/lathe.plugin.v1.Reward/Score"
+	Reward_ScoreBatch_FullMethodName     = "/lathe.plugin.v1.Reward/ScoreBatch"
 )
 
 // RewardClient is the client API for Reward service.
@@ -410,6 +451,8 @@ type RewardClient interface {
 	Schema(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*SchemaResponse, error)
 	Configure(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*Empty, error)
 	Capabilities(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*CapabilitiesResponse, error)
+	// ConfigValidator
+	ValidateConfig(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*ValidateConfigResponse, error)
 	Score(ctx context.Context, in *Transition, opts ...grpc.CallOption) (*ScoreResponse, error)
 	// RewardWithBatch
 	ScoreBatch(ctx context.Context, in *ScoreBatchRequest, opts ...grpc.CallOption) (*ScoreBatchResponse, error)
@@ -453,6 +496,16 @@ func (c *rewardClient) Capabilities(ctx context.Context, in *Empty, opts ...grpc
 	return out, nil
 }
 
+func (c *rewardClient) ValidateConfig(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*ValidateConfigResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ValidateConfigResponse)
+	err := c.cc.Invoke(ctx, Reward_ValidateConfig_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *rewardClient) Score(ctx context.Context, in *Transition, opts ...grpc.CallOption) (*ScoreResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ScoreResponse)
@@ -480,6 +533,8 @@ type RewardServer interface {
 	Schema(context.Context, *Empty) (*SchemaResponse, error)
 	Configure(context.Context, *ConfigureRequest) (*Empty, error)
 	Capabilities(context.Context, *Empty) (*CapabilitiesResponse, error)
+	// ConfigValidator
+	ValidateConfig(context.Context, *ConfigureRequest) (*ValidateConfigResponse, error)
 	Score(context.Context, *Transition) (*ScoreResponse, error)
 	// RewardWithBatch
 	ScoreBatch(context.Context, *ScoreBatchRequest) (*ScoreBatchResponse, error)
@@ -501,6 +556,9 @@ func (UnimplementedRewardServer) Configure(context.Context, *ConfigureRequest) (
 }
 func (UnimplementedRewardServer) Capabilities(context.Context, *Empty) (*CapabilitiesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Capabilities not implemented")
+}
+func (UnimplementedRewardServer) ValidateConfig(context.Context, *ConfigureRequest) (*ValidateConfigResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ValidateConfig not implemented")
 }
 func (UnimplementedRewardServer) Score(context.Context, *Transition) (*ScoreResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Score not implemented")
@@ -583,6 +641,24 @@ func _Reward_Capabilities_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Reward_ValidateConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ConfigureRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RewardServer).ValidateConfig(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Reward_ValidateConfig_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RewardServer).ValidateConfig(ctx, req.(*ConfigureRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Reward_Score_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(Transition)
 	if err := dec(in); err != nil {
@@ -639,6 +715,10 @@ var Reward_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Reward_Capabilities_Handler,
 		},
 		{
+			MethodName: "ValidateConfig",
+			Handler:    _Reward_ValidateConfig_Handler,
+		},
+		{
 			MethodName: "Score",
 			Handler:    _Reward_Score_Handler,
 		},
@@ -655,6 +735,7 @@ const (
 	Model_Schema_FullMethodName          = "/lathe.plugin.v1.Model/Schema"
 	Model_Configure_FullMethodName       = "/lathe.plugin.v1.Model/Configure"
 	Model_Capabilities_FullMethodName    = "/lathe.plugin.v1.Model/Capabilities"
+	Model_ValidateConfig_FullMethodName  = "/lathe.plugin.v1.Model/ValidateConfig"
 	Model_Generate_FullMethodName        = "/lathe.plugin.v1.Model/Generate"
 	Model_Info_FullMethodName            = "/lathe.plugin.v1.Model/Info"
 	Model_FitTokenizer_FullMethodName    = "/lathe.plugin.v1.Model/FitTokenizer"
@@ -672,6 +753,8 @@ type ModelClient interface {
 	Schema(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*SchemaResponse, error)
 	Configure(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*Empty, error)
 	Capabilities(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*CapabilitiesResponse, error)
+	// ConfigValidator
+	ValidateConfig(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*ValidateConfigResponse, error)
 	Generate(ctx context.Context, in *GenerateRequest, opts ...grpc.CallOption) (*GenerateResponse, error)
 	Info(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*ModelInfo, error)
 	// ModelWithTraining
@@ -716,6 +799,16 @@ func (c *modelClient) Capabilities(ctx context.Context, in *Empty, opts ...grpc.
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CapabilitiesResponse)
 	err := c.cc.Invoke(ctx, Model_Capabilities_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *modelClient) ValidateConfig(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*ValidateConfigResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ValidateConfigResponse)
+	err := c.cc.Invoke(ctx, Model_ValidateConfig_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -809,6 +902,8 @@ type ModelServer interface {
 	Schema(context.Context, *Empty) (*SchemaResponse, error)
 	Configure(context.Context, *ConfigureRequest) (*Empty, error)
 	Capabilities(context.Context, *Empty) (*CapabilitiesResponse, error)
+	// ConfigValidator
+	ValidateConfig(context.Context, *ConfigureRequest) (*ValidateConfigResponse, error)
 	Generate(context.Context, *GenerateRequest) (*GenerateResponse, error)
 	Info(context.Context, *Empty) (*ModelInfo, error)
 	// ModelWithTraining
@@ -837,6 +932,9 @@ func (UnimplementedModelServer) Configure(context.Context, *ConfigureRequest) (*
 }
 func (UnimplementedModelServer) Capabilities(context.Context, *Empty) (*CapabilitiesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Capabilities not implemented")
+}
+func (UnimplementedModelServer) ValidateConfig(context.Context, *ConfigureRequest) (*ValidateConfigResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ValidateConfig not implemented")
 }
 func (UnimplementedModelServer) Generate(context.Context, *GenerateRequest) (*GenerateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Generate not implemented")
@@ -933,6 +1031,24 @@ func _Model_Capabilities_Handler(srv interface{}, ctx context.Context, dec func(
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ModelServer).Capabilities(ctx, req.(*Empty))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Model_ValidateConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ConfigureRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelServer).ValidateConfig(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Model_ValidateConfig_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelServer).ValidateConfig(ctx, req.(*ConfigureRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1099,6 +1215,10 @@ var Model_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Capabilities",
 			Handler:    _Model_Capabilities_Handler,
+		},
+		{
+			MethodName: "ValidateConfig",
+			Handler:    _Model_ValidateConfig_Handler,
 		},
 		{
 			MethodName: "Generate",

@@ -102,6 +102,18 @@ func configureCall(ctx context.Context, b *base, cfg sdk.Config, call func(conte
 	return b.err(ctx, "Configure", err)
 }
 
+func validateConfigCall(ctx context.Context, b *base, cfg sdk.Config, call func(context.Context, *pb.ConfigureRequest, ...grpc.CallOption) (*pb.ValidateConfigResponse, error)) ([]sdk.ConfigError, error) {
+	r, err := call(ctx, &pb.ConfigureRequest{ConfigJson: cfg})
+	if err != nil {
+		return nil, b.err(ctx, "ValidateConfig", err)
+	}
+	var out []sdk.ConfigError
+	for _, e := range r.GetErrors() {
+		out = append(out, sdk.ConfigError{Attribute: e.GetAttribute(), Message: e.GetMessage()})
+	}
+	return out, nil
+}
+
 // ToolClient is the host's view of a tool plugin. It implements sdk.Tool and
 // every optional tool interface; a method whose interface the plugin lacks
 // returns a *NotImplementedError (ask Capabilities first).
@@ -122,6 +134,11 @@ var (
 )
 
 // Capabilities lists the optional interfaces the plugin implements.
+// ValidateConfig implements sdk.ConfigValidator.
+func (t *ToolClient) ValidateConfig(ctx context.Context, cfg sdk.Config) ([]sdk.ConfigError, error) {
+	return validateConfigCall(ctx, &t.base, cfg, t.c.ValidateConfig)
+}
+
 func (t *ToolClient) Capabilities(ctx context.Context) ([]string, error) {
 	return capabilities(ctx, &t.base, t.c.Capabilities)
 }
@@ -211,6 +228,11 @@ var (
 )
 
 // Capabilities lists the optional interfaces the plugin implements.
+// ValidateConfig implements sdk.ConfigValidator.
+func (r *RewardClient) ValidateConfig(ctx context.Context, cfg sdk.Config) ([]sdk.ConfigError, error) {
+	return validateConfigCall(ctx, &r.base, cfg, r.c.ValidateConfig)
+}
+
 func (r *RewardClient) Capabilities(ctx context.Context) ([]string, error) {
 	return capabilities(ctx, &r.base, r.c.Capabilities)
 }
@@ -273,6 +295,11 @@ var (
 )
 
 // Capabilities lists the optional interfaces the plugin implements.
+// ValidateConfig implements sdk.ConfigValidator.
+func (m *ModelClient) ValidateConfig(ctx context.Context, cfg sdk.Config) ([]sdk.ConfigError, error) {
+	return validateConfigCall(ctx, &m.base, cfg, m.c.ValidateConfig)
+}
+
 func (m *ModelClient) Capabilities(ctx context.Context) ([]string, error) {
 	return capabilities(ctx, &m.base, m.c.Capabilities)
 }

@@ -30,6 +30,7 @@ const (
 	CapRewardWithBatch      = "RewardWithBatch"
 	CapModelWithTraining    = "ModelWithTraining"
 	CapModelWithCheckpoints = "ModelWithCheckpoints"
+	CapConfigValidator      = "ConfigValidator"
 )
 
 // Capabilities lists the optional interfaces impl implements.
@@ -50,6 +51,8 @@ func Capabilities(impl any) []string {
 	add(ok, CapModelWithTraining)
 	_, ok = impl.(sdk.ModelWithCheckpoints)
 	add(ok, CapModelWithCheckpoints)
+	_, ok = impl.(sdk.ConfigValidator)
+	add(ok, CapConfigValidator)
 	return out
 }
 

@@ -42,6 +42,23 @@ func configure(ctx context.Context, p sdk.Plugin, req *pb.ConfigureRequest) (*pb
 	return &pb.Empty{}, nil
 }
 
+// validateConfig answers ValidateConfig for a plugin of any kind.
+func validateConfig(ctx context.Context, impl any, req *pb.ConfigureRequest) (*pb.ValidateConfigResponse, error) {
+	v, ok := impl.(sdk.ConfigValidator)
+	if !ok {
+		return nil, unimplemented(impl, "ConfigValidator")
+	}
+	errs, err := v.ValidateConfig(ctx, sdk.Config(req.GetConfigJson()))
+	if err != nil {
+		return nil, pluginErr(err)
+	}
+	out := &pb.ValidateConfigResponse{}
+	for _, e := range errs {
+		out.Errors = append(out.Errors, &pb.ConfigError{Attribute: e.Attribute, Message: e.Message})
+	}
+	return out, nil
+}
+
 type toolServer struct {
 	pb.UnimplementedToolServer
 	impl sdk.Tool
@@ -53,6 +70,10 @@ func (s *toolServer) Schema(ctx context.Context, _ *pb.Empty) (*pb.SchemaRespons
 
 func (s *toolServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.Empty, error) {
 	return configure(ctx, s.impl, req)
+}
+
+func (s *toolServer) ValidateConfig(ctx context.Context, req *pb.ConfigureRequest) (*pb.ValidateConfigResponse, error) {
+	return validateConfig(ctx, s.impl, req)
 }
 
 func (s *toolServer) Capabilities(context.Context, *pb.Empty) (*pb.CapabilitiesResponse, error) {
@@ -136,6 +157,10 @@ func (s *rewardServer) Configure(ctx context.Context, req *pb.ConfigureRequest) 
 	return configure(ctx, s.impl, req)
 }
 
+func (s *rewardServer) ValidateConfig(ctx context.Context, req *pb.ConfigureRequest) (*pb.ValidateConfigResponse, error) {
+	return validateConfig(ctx, s.impl, req)
+}
+
 func (s *rewardServer) Capabilities(context.Context, *pb.Empty) (*pb.CapabilitiesResponse, error) {
 	return &pb.CapabilitiesResponse{Names: Capabilities(s.impl)}, nil
 }
@@ -182,6 +207,10 @@ func (s *modelServer) Schema(ctx context.Context, _ *pb.Empty) (*pb.SchemaRespon
 
 func (s *modelServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.Empty, error) {
 	return configure(ctx, s.impl, req)
+}
+
+func (s *modelServer) ValidateConfig(ctx context.Context, req *pb.ConfigureRequest) (*pb.ValidateConfigResponse, error) {
+	return validateConfig(ctx, s.impl, req)
 }
 
 func (s *modelServer) Capabilities(context.Context, *pb.Empty) (*pb.CapabilitiesResponse, error) {
