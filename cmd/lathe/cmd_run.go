@@ -27,6 +27,7 @@ func init() {
 const runUsage = `Usage:
   lathe run FILE [-var NAME=VALUE]... [--out DIR] [--format F]
   lathe run [FILE] --resume RUN_DIR
+  lathe run FILE --nats URL | --local
 
 Checks FILE as lathe validate does, creates the run directory
 runs/<experiment>/<UTC time>/ (or --out DIR), runs the stages and evals in
@@ -34,6 +35,12 @@ dependency order and ends with the result tables, also when a stage failed
 (for what finished). Ctrl-C stops the current stage and keeps the run
 directory; --resume continues it, skipping finished stages (without FILE,
 the run's own experiment.hcl and -var options are used).
+
+With a cluster block in FILE, or --nats URL, eval episodes and GRPO
+rollouts are played by ` + "`lathe worker`" + ` processes that take them from the NATS
+JetStream server, in shards of shard_tasks tasks with seeds of their own;
+training stays here. --local plays the same shards here, with the same
+results.
 
 Flags:
 `
@@ -51,6 +58,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	resume := fs.String("resume", "", "continue the run in `RUN_DIR`")
 	root := fs.String("runs", "runs", "`DIR` under which run directories are made")
 	format := fs.String("format", "table", "result table format: "+strings.Join(results.Formats, ", "))
+	nats := fs.String("nats", "", "play eval episodes and GRPO rollouts on the workers of the NATS server at `URL` (lathe worker)")
+	local := fs.Bool("local", false, "play the cluster block's work items here, with the results the workers would give")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -64,6 +73,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *out != "" && *resume != "" {
 		return errors.New("use --out or --resume, not both")
 	}
+	if *nats != "" && *local {
+		return errors.New("use --nats or --local, not both")
+	}
 	opts := runner.Options{
 		Overrides: vars,
 		NewHost:   newHost,
@@ -71,6 +83,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Out:       *out,
 		Resume:    *resume,
 		Stderr:    stderr,
+		NATS:      *nats,
+		Local:     *local,
 	}
 	switch {
 	case len(pos) == 1:

@@ -135,7 +135,9 @@ func (f *fakeInstance) Kill() {}
 
 type fakeHost struct{}
 
-func (fakeHost) Schema(context.Context, sdk.Kind, string) (sdk.Schema, error) { return sdk.Schema{}, nil }
+func (fakeHost) Schema(context.Context, sdk.Kind, string) (sdk.Schema, error) {
+	return sdk.Schema{}, nil
+}
 func (fakeHost) Start(_ context.Context, kind sdk.Kind, _, plugin string) (runner.Instance, error) {
 	switch kind {
 	case sdk.KindTool:

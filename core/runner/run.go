@@ -42,6 +42,14 @@ type Options struct {
 	Stderr io.Writer
 	// Now returns the time that names the run directory (default time.Now).
 	Now func() time.Time
+	// NATS, when set, sends the run's episodes to the workers of this
+	// server (`lathe run --nats URL`): it sets the cluster block's nats, or
+	// adds a default cluster block.
+	NATS string
+	// Local plays the cluster block's work items in the run itself, in the
+	// same shards and with the same seeds (`lathe run --local`), also when
+	// the file has no cluster block.
+	Local bool
 }
 
 // DiagnosticsError is returned when the experiment file has mistakes;
@@ -120,6 +128,15 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	checkHost.Close()
 	if diags.HasErrors() {
 		return nil, &DiagnosticsError{Diags: diags, Files: file.Files()}
+	}
+	if opts.NATS != "" || opts.Local {
+		if exp.Cluster == nil {
+			exp.Cluster = experiment.DefaultCluster("")
+		}
+		if opts.NATS != "" {
+			exp.Cluster.Attrs["nats"] = opts.NATS
+		}
+		exp.Cluster.Local = opts.Local
 	}
 
 	var dir *rundir.Dir

@@ -34,6 +34,11 @@ func eval(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
 	if err != nil {
 		return nil, err
 	}
+	closeCluster, err := fanOut(ctx, env, e, m, false)
+	if err != nil {
+		return nil, err
+	}
+	defer closeCluster()
 	toolBlock, err := env.Block("tool")
 	if err != nil {
 		return nil, err

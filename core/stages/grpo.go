@@ -128,6 +128,11 @@ func grpoStage(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error
 	if err != nil {
 		return nil, err
 	}
+	closeCluster, err := fanOut(ctx, env, e, m, true)
+	if err != nil {
+		return nil, err
+	}
+	defer closeCluster()
 	env.Logger.Info("grpo", "stage", env.Stage.Label, "tasks", len(ts), "group", env.Int("group"),
 		"tasks_per_step", env.Int("tasks_per_step"), "advantage", mode, "history", h)
 	bar := newProgress(env, env.Int("steps"), "grpo", func(v map[string]float64) string {
