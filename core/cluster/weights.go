@@ -173,6 +173,10 @@ func (w *weightsCache) path(ctx context.Context, hash string) (string, error) {
 	}
 	if err := os.Rename(tmp, final); err != nil {
 		os.RemoveAll(tmp)
+		// Another worker sharing the cache put the same weights there.
+		if _, serr := os.Stat(final); serr == nil {
+			return final, nil
+		}
 		return "", err
 	}
 	return final, nil

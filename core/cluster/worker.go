@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/lathe-ml/lathe/core/rollout"
@@ -160,7 +161,7 @@ func (s *slot) loop(ctx context.Context, cons jetstream.Consumer) {
 
 func isTimeout(err error) bool {
 	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
+	return errors.Is(err, nats.ErrTimeout) || errors.As(err, &t) && t.Timeout()
 }
 
 func (s *slot) handle(ctx context.Context, msg jetstream.Msg) {
