@@ -119,6 +119,11 @@ func (es ConfigErrors) Error() string {
 	return strings.Join(msgs, "; ")
 }
 
+// Addf appends an error on attribute attr, its message formatted.
+func (es *ConfigErrors) Addf(attr, format string, args ...any) {
+	*es = append(*es, ConfigError{Attribute: attr, Message: fmt.Sprintf(format, args...)})
+}
+
 // Err returns es as an error, or nil when it is empty.
 func (es ConfigErrors) Err() error {
 	if len(es) == 0 {

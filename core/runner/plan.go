@@ -60,8 +60,6 @@ var needs = map[string][]need{
 // reference to the block.
 func checkCapabilities(ctx context.Context, exp *experiment.Experiment, pr *probes) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	caps := map[string][]string{} // "kind/plugin" -> capabilities
-	failed := map[string]bool{}
 	inferenceOnly := map[string]bool{} // stages already told so
 	for _, s := range exp.Stages {
 		list := needs[s.Kind]
@@ -77,27 +75,19 @@ func checkCapabilities(ctx context.Context, exp *experiment.Experiment, pr *prob
 			if block == nil {
 				continue
 			}
-			key := string(n.kind) + "/" + block.Plugin
-			if failed[key] {
-				continue
-			}
-			c, ok := caps[key]
-			if !ok {
-				inst, err := pr.start(ctx, n.kind, block.Label, block.Plugin)
-				if err != nil {
-					failed[key] = true
-					pr.reported(n.kind, block.Plugin)
+			inst, err := pr.start(ctx, n.kind, block.Label, block.Plugin)
+			if err != nil {
+				if !pr.reported(n.kind, block.Plugin) {
 					diags = append(diags, &hcl.Diagnostic{
 						Severity: hcl.DiagError,
 						Summary:  fmt.Sprintf("Cannot start %s plugin", n.kind),
 						Detail:   fmt.Sprintf("Starting %s (plugin %q) to read its capabilities failed: %v", block.Ref(), block.Plugin, err),
 						Subject:  block.PluginRange.Ptr(),
 					})
-					continue
 				}
-				c = inst.Capabilities()
-				caps[key] = c
+				continue
 			}
+			c := inst.Capabilities()
 			if slices.Contains(c, n.cap) {
 				continue
 			}

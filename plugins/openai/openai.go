@@ -124,9 +124,7 @@ func (c Config) validate() error {
 // check returns one error per invalid value, naming its attribute.
 func (c Config) check() sdk.ConfigErrors {
 	var errs sdk.ConfigErrors
-	bad := func(attr, format string, args ...any) {
-		errs = append(errs, sdk.ConfigError{Attribute: attr, Message: fmt.Sprintf(format, args...)})
-	}
+	bad := errs.Addf
 	u, err := url.Parse(c.BaseURL)
 	switch {
 	case c.BaseURL == "":

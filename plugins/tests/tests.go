@@ -100,7 +100,7 @@ func decodeConfig(c sdk.Config) (Config, sdk.ConfigErrors, error) {
 		v    float64
 	}{{"solved_reward", cfg.SolvedReward}, {"format_penalty", cfg.FormatPenalty}, {"missing_exit_penalty", cfg.MissingExitPenalty}} {
 		if math.IsNaN(o.v) || math.IsInf(o.v, 0) {
-			errs = append(errs, sdk.ConfigError{Attribute: o.name, Message: fmt.Sprintf("must be a finite number, got %v", o.v)})
+			errs.Addf(o.name, "must be a finite number, got %v", o.v)
 		}
 	}
 	return cfg, errs, nil

@@ -106,9 +106,7 @@ func (c Config) validate() error {
 // check returns one error per invalid value, naming its attribute.
 func (c Config) check() sdk.ConfigErrors {
 	var errs sdk.ConfigErrors
-	bad := func(attr, format string, args ...any) {
-		errs = append(errs, sdk.ConfigError{Attribute: attr, Message: fmt.Sprintf(format, args...)})
-	}
+	bad := errs.Addf
 	pos := func(name string, v int) {
 		if v <= 0 {
 			bad(name, "must be positive, got %d", v)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/lathe-ml/lathe/sdk"
@@ -97,11 +98,11 @@ func (r Recipe) table() ([]operator, error) {
 	if len(r.Operators) == 0 {
 		return operatorTable, nil
 	}
+	if err := CheckOperators(r.Operators); err != nil {
+		return nil, err
+	}
 	want := map[string]bool{}
 	for _, name := range r.Operators {
-		if _, err := lookupOperator(name); err != nil {
-			return nil, err
-		}
 		want[name] = true
 	}
 	var out []operator
@@ -125,20 +126,11 @@ func (r Recipe) maxCorruptions() int {
 // names and listing the known ones.
 func CheckOperators(names []string) error {
 	for _, name := range names {
-		if _, err := lookupOperator(name); err != nil {
-			return err
+		if !slices.Contains(Operators(), name) {
+			return fmt.Errorf("unknown corruption operator %q (known: %s)", name, strings.Join(Operators(), ", "))
 		}
 	}
 	return nil
-}
-
-func lookupOperator(name string) (operator, error) {
-	for _, op := range operatorTable {
-		if op.name == name {
-			return op, nil
-		}
-	}
-	return operator{}, fmt.Errorf("unknown corruption operator %q (known: %s)", name, strings.Join(Operators(), ", "))
 }
 
 // maxRenamings bounds the distinct renamings made of one reference: each

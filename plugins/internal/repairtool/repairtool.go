@@ -200,9 +200,7 @@ func decodeOptions(cfg sdk.Config) (Options, sdk.ConfigErrors, error) {
 		return o, nil, err
 	}
 	var errs sdk.ConfigErrors
-	bad := func(attr, format string, args ...any) {
-		errs = append(errs, sdk.ConfigError{Attribute: attr, Message: fmt.Sprintf(format, args...)})
-	}
+	bad := errs.Addf
 	if o.MaxTurns < 1 {
 		bad("max_turns", "must be at least 1, got %d", o.MaxTurns)
 	}
