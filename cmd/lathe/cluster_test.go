@@ -85,7 +85,7 @@ eval "coe" {
 
 // startNATSCluster starts n JetStream servers on loopback, routed to each
 // other (one alone when n is 1), and returns them with their client URLs joined by commas.
-func startNATSCluster(t *testing.T, n int) ([]*natsserver.Server, string) {
+func startNATSCluster(t testing.TB, n int) ([]*natsserver.Server, string) {
 	t.Helper()
 	ports, err := natsserver.FreePorts(2 * n)
 	if err != nil {
@@ -127,7 +127,7 @@ type worker struct {
 	seen  chan string
 }
 
-func startWorker(t *testing.T, bin, url, id string) *worker {
+func startWorker(t testing.TB, bin, url, id string) *worker {
 	t.Helper()
 	w := &worker{seen: make(chan string, 1000)}
 	w.cmd = exec.Command(bin, "worker", "--nats", url, "--id", id, "--cache", t.TempDir())

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -85,8 +86,20 @@ var (
 	buildErr  error
 )
 
+// testBuildTags are the -tags this test binary was built with.
+func testBuildTags() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "-tags" {
+				return s.Value
+			}
+		}
+	}
+	return ""
+}
+
 // lathePath builds the lathe binary once per test process.
-func lathePath(t *testing.T) string {
+func lathePath(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "lathe-bin-")
@@ -95,7 +108,11 @@ func lathePath(t *testing.T) string {
 			return
 		}
 		builtBin = filepath.Join(dir, "lathe")
-		if out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput(); err != nil {
+		args := []string{"build", "-o", builtBin}
+		if tags := testBuildTags(); tags != "" {
+			args = append(args, "-tags", tags) // openblas under make test and make bench
+		}
+		if out, err := exec.Command("go", append(args, ".")...).CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	})
