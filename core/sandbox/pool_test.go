@@ -88,6 +88,23 @@ func TestRunVerdicts(t *testing.T) {
 		{"timeout in a test", Check{Program: add + "def g():\n    while True:\n        pass\n", Tests: tests + "assert g() == 1\n", Timeout: 300 * time.Millisecond}, StatusTimeout, "timeout", 0, 4, "=Timeout: the program ran longer than 300ms (test 4 of 4 was running)."},
 		{"indentation error", Check{Program: "def add(a, b):\nreturn a + b\n", Tests: tests}, StatusError, "syntax", 0, 3, "=  File \"<program>\", line 2\n    return a + b\nIndentationError: expected an indented block after function definition on line 1"},
 		{"missing function", Check{Program: "def plus(a, b):\n    return a + b\n", Tests: tests}, StatusError, "exception", 0, 3, "=Test 1 of 3 failed:\nassert add(1, 2) == 3\n  File \"<tests>\", line 1, in <module>\n    assert add(1, 2) == 3\nNameError: name 'add' is not defined"},
+		// Python's own "Did you mean" (3.10+, printed with the traceback,
+		// not part of str(e)), the same on every version; the rows without
+		// one are names CPython 3.11 suggests nothing for either.
+		{"misspelled local: Python's suggestion", Check{Program: "def add(a, b):\n    total = a + b\n    return totl\n", Tests: tests}, StatusError, "exception", 0, 3,
+			"NameError: name 'totl' is not defined. Did you mean: 'total'?"},
+		{"misspelled parameter: case", Check{Program: "def add(a, B):\n    return a + b\n", Tests: tests}, StatusError, "exception", 0, 3,
+			"NameError: name 'b' is not defined. Did you mean: 'B'?"},
+		{"misspelled function name, seen from the tests", Check{Program: "def addd(a, b):\n    return a + b\n", Tests: tests}, StatusError, "exception", 0, 3,
+			"NameError: name 'add' is not defined. Did you mean: 'addd'?"},
+		{"misspelled method", Check{Program: "def add(a, b):\n    x = [a]\n    x.apend(b)\n    return sum(x)\n", Tests: tests}, StatusError, "exception", 0, 3,
+			"AttributeError: 'list' object has no attribute 'apend'. Did you mean: 'append'?"},
+		{"misspelled module attribute", Check{Program: "import math\ndef add(a, b):\n    return math.sqr(a) + b\n", Tests: tests}, StatusError, "exception", 0, 3,
+			"AttributeError: module 'math' has no attribute 'sqr'. Did you mean: 'sqrt'?"},
+		{"two letters swapped: too far for a suggestion", Check{Program: "def add(a, b):\n    return lne([a]) + b\n", Tests: tests}, StatusError, "exception", 0, 3,
+			"=Test 1 of 3 failed:\nassert add(1, 2) == 3\n  File \"<program>\", line 2, in add\n    return lne([a]) + b\nNameError: name 'lne' is not defined"},
+		{"an object whose __dir__ never returns is not asked", Check{Program: "class A:\n    def __dir__(self):\n        while True:\n            pass\ndef add(a, b):\n    return A().sum\n", Tests: tests}, StatusError, "exception", 0, 3,
+			"=Test 1 of 3 failed:\nassert add(1, 2) == 3\n  File \"<program>\", line 6, in add\n    return A().sum\nAttributeError: 'A' object has no attribute 'sum'"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -206,7 +206,12 @@ def make_harness():
     _write, _exit, _getattr, _enumerate, _hasattr = os.write, os._exit, getattr, enumerate, hasattr
     _BaseException, _Exception, _SyntaxError = BaseException, Exception, SyntaxError
     _RecursionError, _AssertionError, _ValueError = RecursionError, AssertionError, ValueError
-    _zip = zip
+    _zip, _abs, _any, _range = zip, abs, any, range
+    _NameError, _AttributeError, _dir, _min = NameError, AttributeError, dir, min
+    _builtin_names = _sorted(dir(builtins))
+    # dir() of these runs no code of the program; another __dir__ might
+    # loop or lie, and is not asked.
+    _plain_dirs = (object.__dir__, type.__dir__, type(sys).__dir__)
     _NoneType = type(None)
     _stdout, _stderr = sys.stdout, sys.stderr
     _math_isinf = __import__("math").isinf
@@ -337,6 +342,88 @@ def make_harness():
             n += 1
         return out[-3:]
 
+    # --- "Did you mean" ---
+    # Python 3.10+ prints a suggestion after a NameError or AttributeError
+    # when the missing name is close to one that exists ("name 'chukn' is
+    # not defined. Did you mean: 'chunk'?"), but only when it prints the
+    # traceback itself: str(e) and, before 3.12, the traceback module leave
+    # it out. The harness reports str(e), so it adds the suggestion the way
+    # the interpreter does, the same on every Python version: the closest
+    # name by an edit distance where inserting, deleting or replacing a
+    # character costs 2 and changing only its case 1, within about a third
+    # of the two names' length; for a NameError the innermost frame's
+    # locals first, then its globals, then the builtins; for an
+    # AttributeError the attributes of the object.
+
+    def edit_distance(a, b, limit):
+        """The distance above, or limit+1 as soon as it must exceed limit."""
+        if _abs(_len(a) - _len(b)) * 2 > limit:
+            return limit + 1
+        prev = [2 * j for j in _range(_len(b) + 1)]
+        for i, ca in _enumerate(a, 1):
+            cur = [2 * i]
+            low = cur[0]
+            for j, cb in _enumerate(b, 1):
+                if ca == cb:
+                    sub = prev[j - 1]
+                elif _str.lower(ca) == _str.lower(cb):
+                    sub = prev[j - 1] + 1
+                else:
+                    sub = prev[j - 1] + 2
+                v = _min(sub, prev[j] + 2, cur[j - 1] + 2)
+                cur.append(v)
+                if v < low:
+                    low = v
+            if low > limit:
+                return limit + 1
+            prev = cur
+        return prev[-1]
+
+    def closest(name, names):
+        if _len(name) > 40 or _len(names) > 750:
+            return None
+        best, best_d = None, 0
+        for c in names:
+            if _type(c) is not _str or c == name or _len(c) > 40:
+                continue
+            if c[:1] == "_" and name[:1] != "_":
+                continue
+            limit = (_len(name) + _len(c) + 3) * 2 // 6
+            if best is not None:
+                limit = _min(limit, best_d - 1)
+            d = edit_distance(name, c, limit)
+            if d <= limit and (best is None or d < best_d):
+                best, best_d = c, d
+        return best
+
+    def suggestion(e):
+        """The name Python would suggest for e, or None."""
+        try:
+            name = _getattr(e, "name", None)
+            if _type(name) is not _str:
+                return None
+            if _type(e) is _NameError:
+                tb = e.__traceback__
+                while tb is not None and tb.tb_next is not None:
+                    tb = tb.tb_next
+                if tb is None:
+                    return None
+                f = tb.tb_frame
+                for scope in (f.f_locals, f.f_globals):
+                    if _type(scope) is _dict:
+                        hit = closest(name, _sorted([k for k in _dict.keys(scope) if _type(k) is _str]))
+                        if hit is not None:
+                            return hit
+                return closest(name, _builtin_names)
+            if _type(e) is _AttributeError:
+                obj = _getattr(e, "obj", None)
+                if obj is None or not _any(_type(obj).__dir__ is d for d in _plain_dirs):
+                    return None
+                return closest(name, _sorted([k for k in _dir(obj) if _type(k) is _str]))
+        except _BaseException:
+            pass
+        return None
+
     def exc_record(e):
         t = _type(e)
         name = t.__name__ if _isinstance(t.__name__, _str) else "Exception"
@@ -346,6 +433,9 @@ def make_harness():
                 msg = ""
         except _BaseException:
             msg = "<exception str() failed>"
+        hint = suggestion(e)
+        if hint is not None:
+            msg += ". Did you mean: %s?" % _repr(hint)
         if _len(msg) > 500:
             msg = msg[:500] + "..."
         return {"type": name, "msg": msg, "tb": frames(e.__traceback__)}
