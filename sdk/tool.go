@@ -3,7 +3,7 @@ package sdk
 import "context"
 
 // Task is one repair task: a program to repair and the tests that decide
-// whether it is repaired. See DESIGN.md §5.
+// whether it is repaired. See docs/design.md §5.
 type Task struct {
 	ID   string `json:"task_id"`
 	Text string `json:"text,omitempty"`

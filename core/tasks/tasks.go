@@ -1,5 +1,5 @@
 // Package tasks loads repair tasks from the sources an experiment names
-// (DESIGN.md §5) and assigns each task to a split.
+// (docs/design.md §5) and assigns each task to a split.
 //
 // A source is "KIND:LOCATION":
 //
@@ -9,7 +9,7 @@
 //	humaneval:PATH    HumanEval-style JSONL (prompt, canonical_solution, test, entry_point)
 //	quixbugs:DIR      QuixBugs: python_programs/ (buggy), correct_python_programs/,
 //	                  json_testcases/ turned into assert lines
-//	jsonl:PATH        the repair-task JSONL of DESIGN.md §5
+//	jsonl:PATH        the repair-task JSONL of docs/design.md §5
 //
 // Sets without an official split are split by a hash of (seed, task id), never
 // by position, so a task's split does not change when the file is reordered

@@ -1,4 +1,4 @@
-// Package coedit is the Chain-of-Edits tool (DESIGN.md §4): the model
+// Package coedit is the Chain-of-Edits tool (docs/design.md §4): the model
 // repairs a Python program one DSL command per turn (ADDL, REPL, REPW, DELL,
 // EXIT; see package dsl for the exact grammar) and after each command sees
 // the numbered program, "***", and the result of the task's tests, run in

@@ -42,7 +42,7 @@ func sandboxTool(t testing.TB, cfg map[string]any) *Tool {
 	return tool
 }
 
-// TestSandboxEpisode plays DESIGN.md §4's example through the real sandbox.
+// TestSandboxEpisode plays docs/design.md §4's example through the real sandbox.
 func TestSandboxEpisode(t *testing.T) {
 	ctx := context.Background()
 	tool := sandboxTool(t, map[string]any{"workers": 1})

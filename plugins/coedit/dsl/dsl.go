@@ -1,5 +1,5 @@
 // Package dsl is the Chain-of-Edits command language of the coedit tool
-// (DESIGN.md §4): parsing one command, applying it to a program held as a
+// (docs/design.md §4): parsing one command, applying it to a program held as a
 // slice of lines, and rendering the state the model sees. It knows nothing
 // of Python, tests or sessions; those belong to package coedit.
 //
@@ -42,7 +42,7 @@
 //
 // # State
 //
-// [Render] writes the state exactly as DESIGN.md §4: one line "L n <line>"
+// [Render] writes the state exactly as docs/design.md §4: one line "L n <line>"
 // per program line (so an empty line renders as "L n " with the separating
 // space), then "***", then the feedback, each line ended by "\n".
 package dsl

@@ -17,7 +17,7 @@ import (
 	"github.com/lathe-ml/lathe/sdk"
 )
 
-// applyDSL is an applier written from DESIGN.md §4, independent of
+// applyDSL is an applier written from docs/design.md §4, independent of
 // Edit.apply, so the tests check the rendered commands, not the structs.
 func applyDSL(src string, cmds []string) (string, error) {
 	trailing := strings.HasSuffix(src, "\n")

@@ -1,6 +1,6 @@
 // Package corrupt breaks correct Python programs on purpose and writes the
 // repair back as a tool trace, to make synthetic demonstrations for
-// supervised training (DESIGN.md §5).
+// supervised training (docs/design.md §5).
 //
 // It tokenizes Python with a small tokenizer of its own that keeps every
 // byte of the source, so a corruption changes one token or one line and the

@@ -33,7 +33,7 @@ func (p program) clone() program {
 	return program{lines: append([]string(nil), p.lines...), trailingNL: p.trailingNL}
 }
 
-// Edit is one Chain-of-Edits command (DESIGN.md §4). Line numbers are
+// Edit is one Chain-of-Edits command (docs/design.md §4). Line numbers are
 // 1-based and refer to the program the command is applied to.
 type Edit struct {
 	Op   string // "ADDL", "REPL", "REPW" or "DELL"
