@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 	"golang.org/x/term"
 
+	"github.com/lathe-ml/lathe/core/atomicfile"
 	"github.com/lathe-ml/lathe/core/pluginhost"
 	"github.com/lathe-ml/lathe/core/synth"
 	"github.com/lathe-ml/lathe/core/tasks"
@@ -165,23 +165,7 @@ func writeRecords(path string, stdout io.Writer, recs []synth.Record) error {
 	if path == "-" {
 		return synth.WriteJSONL(stdout, recs)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := synth.WriteJSONL(f, recs); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	// CreateTemp makes the file private; the data is not.
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return atomicfile.WriteFunc(path, func(w io.Writer) error { return synth.WriteJSONL(w, recs) })
 }
 
 func isTerminal(w io.Writer) bool {

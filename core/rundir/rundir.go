@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/lathe-ml/lathe/core/atomicfile"
 )
 
 // File names inside a run directory.
@@ -325,7 +327,7 @@ func (d *Dir) saveStateLocked() error {
 	if err != nil {
 		return fmt.Errorf("rundir: encode state: %w", err)
 	}
-	return WriteAtomic(filepath.Join(d.Path, StateFile), append(b, '\n'))
+	return atomicfile.Write(filepath.Join(d.Path, StateFile), append(b, '\n'))
 }
 
 // WriteJSON replaces name in the run directory atomically with v as JSON.
@@ -334,28 +336,5 @@ func (d *Dir) WriteJSON(name string, v any) error {
 	if err != nil {
 		return fmt.Errorf("rundir: encode %s: %w", name, err)
 	}
-	return WriteAtomic(filepath.Join(d.Path, name), append(b, '\n'))
-}
-
-// WriteAtomic replaces path with b so that a reader (or a crash) sees the
-// old content or the new, never a truncated file.
-func WriteAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("rundir: %w", err)
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("rundir: write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("rundir: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("rundir: %w", err)
-	}
-	return nil
+	return atomicfile.Write(filepath.Join(d.Path, name), append(b, '\n'))
 }

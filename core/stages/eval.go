@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/lathe-ml/lathe/core/atomicfile"
 	"github.com/lathe-ml/lathe/core/episode"
 	"github.com/lathe-ml/lathe/core/evaluate"
 	"github.com/lathe-ml/lathe/core/results"
@@ -169,7 +170,7 @@ func writeGreedyEpisodes(env *runner.StageEnv, checkpoint string, ts []sdk.Task,
 		return nil
 	}
 	path := filepath.Join(env.Dir, labelOr(checkpoint, "model")+".episodes.jsonl")
-	return writeJSONLFile(path, func(w io.Writer) error {
+	return atomicfile.WriteFunc(path, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		for i, tr := range greedy {
 			e := Episode{TaskID: tr.TaskID, Prompt: tr.Prompt, Stop: tr.Stop, States: tr.States, Solved: tr.SolvedAt > 0}

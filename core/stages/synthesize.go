@@ -1,15 +1,14 @@
 package stages
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sync"
 
+	"github.com/lathe-ml/lathe/core/atomicfile"
 	"github.com/lathe-ml/lathe/core/runner"
 	"github.com/lathe-ml/lathe/core/synth"
 	"github.com/lathe-ml/lathe/sdk"
@@ -60,7 +59,7 @@ func synthesize(ctx context.Context, env *runner.StageEnv) (runner.Outputs, erro
 		return nil, fmt.Errorf("%s: %w", env.Stage.ID(), err)
 	}
 	dataPath := filepath.Join(env.Dir, "demos.jsonl")
-	if err := writeJSONLFile(dataPath, func(w io.Writer) error { return synth.WriteJSONL(w, res.Records) }); err != nil {
+	if err := atomicfile.WriteFunc(dataPath, func(w io.Writer) error { return synth.WriteJSONL(w, res.Records) }); err != nil {
 		return nil, err
 	}
 
@@ -89,7 +88,7 @@ func synthesize(ctx context.Context, env *runner.StageEnv) (runner.Outputs, erro
 	wg.Wait()
 	kept, unsolved := 0, 0
 	epsPath := filepath.Join(env.Dir, "episodes.jsonl")
-	err = writeJSONLFile(epsPath, func(w io.Writer) error {
+	err = atomicfile.WriteFunc(epsPath, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		for i, e := range eps {
 			if errs[i] != nil {
@@ -123,28 +122,4 @@ func synthesize(ctx context.Context, env *runner.StageEnv) (runner.Outputs, erro
 		return nil, fmt.Errorf("%s: no demonstration repaired its program", env.Stage.ID())
 	}
 	return runner.Outputs{outData: dataPath, outEpisodes: epsPath}, nil
-}
-
-// writeJSONLFile writes a file through a buffer, under a temporary name
-// renamed into place, so an interrupted stage never leaves half a file
-// under the final name.
-func writeJSONLFile(path string, write func(w io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("stages: %w", err)
-	}
-	defer os.Remove(f.Name())
-	w := bufio.NewWriter(f)
-	if err := write(w); err != nil {
-		f.Close()
-		return err
-	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return fmt.Errorf("stages: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("stages: %w", err)
-	}
-	return os.Rename(f.Name(), path)
 }

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lathe-ml/lathe/core/atomicfile"
 	"github.com/lathe-ml/lathe/sdk"
 )
 
@@ -64,7 +65,7 @@ func SaveCheckpoint(ctx context.Context, m sdk.ModelWithCheckpoints, dir string,
 	if err != nil {
 		return "", err
 	}
-	if err := writeAtomic(filepath.Join(ck, cursorFile), b); err != nil {
+	if err := atomicfile.Write(filepath.Join(ck, cursorFile), b); err != nil {
 		return "", fmt.Errorf("train: checkpoint: %w", err)
 	}
 	return ck, nil
@@ -104,28 +105,6 @@ func LatestCheckpoint(dir string) (path string, c Cursor, ok bool, err error) {
 		return p, c, true, nil
 	}
 	return "", Cursor{}, false, nil
-}
-
-func writeAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // ResolveCheckpoint finds the checkpoint a path names: a checkpoint

@@ -10,6 +10,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+
+	"github.com/lathe-ml/lathe/core/atomicfile"
 )
 
 // A checkpoint is a directory with two files:
@@ -69,38 +71,15 @@ func (m *Model) Save(_ context.Context, dir string) error {
 	if err != nil {
 		return fmt.Errorf("transformer: save: %w", err)
 	}
-	if err := writeAtomic(filepath.Join(dir, "weights.bin"), buf); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, "weights.bin"), buf); err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(dir, "manifest.json"), js)
+	return atomicfile.Write(filepath.Join(dir, "manifest.json"), js)
 }
 
 func withCopy(a arch) arch {
 	a.Copy = true
 	return a
-}
-
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("transformer: save: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("transformer: save %s: %w", path, err)
-	}
-	return nil
 }
 
 // Load implements sdk.ModelWithCheckpoints. The checkpoint's architecture
