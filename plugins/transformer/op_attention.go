@@ -1,12 +1,9 @@
 package transformer
 
 import (
-	"fmt"
 	"math"
 
 	"gonum.org/v1/gonum/blas"
-	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
 )
 
 // attnBlock is the number of query rows processed together; blocking lets
@@ -89,44 +86,4 @@ func attentionBackward(bl blas.Float32, dqkv, dout, att, qkv []float32, B, T, C,
 			}
 		}
 	})
-}
-
-// causalAttentionOp is attentionForward as a gorgonia op on qkv [B, T, 3C].
-func causalAttentionOp(bl blas.Float32, heads int) *kernelOp {
-	dims := func(s tensor.Shape) (int, int, int, error) {
-		if len(s) != 3 || s[2]%3 != 0 || (s[2]/3)%heads != 0 {
-			return 0, 0, 0, fmt.Errorf("transformer: op CausalAttention wants qkv [B,T,3C] with C divisible by %d heads, got %v", heads, s)
-		}
-		return s[0], s[1], s[2] / 3, nil
-	}
-	return &kernelOp{
-		name: fmt.Sprintf("CausalAttention{%d}", heads), in: []int{3}, out: 3, wrt: []bool{true},
-		shape: func(s []tensor.Shape) (tensor.Shape, error) {
-			B, T, C, err := dims(s[0])
-			if err != nil {
-				return nil, err
-			}
-			return tensor.Shape{B, T, C}, nil
-		},
-		do: func(in []*tensor.Dense) (G.Value, error) {
-			B, T, C, err := dims(in[0].Shape())
-			if err != nil {
-				return nil, err
-			}
-			y := newDense(tensor.Shape{B, T, C})
-			attentionForward(bl, f32(y), make([]float32, B*heads*T*T), f32(in[0]), B, T, C, heads)
-			return y, nil
-		},
-		grad: func(_ int, in []*tensor.Dense, _ G.Value, dout G.Value) (*tensor.Dense, error) {
-			B, T, C, err := dims(in[0].Shape())
-			if err != nil {
-				return nil, err
-			}
-			att := make([]float32, B*heads*T*T)
-			attentionForward(bl, make([]float32, B*T*C), att, f32(in[0]), B, T, C, heads)
-			d := newDense(in[0].Shape().Clone())
-			attentionBackward(bl, f32(d), f32(dout), att, f32(in[0]), B, T, C, heads)
-			return d, nil
-		},
-	}
 }

@@ -2,9 +2,6 @@ package transformer
 
 import (
 	"math"
-
-	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
 )
 
 // geluK is sqrt(2/pi) for the tanh approximation of GELU used by GPT-2.
@@ -61,22 +58,4 @@ func geluBackward(dx, x, th, dy []float32) {
 			dx[i] += d * dy[i]
 		}
 	})
-}
-
-// geluOp is elementwise GELU as a gorgonia op on a matrix.
-func geluOp() *kernelOp {
-	return &kernelOp{
-		name: "GELU", in: []int{2}, out: 2, wrt: []bool{true},
-		shape: func(s []tensor.Shape) (tensor.Shape, error) { return s[0].Clone(), nil },
-		do: func(in []*tensor.Dense) (G.Value, error) {
-			y := newDense(in[0].Shape().Clone())
-			geluForward(f32(y), nil, f32(in[0]))
-			return y, nil
-		},
-		grad: func(_ int, in []*tensor.Dense, _ G.Value, dout G.Value) (*tensor.Dense, error) {
-			dx := newDense(in[0].Shape().Clone())
-			geluBackward(f32(dx), f32(in[0]), nil, f32(dout))
-			return dx, nil
-		},
-	}
 }

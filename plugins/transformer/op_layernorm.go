@@ -3,9 +3,6 @@ package transformer
 import (
 	"math"
 	"runtime"
-
-	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
 )
 
 const lnEps = 1e-5
@@ -70,33 +67,5 @@ func layerNormBackward(dx, dg, db, dy, x, mean, rstd, g []float32, n, c int) {
 			dg[j] += p[j]
 			db[j] += p[c+j]
 		}
-	}
-}
-
-// layerNormOp is LayerNorm(x [n, c], g [c], b [c]) as a gorgonia op.
-func layerNormOp() *kernelOp {
-	return &kernelOp{
-		name: "LayerNorm", in: []int{2, 1, 1}, out: 2, wrt: []bool{true, true, true},
-		shape: func(s []tensor.Shape) (tensor.Shape, error) {
-			if len(s) != 3 || len(s[0]) != 2 || s[1].TotalSize() != s[0][1] || s[2].TotalSize() != s[0][1] {
-				return nil, shapeErr("LayerNorm", "x [n,c], g [c], b [c]", s)
-			}
-			return s[0].Clone(), nil
-		},
-		do: func(in []*tensor.Dense) (G.Value, error) {
-			n, c := in[0].Shape()[0], in[0].Shape()[1]
-			y := newDense(in[0].Shape().Clone())
-			layerNormForward(f32(y), make([]float32, n), make([]float32, n), f32(in[0]), f32(in[1]), f32(in[2]), n, c)
-			return y, nil
-		},
-		grad: func(i int, in []*tensor.Dense, _ G.Value, dout G.Value) (*tensor.Dense, error) {
-			n, c := in[0].Shape()[0], in[0].Shape()[1]
-			mean, rstd := make([]float32, n), make([]float32, n)
-			layerNormForward(make([]float32, n*c), mean, rstd, f32(in[0]), f32(in[1]), f32(in[2]), n, c)
-			dx, dg, db := make([]float32, n*c), make([]float32, c), make([]float32, c)
-			layerNormBackward(dx, dg, db, f32(dout), f32(in[0]), mean, rstd, f32(in[1]), n, c)
-			out := [][]float32{dx, dg, db}[i]
-			return tensor.New(tensor.WithShape(in[i].Shape().Clone()...), tensor.WithBacking(out)), nil
-		},
 	}
 }

@@ -9,10 +9,12 @@
 // The network is written llm.c style: an explicit forward and backward per
 // layer over flat float32 slices, with matrix products on gorgonia's BLAS
 // interface (gonum's pure-Go BLAS by default, OpenBLAS when built with
-// -tags openblas). LayerNorm, GELU, fused causal attention and masked
-// cross-entropy are also gorgonia Ops with symbolic gradients (see op.go),
-// checked against finite differences. It is not a general deep-learning
-// library: it holds exactly this architecture.
+// -tags openblas). The tests hold the kernels (LayerNorm, GELU, fused
+// causal attention, masked cross-entropy) to gorgonia: each wrapped as a
+// gorgonia Op with a symbolic gradient and checked against finite
+// differences, and the whole network, built as a gorgonia graph, against
+// the hand-written path. It is not a general deep-learning library: it
+// holds exactly this architecture.
 package transformer
 
 import (

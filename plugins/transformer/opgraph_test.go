@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 
 	"github.com/chewxy/hm"
+	"gonum.org/v1/gonum/blas"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -181,4 +182,151 @@ func newDense(s tensor.Shape) *tensor.Dense {
 
 func shapeErr(op string, want string, got []tensor.Shape) error {
 	return fmt.Errorf("transformer: op %s wants shapes %s, got %v", op, want, got)
+}
+
+// causalAttentionOp is attentionForward as a gorgonia op on qkv [B, T, 3C].
+func causalAttentionOp(bl blas.Float32, heads int) *kernelOp {
+	dims := func(s tensor.Shape) (int, int, int, error) {
+		if len(s) != 3 || s[2]%3 != 0 || (s[2]/3)%heads != 0 {
+			return 0, 0, 0, fmt.Errorf("transformer: op CausalAttention wants qkv [B,T,3C] with C divisible by %d heads, got %v", heads, s)
+		}
+		return s[0], s[1], s[2] / 3, nil
+	}
+	return &kernelOp{
+		name: fmt.Sprintf("CausalAttention{%d}", heads), in: []int{3}, out: 3, wrt: []bool{true},
+		shape: func(s []tensor.Shape) (tensor.Shape, error) {
+			B, T, C, err := dims(s[0])
+			if err != nil {
+				return nil, err
+			}
+			return tensor.Shape{B, T, C}, nil
+		},
+		do: func(in []*tensor.Dense) (G.Value, error) {
+			B, T, C, err := dims(in[0].Shape())
+			if err != nil {
+				return nil, err
+			}
+			y := newDense(tensor.Shape{B, T, C})
+			attentionForward(bl, f32(y), make([]float32, B*heads*T*T), f32(in[0]), B, T, C, heads)
+			return y, nil
+		},
+		grad: func(_ int, in []*tensor.Dense, _ G.Value, dout G.Value) (*tensor.Dense, error) {
+			B, T, C, err := dims(in[0].Shape())
+			if err != nil {
+				return nil, err
+			}
+			att := make([]float32, B*heads*T*T)
+			attentionForward(bl, make([]float32, B*T*C), att, f32(in[0]), B, T, C, heads)
+			d := newDense(in[0].Shape().Clone())
+			attentionBackward(bl, f32(d), f32(dout), att, f32(in[0]), B, T, C, heads)
+			return d, nil
+		},
+	}
+}
+
+// geluOp is elementwise GELU as a gorgonia op on a matrix.
+func geluOp() *kernelOp {
+	return &kernelOp{
+		name: "GELU", in: []int{2}, out: 2, wrt: []bool{true},
+		shape: func(s []tensor.Shape) (tensor.Shape, error) { return s[0].Clone(), nil },
+		do: func(in []*tensor.Dense) (G.Value, error) {
+			y := newDense(in[0].Shape().Clone())
+			geluForward(f32(y), nil, f32(in[0]))
+			return y, nil
+		},
+		grad: func(_ int, in []*tensor.Dense, _ G.Value, dout G.Value) (*tensor.Dense, error) {
+			dx := newDense(in[0].Shape().Clone())
+			geluBackward(f32(dx), f32(in[0]), nil, f32(dout))
+			return dx, nil
+		},
+	}
+}
+
+// layerNormOp is LayerNorm(x [n, c], g [c], b [c]) as a gorgonia op.
+func layerNormOp() *kernelOp {
+	return &kernelOp{
+		name: "LayerNorm", in: []int{2, 1, 1}, out: 2, wrt: []bool{true, true, true},
+		shape: func(s []tensor.Shape) (tensor.Shape, error) {
+			if len(s) != 3 || len(s[0]) != 2 || s[1].TotalSize() != s[0][1] || s[2].TotalSize() != s[0][1] {
+				return nil, shapeErr("LayerNorm", "x [n,c], g [c], b [c]", s)
+			}
+			return s[0].Clone(), nil
+		},
+		do: func(in []*tensor.Dense) (G.Value, error) {
+			n, c := in[0].Shape()[0], in[0].Shape()[1]
+			y := newDense(in[0].Shape().Clone())
+			layerNormForward(f32(y), make([]float32, n), make([]float32, n), f32(in[0]), f32(in[1]), f32(in[2]), n, c)
+			return y, nil
+		},
+		grad: func(i int, in []*tensor.Dense, _ G.Value, dout G.Value) (*tensor.Dense, error) {
+			n, c := in[0].Shape()[0], in[0].Shape()[1]
+			mean, rstd := make([]float32, n), make([]float32, n)
+			layerNormForward(make([]float32, n*c), mean, rstd, f32(in[0]), f32(in[1]), f32(in[2]), n, c)
+			dx, dg, db := make([]float32, n*c), make([]float32, c), make([]float32, c)
+			layerNormBackward(dx, dg, db, f32(dout), f32(in[0]), mean, rstd, f32(in[1]), n, c)
+			out := [][]float32{dx, dg, db}[i]
+			return tensor.New(tensor.WithShape(in[i].Shape().Clone()...), tensor.WithBacking(out)), nil
+		},
+	}
+}
+
+// maskedCrossEntropyOp is mean over unmasked rows of -log softmax(logits)[target]
+// as a gorgonia op: inputs logits [n, v], targets [n] (ids stored as floats)
+// and mask [n] (1 = counts, 0 = ignored); the output is a scalar.
+func maskedCrossEntropyOp() *kernelOp {
+	prep := func(in []*tensor.Dense) (probs []float32, tg []int32, mask []float32, n, v int, err error) {
+		n, v = in[0].Shape()[0], in[0].Shape()[1]
+		probs = append([]float32(nil), f32(in[0])...)
+		tg = make([]int32, n)
+		for i, t := range f32(in[1]) {
+			if t < 0 || int(t) >= v {
+				return nil, nil, nil, 0, 0, fmt.Errorf("transformer: op MaskedCrossEntropy target %d at row %d outside vocab %d", int(t), i, v)
+			}
+			tg[i] = int32(t)
+		}
+		return probs, tg, f32(in[2]), n, v, nil
+	}
+	count := func(mask []float32) float32 {
+		var c float32
+		for _, m := range mask {
+			c += m
+		}
+		return max(c, 1)
+	}
+	return &kernelOp{
+		name: "MaskedCrossEntropy", in: []int{2, 1, 1}, out: 0, wrt: []bool{true, false, false},
+		shape: func(s []tensor.Shape) (tensor.Shape, error) {
+			if len(s[0]) != 2 || s[1].TotalSize() != s[0][0] || s[2].TotalSize() != s[0][0] {
+				return nil, shapeErr("MaskedCrossEntropy", "logits [n,v], targets [n], mask [n]", s)
+			}
+			return tensor.ScalarShape(), nil
+		},
+		do: func(in []*tensor.Dense) (G.Value, error) {
+			probs, tg, mask, n, v, err := prep(in)
+			if err != nil {
+				return nil, err
+			}
+			logp, ent := make([]float32, n), make([]float32, n)
+			softmaxXent(probs, tg, logp, ent, n, v)
+			var loss float32
+			for i := range logp {
+				loss -= mask[i] * logp[i]
+			}
+			return G.NewF32(loss / count(mask)), nil
+		},
+		grad: func(_ int, in []*tensor.Dense, _ G.Value, dout G.Value) (*tensor.Dense, error) {
+			probs, tg, mask, n, v, err := prep(in)
+			if err != nil {
+				return nil, err
+			}
+			softmaxXent(probs, tg, make([]float32, n), make([]float32, n), n, v)
+			g := make([]float32, n)
+			c, d := count(mask), f32(dout)[0]
+			for i := range g {
+				g[i] = -mask[i] / c * d
+			}
+			xentBackward(probs, tg, g, n, v)
+			return tensor.New(tensor.WithShape(n, v), tensor.WithBacking(probs)), nil
+		},
+	}
 }
