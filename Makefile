@@ -42,13 +42,10 @@ bench:
 	$(GO) test $(TAGS_FLAG) -run '^$$' -bench . ./...
 	LATHE_BENCH=1 $(GO) test -count=1 -run TestThroughputComparison -v ./core/sandbox
 
-# Regenerates the committed gRPC code with the generator versions that made
-# it (installed into GOPATH/bin when missing); needs protoc (make deps).
-GOBIN_DIR = $(shell $(GO) env GOPATH)/bin
+# Regenerates the committed gRPC code with the generator versions pinned
+# as tool directives in go.mod; needs protoc (make deps).
 proto:
-	@test -x $(GOBIN_DIR)/protoc-gen-go || $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
-	@test -x $(GOBIN_DIR)/protoc-gen-go-grpc || $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
-	PATH="$(GOBIN_DIR):$$PATH" $(GO) generate ./sdk/internal/proto
+	$(GO) generate ./sdk/internal/proto
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -3,7 +3,9 @@
 // authors and the core see the plain Go types of package sdk.
 //
 // Regenerate with `go generate ./sdk/internal/proto` (make proto); it needs
-// protoc, protoc-gen-go and protoc-gen-go-grpc on PATH.
+// protoc (make deps). The two code generators are pinned as tool
+// directives in go.mod and run through `go tool`, so every regeneration
+// uses the versions that made the committed code.
 package proto
 
-//go:generate protoc --go_out=. --go_opt=paths=source_relative --go-grpc_out=. --go-grpc_opt=paths=source_relative lathe.proto
+//go:generate sh -c "protoc --plugin=protoc-gen-go=$(go tool -n protoc-gen-go) --plugin=protoc-gen-go-grpc=$(go tool -n protoc-gen-go-grpc) --go_out=. --go_opt=paths=source_relative --go-grpc_out=. --go-grpc_opt=paths=source_relative lathe.proto"
