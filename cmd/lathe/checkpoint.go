@@ -56,14 +56,14 @@ func startCheckpointModel(ctx context.Context, host *pluginhost.Host, dir string
 
 // startToolPlugin starts a tool plugin (built-in name or executable path) with
 // the given options (nil: its defaults).
-func startToolPlugin(ctx context.Context, host *pluginhost.Host, plugin string, options map[string]any) (sdk.Tool, *pluginhost.Instance, error) {
+func startToolPlugin(ctx context.Context, host *pluginhost.Host, plugin string, options map[string]any) (sdk.Tool, error) {
 	inst, err := host.Start(ctx, sdk.KindTool, "tool", plugin)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	schema, err := inst.Tool().Schema(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	cfg := map[string]any{}
 	for _, a := range schema.Attributes {
@@ -76,12 +76,12 @@ func startToolPlugin(ctx context.Context, host *pluginhost.Host, plugin string, 
 	}
 	c, err := sdk.ConfigFrom(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := inst.Tool().Configure(ctx, c); err != nil {
-		return nil, nil, fmt.Errorf("configure tool %s: %w", plugin, err)
+		return nil, fmt.Errorf("configure tool %s: %w", plugin, err)
 	}
-	return inst.Tool(), inst, nil
+	return inst.Tool(), nil
 }
 
 // toolOptions is a repeatable NAME=VALUE flag of tool options, so a

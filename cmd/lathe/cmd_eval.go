@@ -146,12 +146,12 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		cur.Plugin = *modelPlugin
 		what = "plugin " + *modelPlugin
 	}
-	t, inst, err := startToolPlugin(ctx, host, *tool, opts)
+	t, err := startToolPlugin(ctx, host, *tool, opts)
 	if err != nil {
 		return err
 	}
 	breaker, ok := t.(sdk.ToolWithDemonstrate)
-	if !ok || !inst.Has("ToolWithDemonstrate") {
+	if !ok {
 		return fmt.Errorf("tool %s cannot break correct programs into repair tasks", *tool)
 	}
 	ts, _, err = tasks.RepairTasks(ctx, ts, *seed, breaker, 0, func(err error) { fmt.Fprintln(stderr, "warning:", err) })
@@ -159,9 +159,6 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	engine := &rollout.Engine{Tool: t, Model: model}
-	if tb, ok := t.(sdk.ToolWithBatch); ok && inst.Has("ToolWithBatch") {
-		engine.ToolBatch = tb
-	}
 	fmt.Fprintf(stderr, "evaluating %s with %s on %d tasks x %d samples (+ greedy)\n",
 		what, *tool, len(ts), *samples)
 	res, err := evaluate.Run(ctx, engine, ts, evaluate.Options{Samples: *samples, Ks: ks, Temperature: *temperature,

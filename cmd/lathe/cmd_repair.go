@@ -74,7 +74,7 @@ func runRepair(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	opts["max_turns"] = float64(*maxTurns)
-	t, _, err := startToolPlugin(ctx, host, *tool, opts)
+	t, err := startToolPlugin(ctx, host, *tool, opts)
 	if err != nil {
 		return err
 	}

@@ -132,6 +132,9 @@ func (f *fakeInstance) Capabilities() []string {
 	return nil
 }
 func (f *fakeInstance) Kill() {}
+func (f *fakeInstance) ConfigValidator() (sdk.ConfigValidator, bool) {
+	return nil, false
+}
 
 type fakeHost struct{}
 

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
@@ -263,7 +262,7 @@ func (s *slot) play(ctx context.Context, it *Item) ([]*rollout.Trajectory, rollo
 			}
 		} else {
 			lm, ok := model.inst.Model().(sdk.ModelWithCheckpoints)
-			if !ok || !slices.Contains(model.inst.Capabilities(), "ModelWithCheckpoints") {
+			if !ok {
 				return nil, ph, fmt.Errorf("cluster: model %s (%s) cannot load checkpoints", it.Model.Label, it.Model.Plugin)
 			}
 			dir, err := s.w.cache.path(ctx, it.Weights)
@@ -277,18 +276,12 @@ func (s *slot) play(ctx context.Context, it *Item) ([]*rollout.Trajectory, rollo
 		s.weights = it.Weights
 	}
 	e := &rollout.Engine{Tool: tool.inst.Tool(), Model: model.inst.Model(), Phases: &ph}
-	if tb, ok := e.Tool.(sdk.ToolWithBatch); ok && slices.Contains(tool.inst.Capabilities(), "ToolWithBatch") {
-		e.ToolBatch = tb
-	}
 	if it.Reward.Plugin != "" {
 		reward, err := s.ensure(ctx, &s.reward, sdk.KindReward, it.Reward)
 		if err != nil {
 			return nil, ph, err
 		}
 		e.Reward = reward.inst.Reward()
-		if rb, ok := e.Reward.(sdk.RewardWithBatch); ok && slices.Contains(reward.inst.Capabilities(), "RewardWithBatch") {
-			e.RewardBatch = rb
-		}
 	}
 	trajs, err := e.Play(ctx, it.Shard.Tasks, it.Shard.Config)
 	return trajs, ph, err
@@ -314,15 +307,7 @@ func (s *slot) ensure(ctx context.Context, cur **running, kind sdk.Kind, spec Pl
 	if err != nil {
 		return started{}, fmt.Errorf("cluster: start %s %s (%s): %w", kind, spec.Label, spec.Plugin, err)
 	}
-	var p sdk.Plugin
-	switch kind {
-	case sdk.KindTool:
-		p = inst.Tool()
-	case sdk.KindReward:
-		p = inst.Reward()
-	case sdk.KindModel:
-		p = inst.Model()
-	}
+	p := runner.PluginOf(inst, kind)
 	if p == nil {
 		inst.Kill()
 		return started{}, fmt.Errorf("cluster: %s (%s) is not a %s plugin", spec.Label, spec.Plugin, kind)

@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -76,9 +77,12 @@ type Instance struct {
 	logs   *logTail
 	caps   []string
 
-	tool   *pluginclient.ToolClient
-	reward *pluginclient.RewardClient
-	model  *pluginclient.ModelClient
+	// The plugin of the kind it was started as, implementing the optional
+	// interfaces in caps and no others (narrow.go); the rest are nil.
+	tool      sdk.Tool
+	reward    sdk.Reward
+	model     sdk.Model
+	validator sdk.ConfigValidator // nil unless the plugin advertises it
 
 	killOnce sync.Once
 }
@@ -202,16 +206,20 @@ func (h *Host) Start(ctx context.Context, kind sdk.Kind, label, plugin string) (
 		return nil, fmt.Errorf("pluginhost: %s: %w", name, err)
 	}
 	var caps func(context.Context) ([]string, error)
+	var narrow func(caps []string)
 	switch c := raw.(type) {
 	case *pluginclient.ToolClient:
 		c.SetErrorContext(name, inst.transportError)
-		inst.tool, caps = c, c.Capabilities
+		caps = c.Capabilities
+		narrow = func(caps []string) { inst.tool, inst.validator = narrowTool(c, caps), validatorOf(c, caps) }
 	case *pluginclient.RewardClient:
 		c.SetErrorContext(name, inst.transportError)
-		inst.reward, caps = c, c.Capabilities
+		caps = c.Capabilities
+		narrow = func(caps []string) { inst.reward, inst.validator = narrowReward(c, caps), validatorOf(c, caps) }
 	case *pluginclient.ModelClient:
 		c.SetErrorContext(name, inst.transportError)
-		inst.model, caps = c, c.Capabilities
+		caps = c.Capabilities
+		narrow = func(caps []string) { inst.model, inst.validator = narrowModel(c, caps), validatorOf(c, caps) }
 	default:
 		inst.kill(true)
 		return nil, fmt.Errorf("pluginhost: %s: unexpected client %T", name, raw)
@@ -225,6 +233,8 @@ func (h *Host) Start(ctx context.Context, kind sdk.Kind, label, plugin string) (
 		}
 		return nil, fmt.Errorf("pluginhost: %w", err)
 	}
+
+	narrow(inst.caps)
 
 	h.mu.Lock()
 	h.instances[inst] = struct{}{}
@@ -329,34 +339,42 @@ func (i *Instance) Kind() sdk.Kind { return i.kind }
 // Pid is the plugin process's id (also its process group id).
 func (i *Instance) Pid() int { return i.pid }
 
-// Tool returns the plugin as a tool, or nil if it was started as another kind.
-func (i *Instance) Tool() sdk.Tool {
-	if i.tool == nil {
-		return nil
+// Tool returns the plugin as a tool, or nil if it was started as another
+// kind. The value implements sdk.ToolWithBatch and sdk.ToolWithDemonstrate
+// exactly when the plugin does.
+func (i *Instance) Tool() sdk.Tool { return i.tool }
+
+// Reward returns the plugin as a reward, or nil if it was started as
+// another kind. The value implements sdk.RewardWithBatch exactly when the
+// plugin does.
+func (i *Instance) Reward() sdk.Reward { return i.reward }
+
+// Model returns the plugin as a model, or nil if it was started as another
+// kind. The value implements sdk.ModelWithTraining and
+// sdk.ModelWithCheckpoints exactly when the plugin does.
+func (i *Instance) Model() sdk.Model { return i.model }
+
+// Plugin returns the plugin as whichever kind it was started as.
+func (i *Instance) Plugin() sdk.Plugin {
+	switch {
+	case i.tool != nil:
+		return i.tool
+	case i.reward != nil:
+		return i.reward
+	case i.model != nil:
+		return i.model
 	}
-	return i.tool
+	return nil
 }
 
-// Reward returns the plugin as a reward, or nil if it was started as another kind.
-func (i *Instance) Reward() sdk.Reward {
-	if i.reward == nil {
-		return nil
-	}
-	return i.reward
-}
-
-// Model returns the plugin as a model, or nil if it was started as another kind.
-func (i *Instance) Model() sdk.Model {
-	if i.model == nil {
-		return nil
-	}
-	return i.model
+// ConfigValidator returns the plugin's check of option values, and false
+// when it has none.
+func (i *Instance) ConfigValidator() (sdk.ConfigValidator, bool) {
+	return i.validator, i.validator != nil
 }
 
 // Capabilities lists the optional interfaces the plugin implements, e.g.
-// "ToolWithDemonstrate". The values from Tool, Reward and Model implement
-// every optional interface of their kind; calling one not listed here
-// returns an error matching pluginclient.ErrNotImplemented.
+// "ToolWithDemonstrate".
 func (i *Instance) Capabilities() []string { return append([]string(nil), i.caps...) }
 
 // Has reports whether the plugin implements the named optional interface.
@@ -447,20 +465,19 @@ func (h *Host) Schema(ctx context.Context, kind sdk.Kind, plugin string) (sdk.Sc
 		return sdk.Schema{}, err
 	}
 	defer inst.Kill()
-	var p sdk.Plugin
-	switch kind {
-	case sdk.KindTool:
-		p = inst.Tool()
-	case sdk.KindReward:
-		p = inst.Reward()
-	default:
-		p = inst.Model()
-	}
-	if s, err = p.Schema(ctx); err != nil {
+	if s, err = inst.Plugin().Schema(ctx); err != nil {
 		return sdk.Schema{}, fmt.Errorf("pluginhost: %w", err)
 	}
 	h.mu.Lock()
 	h.schemas[key] = s
 	h.mu.Unlock()
 	return s, nil
+}
+
+// validatorOf is c's sdk.ConfigValidator when the plugin advertises one.
+func validatorOf(c sdk.ConfigValidator, caps []string) sdk.ConfigValidator {
+	if slices.Contains(caps, pluginclient.CapConfigValidator) {
+		return c
+	}
+	return nil
 }

@@ -145,6 +145,15 @@ func TestBuiltinRoundTrip(t *testing.T) {
 	if !inst.Has(pluginclient.CapRewardWithBatch) {
 		t.Errorf("capabilities = %v, want RewardWithBatch", inst.Capabilities())
 	}
+	if _, ok := inst.Reward().(sdk.RewardWithBatch); !ok {
+		t.Error("the tests reward advertises ScoreBatch but its value does not implement sdk.RewardWithBatch")
+	}
+	if _, ok := inst.ConfigValidator(); !ok {
+		t.Error("the tests reward advertises ValidateConfig but has no ConfigValidator")
+	}
+	if inst.Plugin() != sdk.Plugin(inst.Reward()) || inst.Tool() != nil || inst.Model() != nil {
+		t.Error("Plugin, Tool and Model do not agree with the kind the plugin was started as")
+	}
 	cfg, _ := sdk.ConfigFrom(map[string]any{"solved_reward": 2.5})
 	if err := inst.Reward().Configure(ctx, cfg); err != nil {
 		t.Fatal(err)
@@ -205,10 +214,13 @@ func TestExternalExecutable(t *testing.T) {
 	if caps := inst.Capabilities(); len(caps) != 0 {
 		t.Errorf("capabilities = %v, want none", caps)
 	}
-	_, err = inst.Reward().(sdk.RewardWithBatch).ScoreBatch(ctx, nil)
-	if !errors.Is(err, pluginclient.ErrNotImplemented) ||
-		err.Error() != fmt.Sprintf(`plugin "echo" (%s) does not implement ScoreBatch`, bin) {
-		t.Errorf("ScoreBatch error = %v", err)
+	// What the plugin does not advertise, the value it is handed out as
+	// does not claim.
+	if _, ok := inst.Reward().(sdk.RewardWithBatch); ok {
+		t.Error("the reward of a plugin without ScoreBatch implements sdk.RewardWithBatch")
+	}
+	if _, ok := inst.ConfigValidator(); ok {
+		t.Error("a plugin without ValidateConfig has a ConfigValidator")
 	}
 
 	// A reward plugin started as a tool is refused by name.

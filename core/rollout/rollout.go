@@ -21,13 +21,14 @@ import (
 
 // Engine holds the plugins an episode runs through.
 type Engine struct {
-	Tool sdk.Tool
-	// ToolBatch, when set, steps all live sessions in one call.
-	ToolBatch sdk.ToolWithBatch
-	Model     sdk.Model
-	// Reward may be nil (evaluation needs no reward).
-	Reward      sdk.Reward
-	RewardBatch sdk.RewardWithBatch
+	// Tool steps the sessions; one that implements sdk.ToolWithBatch steps
+	// all live sessions in one call. (A plugin from core/pluginhost
+	// implements it exactly when the plugin process does.)
+	Tool  sdk.Tool
+	Model sdk.Model
+	// Reward may be nil (evaluation needs no reward); one that implements
+	// sdk.RewardWithBatch scores a turn's transitions in one call.
+	Reward sdk.Reward
 	// Parallel bounds concurrent Step/Score calls when the plugin has no
 	// batch form; default 8.
 	Parallel int
@@ -429,8 +430,8 @@ func (e *Engine) step(ctx context.Context, reqs []sdk.StepRequest) ([]sdk.StepRe
 	if len(reqs) == 0 {
 		return nil, nil
 	}
-	if e.ToolBatch != nil {
-		resps, err := e.ToolBatch.StepBatch(ctx, reqs)
+	if tb, ok := e.Tool.(sdk.ToolWithBatch); ok {
+		resps, err := tb.StepBatch(ctx, reqs)
 		if err != nil {
 			return nil, fmt.Errorf("rollout: step: %w", err)
 		}
@@ -452,8 +453,8 @@ func (e *Engine) step(ctx context.Context, reqs []sdk.StepRequest) ([]sdk.StepRe
 }
 
 func (e *Engine) score(ctx context.Context, ts []sdk.Transition) ([]sdk.Score, error) {
-	if e.RewardBatch != nil {
-		scores, err := e.RewardBatch.ScoreBatch(ctx, ts)
+	if rb, ok := e.Reward.(sdk.RewardWithBatch); ok {
+		scores, err := rb.ScoreBatch(ctx, ts)
 		if err != nil {
 			return nil, fmt.Errorf("rollout: score: %w", err)
 		}

@@ -3,13 +3,11 @@ package runner
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/lathe-ml/lathe/core/experiment"
 	"github.com/lathe-ml/lathe/sdk"
-	"github.com/lathe-ml/lathe/sdk/pluginclient"
 )
 
 // checkConfigs asks every plugin that implements sdk.ConfigValidator to
@@ -57,10 +55,7 @@ func checkPluginConfigs(ctx context.Context, pr *probes, kind sdk.Kind, plugin s
 			Subject:  first.PluginRange.Ptr(),
 		}}
 	}
-	if !slices.Contains(inst.Capabilities(), pluginclient.CapConfigValidator) {
-		return nil
-	}
-	v, ok := pluginOf(inst, kind).(sdk.ConfigValidator)
+	v, ok := inst.ConfigValidator()
 	if !ok {
 		return nil
 	}
@@ -94,15 +89,22 @@ func checkPluginConfigs(ctx context.Context, pr *probes, kind sdk.Kind, plugin s
 	return diags
 }
 
-// pluginOf returns the instance's plugin of the given kind.
-func pluginOf(inst Instance, kind sdk.Kind) any {
+// PluginOf returns the instance's plugin of the given kind, or nil if it
+// was started as another kind.
+func PluginOf(inst Instance, kind sdk.Kind) sdk.Plugin {
 	switch kind {
 	case sdk.KindTool:
-		return inst.Tool()
+		if t := inst.Tool(); t != nil {
+			return t
+		}
 	case sdk.KindReward:
-		return inst.Reward()
+		if r := inst.Reward(); r != nil {
+			return r
+		}
 	case sdk.KindModel:
-		return inst.Model()
+		if m := inst.Model(); m != nil {
+			return m
+		}
 	}
 	return nil
 }

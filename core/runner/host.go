@@ -8,10 +8,16 @@ import (
 )
 
 // Instance is one running plugin. *pluginhost.Instance implements it.
+//
+// The values of Tool, Reward and Model implement the optional sdk
+// interfaces of their kind exactly when the plugin does, so a type
+// assertion is the capability check.
 type Instance interface {
 	Tool() sdk.Tool
 	Reward() sdk.Reward
 	Model() sdk.Model
+	// ConfigValidator is the plugin's check of option values, if it has one.
+	ConfigValidator() (sdk.ConfigValidator, bool)
 	Capabilities() []string
 	Kill()
 }

@@ -327,15 +327,7 @@ func (r *run) start(ctx context.Context, b *experiment.PluginBlock) (Instance, e
 		inst.Kill()
 		return nil, fmt.Errorf("runner: configure %s: %w", b.Ref(), err)
 	}
-	var p sdk.Plugin
-	switch b.Kind {
-	case sdk.KindTool:
-		p = inst.Tool()
-	case sdk.KindReward:
-		p = inst.Reward()
-	case sdk.KindModel:
-		p = inst.Model()
-	}
+	p := PluginOf(inst, b.Kind)
 	if p == nil {
 		inst.Kill()
 		return nil, fmt.Errorf("runner: start %s: the plugin is not a %s", b.Ref(), b.Kind)

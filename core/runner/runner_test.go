@@ -76,6 +76,10 @@ func (i *fakeInstance) Model() sdk.Model {
 	return i.plugin
 }
 func (i *fakeInstance) Capabilities() []string { return i.caps }
+func (i *fakeInstance) ConfigValidator() (sdk.ConfigValidator, bool) {
+	v, ok := any(i.plugin).(sdk.ConfigValidator)
+	return v, ok
+}
 func (i *fakeInstance) Kill() {
 	i.host.mu.Lock()
 	defer i.host.mu.Unlock()

@@ -59,6 +59,10 @@ func (i *inProcessInstance) Tool() sdk.Tool     { t, _ := i.plugin.(sdk.Tool); r
 func (i *inProcessInstance) Reward() sdk.Reward { r, _ := i.plugin.(sdk.Reward); return r }
 func (i *inProcessInstance) Model() sdk.Model   { m, _ := i.plugin.(sdk.Model); return m }
 func (i *inProcessInstance) Kill()              {}
+func (i *inProcessInstance) ConfigValidator() (sdk.ConfigValidator, bool) {
+	v, ok := i.plugin.(sdk.ConfigValidator)
+	return v, ok
+}
 
 func (i *inProcessInstance) Capabilities() []string {
 	var caps []string

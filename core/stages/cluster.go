@@ -3,7 +3,6 @@ package stages
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/lathe-ml/lathe/core/cluster"
@@ -48,11 +47,7 @@ func fanOut(ctx context.Context, env *runner.StageEnv, e *rollout.Engine, m sdk.
 			return nil, err
 		}
 	}
-	caps, err := env.Capabilities(ctx, "model")
-	if err != nil {
-		return nil, err
-	}
-	if lm, ok := m.(sdk.ModelWithCheckpoints); ok && slices.Contains(caps, "ModelWithCheckpoints") {
+	if lm, ok := m.(sdk.ModelWithCheckpoints); ok {
 		ex.Weights = lm
 	}
 	conn, err := cluster.Connect(ctx, url, "lathe run "+env.Stage.ID())

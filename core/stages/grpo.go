@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"slices"
 
 	"github.com/lathe-ml/lathe/core/episode"
 	"github.com/lathe-ml/lathe/core/grpo"
@@ -22,26 +21,10 @@ func engine(ctx context.Context, env *runner.StageEnv, model sdk.Model, withRewa
 	if err != nil {
 		return nil, err
 	}
-	caps, err := env.Capabilities(ctx, "tool")
-	if err != nil {
-		return nil, err
-	}
 	e := &rollout.Engine{Tool: tool, Model: model}
-	if tb, ok := tool.(sdk.ToolWithBatch); ok && slices.Contains(caps, "ToolWithBatch") {
-		e.ToolBatch = tb
-	}
 	if withReward {
-		r, err := env.Reward(ctx, "reward")
-		if err != nil {
+		if e.Reward, err = env.Reward(ctx, "reward"); err != nil {
 			return nil, err
-		}
-		e.Reward = r
-		rcaps, err := env.Capabilities(ctx, "reward")
-		if err != nil {
-			return nil, err
-		}
-		if rb, ok := r.(sdk.RewardWithBatch); ok && slices.Contains(rcaps, "RewardWithBatch") {
-			e.RewardBatch = rb
 		}
 	}
 	return e, nil

@@ -102,7 +102,7 @@ func TestServedEqualsDirect(t *testing.T) {
 	}
 	model := quicklyTrained(t, tool)
 	play := func(m sdk.Model) []*rollout.Trajectory {
-		e := &rollout.Engine{Tool: tool, ToolBatch: tool, Model: m}
+		e := &rollout.Engine{Tool: tool, Model: m}
 		trajs, err := e.Play(ctx, ts, rollout.Config{Group: 1, History: episode.Full,
 			Sampling: sdk.Sampling{Temperature: 0, MaxTokens: 24, Seed: 7}})
 		if err != nil {

@@ -63,7 +63,7 @@ func TestRolloutSwap(t *testing.T) {
 				t.Fatal(err)
 			}
 			m := &scriptedModel{script: tt.script}
-			e := &rollout.Engine{Tool: tt.tool, ToolBatch: tt.tool, Model: m}
+			e := &rollout.Engine{Tool: tt.tool, Model: m}
 			trajs, err := e.Play(ctx, []sdk.Task{addTask}, rollout.Config{Group: 1})
 			if err != nil {
 				t.Fatal(err)

@@ -84,7 +84,7 @@ func BenchmarkRollout(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				e := &rollout.Engine{Tool: timedTool{tool, &toolNS}, ToolBatch: timedTool{tool, &toolNS}, Model: timedModel{m, &modelNS}}
+				e := &rollout.Engine{Tool: timedTool{tool, &toolNS}, Model: timedModel{m, &modelNS}}
 				start := time.Now()
 				res, err := evaluate.Run(ctx, e, ts, evaluate.Options{Samples: 4, Ks: []int{1}, Temperature: 0.8,
 					MaxTokens: 96, History: episode.Full, Seed: 1})

@@ -4,10 +4,11 @@
 // (core/pluginhost) uses it; plugin authors do not need it.
 //
 // A client implements its kind's core interface and every optional one
-// (ToolClient is an sdk.ToolWithDemonstrate, ...). Ask Capabilities which
-// the plugin really implements: calling a missing one returns an error that
-// matches ErrNotImplemented and reads
-// `plugin "editor" (coedit) does not implement Demonstrate`.
+// (ToolClient is an sdk.ToolWithDemonstrate, ...); calling one the plugin
+// lacks returns an error that matches ErrNotImplemented and reads
+// `plugin "editor" (coedit) does not implement Demonstrate`. The values
+// core/pluginhost hands out are narrowed to what Capabilities lists, so
+// callers there ask with a type assertion.
 package pluginclient
 
 import (
