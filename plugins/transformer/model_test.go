@@ -377,39 +377,6 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-// TestPolicyTokenLoss checks the per-token PPO+KL loss's derivative against
-// central differences (eps 1e-6, tolerance 1e-5) and the clip flags.
-func TestPolicyTokenLoss(t *testing.T) {
-	nan := math.NaN()
-	tests := []struct {
-		name                     string
-		lp, old, ref, A, eps, kl float64
-		clipped                  bool
-	}{
-		{"on-policy", -1.2, -1.2, nan, 0.7, 0.2, 0, false},
-		{"ratio up, positive A, clipped", -0.5, -1.0, nan, 1, 0.2, 0, true},
-		{"ratio up, negative A", -0.5, -1.0, nan, -1, 0.2, 0, false},
-		{"ratio down, negative A, clipped", -2.0, -1.0, nan, -1, 0.2, 0, true},
-		{"no clipping", -0.5, -1.0, nan, 1, 0, 0, false},
-		{"kl only", -1.0, -1.0, -1.5, 0, 0.2, 0.1, false},
-		{"kl and surrogate", -0.9, -1.0, -0.3, 0.5, 0.2, 0.05, false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, d, clipped, _ := policyTokenLoss(tc.lp, tc.old, tc.ref, tc.A, tc.eps, tc.kl)
-			if clipped != tc.clipped {
-				t.Fatalf("clipped = %v, want %v", clipped, tc.clipped)
-			}
-			const h = 1e-6
-			up, _, _, _ := policyTokenLoss(tc.lp+h, tc.old, tc.ref, tc.A, tc.eps, tc.kl)
-			down, _, _, _ := policyTokenLoss(tc.lp-h, tc.old, tc.ref, tc.A, tc.eps, tc.kl)
-			if num := (up - down) / (2 * h); math.Abs(num-d) > 1e-5 {
-				t.Fatalf("dloss/dlp = %v, finite difference %v", d, num)
-			}
-		})
-	}
-}
-
 // TestDuplicatePrompts: prompts prefilled once and copied must decode
 // exactly as when each is generated alone.
 func TestDuplicatePrompts(t *testing.T) {

@@ -501,11 +501,11 @@ func (m *Model) supervisedSequences(batch sdk.SupervisedBatch) ([]sequence, int)
 	return seqs, trunc
 }
 
-// TrainPolicy implements sdk.ModelWithTraining: per token, the PPO clipped
-// surrogate -min(r A, clip(r, 1-eps, 1+eps) A) with r = exp(logp - old),
-// plus KLCoef times the k3 estimator of KL(policy || reference),
-// exp(ref-logp) - (ref-logp) - 1, averaged over the batch's tokens. Dropout
-// is off so the ratio compares like with like.
+// TrainPolicy implements sdk.ModelWithTraining: the objective of
+// sdk.PolicyBatch.TokenLoss (PPO clipped surrogate plus KL to the
+// reference) averaged over the batch's completion tokens, its gradient
+// entering the network through each token's log-prob. Dropout is off so
+// the ratio compares like with like.
 func (m *Model) TrainPolicy(ctx context.Context, batch sdk.PolicyBatch) (sdk.TrainStats, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -529,7 +529,6 @@ func (m *Model) TrainPolicy(ctx context.Context, batch sdk.PolicyBatch) (sdk.Tra
 	if total == 0 {
 		return sdk.TrainStats{}, errors.New("transformer: policy batch has no completion tokens")
 	}
-	eps := batch.ClipEps
 	var loss, kl, ent, clipped float64
 	for _, mb := range microBatches(seqs, m.cfg.BatchTokens) {
 		if err := ctx.Err(); err != nil {
@@ -543,21 +542,15 @@ func (m *Model) TrainPolicy(ctx context.Context, batch sdk.PolicyBatch) (sdk.Tra
 		k := 0
 		for _, sq := range mb {
 			e := batch.Examples[sq.ex]
-			A := e.Advantage
 			for j := range sq.target {
-				lp := float64(s.logp[k])
-				old := lp
-				if len(e.OldLogprobs) > 0 {
-					old = e.OldLogprobs[j]
-				}
-				tokLoss, d, clip, k3 := policyTokenLoss(lp, old, ref(e.RefLogprobs, j), A, eps, batch.KLCoef)
-				if clip {
+				tl := batch.TokenLoss(e, j, float64(s.logp[k]))
+				if tl.Clipped {
 					clipped++
 				}
-				kl += k3
-				loss += tokLoss
+				kl += tl.KL
+				loss += tl.Loss
 				ent += float64(s.ent[k])
-				g[k] = float32(d / float64(total))
+				g[k] = float32(tl.DLogprob / float64(total))
 				k++
 			}
 		}
@@ -574,41 +567,6 @@ func (m *Model) TrainPolicy(ctx context.Context, batch sdk.PolicyBatch) (sdk.Tra
 		"lr": lr, "grad_norm": norm, "truncated": float64(trunc),
 	}}, nil
 }
-
-// ref returns lp[j], or NaN when there is no reference.
-func ref(lp []float64, j int) float64 {
-	if len(lp) == 0 {
-		return math.NaN()
-	}
-	return lp[j]
-}
-
-// policyTokenLoss is one token's loss and its derivative with respect to
-// the token's log-prob lp: the PPO clipped surrogate -min(r A, clip(r) A),
-// r = exp(lp - old), plus klCoef times k3 = exp(ref-lp) - (ref-lp) - 1 (ref
-// NaN = no KL term). clipped reports that the clipped branch is active,
-// which zeroes the surrogate's gradient.
-func policyTokenLoss(lp, old, ref, A, eps, klCoef float64) (loss, dlp float64, clipped bool, k3 float64) {
-	r := math.Exp(lp - old)
-	surr := r * A
-	if eps > 0 { // ClipEps 0 means plain policy gradient, no clipping
-		surr = math.Min(surr, clamp(r, 1-eps, 1+eps)*A)
-		clipped = (A >= 0 && r > 1+eps) || (A < 0 && r < 1-eps)
-	}
-	if !clipped {
-		dlp = -A * r
-	}
-	loss = -surr
-	if !math.IsNaN(ref) {
-		x := ref - lp
-		k3 = math.Exp(x) - x - 1
-		loss += klCoef * k3
-		dlp += klCoef * (1 - math.Exp(x))
-	}
-	return loss, dlp, clipped, k3
-}
-
-func clamp(x, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, x)) }
 
 // Logprobs implements sdk.ModelWithTraining: the log-probability of each
 // completion token after its context (tokens cut to fit the window get none).
