@@ -109,6 +109,11 @@ type DemonstrateRequest struct {
 	Task Task
 	Seed int64
 	N    int
+	// Verbatim asks for the task's reference broken as written, without
+	// the variations a tool may add to training demonstrations (coedit's
+	// renamed names): repair tasks for evaluation are made this way, so an
+	// eval measures the benchmark's programs, not the augmentation.
+	Verbatim bool
 }
 
 // Demonstration is one expert trace: the broken program the episode starts

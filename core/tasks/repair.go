@@ -48,7 +48,7 @@ func RepairTasks(ctx context.Context, tasks []sdk.Task, seed int64, b Breaker, p
 		go func(i int, t sdk.Task) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			demos, err := b.Demonstrate(ctx, sdk.DemonstrateRequest{Task: t, Seed: seed, N: 1})
+			demos, err := b.Demonstrate(ctx, sdk.DemonstrateRequest{Task: t, Seed: seed, N: 1, Verbatim: true})
 			switch {
 			case err != nil:
 				errs[i] = fmt.Errorf("tasks: break task %s: %w", t.ID, err)

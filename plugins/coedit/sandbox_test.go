@@ -103,12 +103,15 @@ func TestSandboxDemonstrations(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs Python; skipped in -short mode")
 	}
-	for _, rename := range []float64{0, 1} {
-		t.Run(fmt.Sprintf("rename=%g", rename), func(t *testing.T) { checkSandboxDemonstrations(t, rename) })
+	for _, c := range []struct {
+		rename   float64
+		verbatim bool
+	}{{0, false}, {1, false}, {1, true}} {
+		t.Run(fmt.Sprintf("rename=%g,verbatim=%v", c.rename, c.verbatim), func(t *testing.T) { checkSandboxDemonstrations(t, c.rename, c.verbatim) })
 	}
 }
 
-func checkSandboxDemonstrations(t *testing.T, rename float64) {
+func checkSandboxDemonstrations(t *testing.T, rename float64, verbatim bool) {
 	ctx := context.Background()
 	tool := sandboxTool(t, map[string]any{"rename": rename})
 	var renamed atomic.Int64
@@ -125,7 +128,7 @@ func checkSandboxDemonstrations(t *testing.T, rename float64) {
 	var demos, steps atomic.Int64
 	for _, task := range all {
 		t.Run(task.ID, func(t *testing.T) {
-			ds, err := tool.Demonstrate(ctx, sdk.DemonstrateRequest{Task: task, Seed: 11, N: perTask})
+			ds, err := tool.Demonstrate(ctx, sdk.DemonstrateRequest{Task: task, Seed: 11, N: perTask, Verbatim: verbatim})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -166,10 +169,12 @@ func checkSandboxDemonstrations(t *testing.T, rename float64) {
 		t.Logf("%d tasks, %d demonstrations, %d steps in %v; sandbox: %d checks, %d executed, cache hit rate %.2f",
 			len(all), demos.Load(), steps.Load(), time.Since(start).Round(time.Millisecond), st.Checks, st.Executed, st.HitRate())
 	}
-	// Without renaming every trace ends at the reference; with it most end
-	// at a renamed copy (a program with nothing to rename keeps its names).
-	if n := renamed.Load(); (rename == 0 && n != 0) || (rename == 1 && n < demos.Load()*3/4) {
-		t.Fatalf("rename %g: %d of %d traces end at a program other than the reference", rename, n, demos.Load())
+	// Without renaming, or asked for the program verbatim (repair tasks of
+	// an eval), every trace ends at the reference; with it most end at a
+	// renamed copy (a program with nothing to rename keeps its names).
+	n := renamed.Load()
+	if want0 := rename == 0 || verbatim; (want0 && n != 0) || (!want0 && n < demos.Load()*3/4) {
+		t.Fatalf("rename %g, verbatim %v: %d of %d traces end at a program other than the reference", rename, verbatim, n, demos.Load())
 	}
 }
 

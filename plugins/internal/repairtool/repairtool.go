@@ -458,6 +458,9 @@ func (t *Tool) Demonstrate(ctx context.Context, req sdk.DemonstrateRequest) ([]s
 	o := t.Options()
 	recipe := corrupt.Recipe{Style: t.ed.Style(), Order: order, Rename: o.Rename,
 		Operators: o.Operators, MaxCorruptions: o.MaxCorruptions}
+	if req.Verbatim {
+		recipe.Rename = 0 // the program as the benchmark wrote it
+	}
 	demos, err := corrupt.Demonstrations(ctx, req.Task, req.Seed, req.N, recipe, check)
 	if err != nil {
 		return nil, t.errorf("demonstrate: %w", err)

@@ -895,6 +895,7 @@ type DemonstrateRequest struct {
 	Task          *Task                  `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
 	Seed          int64                  `protobuf:"varint,2,opt,name=seed,proto3" json:"seed,omitempty"`
 	N             int32                  `protobuf:"varint,3,opt,name=n,proto3" json:"n,omitempty"`
+	Verbatim      bool                   `protobuf:"varint,4,opt,name=verbatim,proto3" json:"verbatim,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -948,6 +949,13 @@ func (x *DemonstrateRequest) GetN() int32 {
 		return x.N
 	}
 	return 0
+}
+
+func (x *DemonstrateRequest) GetVerbatim() bool {
+	if x != nil {
+		return x.Verbatim
+	}
+	return false
 }
 
 type Demonstration struct {
@@ -2530,11 +2538,12 @@ const file_lathe_proto_rawDesc = "" +
 	"\x10StepBatchRequest\x128\n" +
 	"\brequests\x18\x01 \x03(\v2\x1c.lathe.plugin.v1.StepRequestR\brequests\"P\n" +
 	"\x11StepBatchResponse\x12;\n" +
-	"\tresponses\x18\x01 \x03(\v2\x1d.lathe.plugin.v1.StepResponseR\tresponses\"a\n" +
+	"\tresponses\x18\x01 \x03(\v2\x1d.lathe.plugin.v1.StepResponseR\tresponses\"}\n" +
 	"\x12DemonstrateRequest\x12)\n" +
 	"\x04task\x18\x01 \x01(\v2\x15.lathe.plugin.v1.TaskR\x04task\x12\x12\n" +
 	"\x04seed\x18\x02 \x01(\x03R\x04seed\x12\f\n" +
-	"\x01n\x18\x03 \x01(\x05R\x01n\"~\n" +
+	"\x01n\x18\x03 \x01(\x05R\x01n\x12\x1a\n" +
+	"\bverbatim\x18\x04 \x01(\bR\bverbatim\"~\n" +
 	"\rDemonstration\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x18\n" +
 	"\aprogram\x18\x02 \x01(\tR\aprogram\x12\x18\n" +

@@ -199,7 +199,7 @@ func (t *ToolClient) StepBatch(ctx context.Context, reqs []sdk.StepRequest) ([]s
 
 // Demonstrate implements sdk.ToolWithDemonstrate.
 func (t *ToolClient) Demonstrate(ctx context.Context, req sdk.DemonstrateRequest) ([]sdk.Demonstration, error) {
-	r, err := t.c.Demonstrate(ctx, &pb.DemonstrateRequest{Task: TaskToProto(req.Task), Seed: req.Seed, N: int32(req.N)})
+	r, err := t.c.Demonstrate(ctx, &pb.DemonstrateRequest{Task: TaskToProto(req.Task), Seed: req.Seed, N: int32(req.N), Verbatim: req.Verbatim})
 	if err != nil {
 		return nil, t.err(ctx, "Demonstrate", err)
 	}

@@ -132,7 +132,7 @@ func (s *toolServer) Demonstrate(ctx context.Context, req *pb.DemonstrateRequest
 		return nil, unimplemented(s.impl, CapToolWithDemonstrate)
 	}
 	demos, err := d.Demonstrate(ctx, sdk.DemonstrateRequest{
-		Task: TaskFromProto(req.GetTask()), Seed: req.GetSeed(), N: int(req.GetN()),
+		Task: TaskFromProto(req.GetTask()), Seed: req.GetSeed(), N: int(req.GetN()), Verbatim: req.GetVerbatim(),
 	})
 	if err != nil {
 		return nil, pluginErr(err)
