@@ -116,9 +116,16 @@ func TestMistakes(t *testing.T) {
 		},
 		{
 			name:    "reference to undeclared block",
-			src:     base + "stage \"rl\" {\n  kind = \"grpo\"\n  model = model.policy\n  tool = @@tool.edtor\n  reward = reward.solved\n  dataset = dataset.basic\n}\n",
+			src:     base + "stage \"rl\" {\n  kind = \"grpo\"\n  model = model.policy\n  tool = @@tool.edtor\n  reward = reward.solved\n  dataset = dataset.basic\n  init = \"runs/x/stages/sft\"\n}\n",
 			summary: "Reference to undeclared tool",
 			detail:  `Did you mean "editor"?`,
+		},
+		{
+			// RL has no tokenizer to fit: without init it could not start.
+			name:    "grpo without init",
+			src:     base + "stage \"rl\" @@{\n  kind = \"grpo\"\n  model = model.policy\n  tool = tool.editor\n  reward = reward.solved\n  dataset = dataset.basic\n}\n",
+			summary: "Missing required argument",
+			detail:  `"init" is required`,
 		},
 		{
 			name: "reference cycle",

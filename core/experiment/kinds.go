@@ -125,7 +125,9 @@ var stageKinds = map[string][]attrSpec{
 		{Name: "tool", Type: tRef, RefKind: "tool", Required: true},
 		{Name: "reward", Type: tRef, RefKind: "reward", Required: true},
 		{Name: "dataset", Type: tRef, RefKind: "dataset", Required: true},
-		{Name: "init", Type: tRef, RefKind: "stage", StageKinds: checkpointKinds, PathOK: true},
+		// init: RL starts from a trained policy (and its tokenizer); there
+		// is no tokenizer to fit from rollouts.
+		{Name: "init", Type: tRef, RefKind: "stage", StageKinds: checkpointKinds, PathOK: true, Required: true},
 		{Name: "split", Type: tString, Default: "train"},
 		{Name: "steps", Type: tInt, Default: 50},
 		{Name: "group", Type: tInt, Default: 4},
