@@ -93,7 +93,11 @@ func (l *lineTool) StepBatch(ctx context.Context, reqs []sdk.StepRequest) ([]sdk
 func (l *lineTool) Demonstrate(_ context.Context, req sdk.DemonstrateRequest) ([]sdk.Demonstration, error) {
 	var out []sdk.Demonstration
 	for i := range req.N {
-		out = append(out, sdk.Demonstration{TaskID: req.Task.ID, Actions: []string{fmt.Sprintf("ADD %d", req.Seed+int64(i)), "EXIT"}})
+		d := sdk.Demonstration{TaskID: req.Task.ID, Actions: []string{fmt.Sprintf("ADD %d", req.Seed+int64(i)), "EXIT"}}
+		if req.Verbatim {
+			d.Program = "verbatim" // shows that the flag crossed the wire
+		}
+		out = append(out, d)
 	}
 	return out, nil
 }
@@ -140,8 +144,12 @@ func TestToolInProcess(t *testing.T) {
 		t.Fatalf("batch = %+v, %v", batch, err)
 	}
 	demos, err := tool.Demonstrate(ctx, sdk.DemonstrateRequest{Task: sdk.Task{ID: "t9"}, Seed: 5, N: 2})
-	if err != nil || len(demos) != 2 || demos[1].Actions[0] != "ADD 6" {
+	if err != nil || len(demos) != 2 || demos[1].Actions[0] != "ADD 6" || demos[0].Program != "" {
 		t.Fatalf("demos = %+v, %v", demos, err)
+	}
+	demos, err = tool.Demonstrate(ctx, sdk.DemonstrateRequest{Task: sdk.Task{ID: "t9"}, Seed: 5, N: 1, Verbatim: true})
+	if err != nil || len(demos) != 1 || demos[0].Program != "verbatim" {
+		t.Fatalf("verbatim demos = %+v, %v", demos, err)
 	}
 	if err := tool.Close(ctx, r.Session); err != nil {
 		t.Fatal(err)
