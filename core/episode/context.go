@@ -1,5 +1,7 @@
-// Package episode renders what a model sees in a multi-turn episode: the
-// tool's prompt, the first state, then (action, new state) pairs, as in the
+// Package episode holds Lathe's one episode type (Episode: the states and
+// actions of a played episode, as synthesis, evals and SFT store and read
+// them) and renders what a model sees in a multi-turn episode: the tool's
+// prompt, the first state, then (action, new state) pairs, as in the
 // Chain-of-Edits paper. Supervised training and rollouts both build their
 // contexts here, so a model is trained on exactly the text it later sees.
 //

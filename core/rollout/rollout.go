@@ -86,7 +86,18 @@ type Turn struct {
 	Components map[string]float64
 }
 
-// Trajectory is one episode.
+// Episode is the trajectory as Lathe stores episodes: the states and the
+// model's actions (its completions as written), solved when the tests
+// passed after some turn.
+func (t *Trajectory) Episode() episode.Episode {
+	e := episode.Episode{TaskID: t.TaskID, Prompt: t.Prompt, Stop: t.Stop, States: t.States, Solved: t.SolvedAt > 0}
+	for _, tu := range t.Turns {
+		e.Actions = append(e.Actions, tu.Completion.Text)
+	}
+	return e
+}
+
+// Trajectory is one episode played by a model.
 type Trajectory struct {
 	TaskID string
 	// Sample is the index of this trajectory within its task's group.

@@ -2,7 +2,6 @@ package stages
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -171,16 +170,12 @@ func writeGreedyEpisodes(env *runner.StageEnv, checkpoint string, ts []sdk.Task,
 	}
 	path := filepath.Join(env.Dir, labelOr(checkpoint, "model")+".episodes.jsonl")
 	return atomicfile.WriteFunc(path, func(w io.Writer) error {
-		enc := json.NewEncoder(w)
 		for i, tr := range greedy {
-			e := Episode{TaskID: tr.TaskID, Prompt: tr.Prompt, Stop: tr.Stop, States: tr.States, Solved: tr.SolvedAt > 0}
-			for _, tu := range tr.Turns {
-				e.Actions = append(e.Actions, tu.Completion.Text)
-			}
+			e := tr.Episode()
 			if i < len(ops) {
 				e.Corruptions = ops[i]
 			}
-			if err := enc.Encode(e); err != nil {
+			if err := episode.Write(w, e); err != nil {
 				return err
 			}
 		}

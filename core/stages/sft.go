@@ -1,11 +1,8 @@
 package stages
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/lathe-ml/lathe/core/episode"
@@ -16,49 +13,10 @@ import (
 	"github.com/lathe-ml/lathe/sdk"
 )
 
-// Episode is a demonstration replayed through its tool: what the model
-// saw and wrote at every turn. The synthesize stage writes one per line.
-type Episode struct {
-	TaskID      string   `json:"task_id"`
-	Split       string   `json:"split,omitempty"`
-	Prompt      string   `json:"prompt"`
-	Stop        []string `json:"stop,omitempty"`
-	States      []string `json:"states"`
-	Actions     []string `json:"actions"`
-	Solved      bool     `json:"solved"`
-	Corruptions []string `json:"corruptions,omitempty"`
-}
-
-// readEpisodes reads an episodes file written by the synthesize stage.
-func readEpisodes(path string) ([]Episode, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("stages: %w", err)
-	}
-	defer f.Close()
-	var out []Episode
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for line := 1; sc.Scan(); line++ {
-		var e Episode
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			return nil, fmt.Errorf("stages: %s:%d: %w", path, line, err)
-		}
-		if len(e.States) != len(e.Actions)+1 {
-			return nil, fmt.Errorf("stages: %s:%d: %d states for %d actions", path, line, len(e.States), len(e.Actions))
-		}
-		out = append(out, e)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("stages: %s: %w", path, err)
-	}
-	return out, nil
-}
-
 // SupervisedExamples turns episodes into one example per turn: the context
 // before the action (with the chosen history) and the action, ended by the
 // tool's stop string, as the target.
-func SupervisedExamples(eps []Episode, h episode.History) ([]sdk.SupervisedExample, error) {
+func SupervisedExamples(eps []episode.Episode, h episode.History) ([]sdk.SupervisedExample, error) {
 	var out []sdk.SupervisedExample
 	for _, e := range eps {
 		for t := range e.Actions {
@@ -88,7 +46,7 @@ func heldoutFraction(env *runner.StageEnv) (float64, error) {
 // holdOut splits episodes by a hash of their task: the episodes of a
 // fraction frac of the tasks are held out of training (so the held-out
 // loss measures programs the model never saw), the rest are kept.
-func holdOut(eps []Episode, seed int64, frac float64) (train, heldout []Episode) {
+func holdOut(eps []episode.Episode, seed int64, frac float64) (train, heldout []episode.Episode) {
 	if frac <= 0 {
 		return eps, nil
 	}
@@ -106,7 +64,7 @@ func holdOut(eps []Episode, seed int64, frac float64) (train, heldout []Episode)
 // turn's context and action, then every later (new state, action) pair, so
 // a model that trains whole episodes (sdk.ModelInfo.WholeEpisodes) reads
 // each context once and learns every action (history "full").
-func WholeEpisodeExamples(eps []Episode) ([]sdk.SupervisedExample, error) {
+func WholeEpisodeExamples(eps []episode.Episode) ([]sdk.SupervisedExample, error) {
 	var out []sdk.SupervisedExample
 	for _, e := range eps {
 		incs, err := episode.Increments(e.Prompt, e.States, e.Actions, e.Stop)
@@ -127,7 +85,7 @@ func WholeEpisodeExamples(eps []Episode) ([]sdk.SupervisedExample, error) {
 
 // tokenizerCorpus is every episode once, in full, with its final action:
 // all the text a model will read or write.
-func tokenizerCorpus(eps []Episode) []string {
+func tokenizerCorpus(eps []episode.Episode) []string {
 	out := make([]string, 0, len(eps))
 	for _, e := range eps {
 		n := len(e.Actions)
@@ -190,13 +148,13 @@ func sft(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
 	if err != nil {
 		return nil, err
 	}
-	var eps []Episode
+	var eps []episode.Episode
 	for _, in := range ins {
 		path := in.Outputs[outEpisodes]
 		if path == "" {
 			return nil, fmt.Errorf("%s: stage %q left no episodes", env.Stage.ID(), in.Label)
 		}
-		more, err := readEpisodes(path)
+		more, err := episode.ReadFile(path)
 		if err != nil {
 			return nil, err
 		}

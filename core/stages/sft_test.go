@@ -14,7 +14,7 @@ import (
 )
 
 func TestSupervisedExamples(t *testing.T) {
-	eps := []Episode{{
+	eps := []episode.Episode{{
 		TaskID:  "t",
 		Prompt:  "Fix it.",
 		Stop:    []string{"\n"},
@@ -60,7 +60,7 @@ func TestSupervisedExamples(t *testing.T) {
 // TestWholeEpisodeExamples: one example per episode whose contexts and
 // targets, read in order, are the per-turn full-history examples.
 func TestWholeEpisodeExamples(t *testing.T) {
-	eps := []Episode{{
+	eps := []episode.Episode{{
 		TaskID: "t", Prompt: "Fix it.", Stop: []string{"\n"},
 		States:  []string{"L 1 x = 1\n***\nfail", "L 1 x = 2\n***\nAll 1 tests passed.", "L 1 x = 2\n***\nAll 1 tests passed."},
 		Actions: []string{"REPL 1 >>>x = 2", "EXIT"},
@@ -89,9 +89,9 @@ func TestWholeEpisodeExamples(t *testing.T) {
 // TestHoldOut: held-out episodes are those of whole tasks, chosen by hash,
 // the same for the same seed, and none without a fraction.
 func TestHoldOut(t *testing.T) {
-	var eps []Episode
+	var eps []episode.Episode
 	for i := range 400 {
-		eps = append(eps, Episode{TaskID: fmt.Sprintf("task/%d", i/2)}) // two episodes per task
+		eps = append(eps, episode.Episode{TaskID: fmt.Sprintf("task/%d", i/2)}) // two episodes per task
 	}
 	train, held := holdOut(eps, 7, 0.1)
 	if len(train)+len(held) != len(eps) || len(held) < 20 || len(held) > 60 {
@@ -121,7 +121,7 @@ func TestReadEpisodesNamesTheBadLine(t *testing.T) {
 	if err := os.WriteFile(path, []byte(good+"\n"+bad+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := readEpisodes(path)
+	_, err := episode.ReadFile(path)
 	if err == nil || !strings.Contains(err.Error(), "episodes.jsonl:2: 1 states for 1 actions") {
 		t.Errorf("err = %v, want one naming line 2", err)
 	}

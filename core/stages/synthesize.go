@@ -2,13 +2,13 @@ package stages
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
 	"sync"
 
 	"github.com/lathe-ml/lathe/core/atomicfile"
+	"github.com/lathe-ml/lathe/core/episode"
 	"github.com/lathe-ml/lathe/core/runner"
 	"github.com/lathe-ml/lathe/core/synth"
 	"github.com/lathe-ml/lathe/sdk"
@@ -65,7 +65,7 @@ func synthesize(ctx context.Context, env *runner.StageEnv) (runner.Outputs, erro
 
 	// Replay every demonstration, many at once: each step is a sandbox
 	// check, and the pool is only busy if several sessions are in flight.
-	eps := make([]synth.Episode, len(res.Records))
+	eps := make([]synth.Replayed, len(res.Records))
 	errs := make([]error, len(res.Records))
 	bar := newProgress(env, len(res.Records), "replay", nil)
 	var wg sync.WaitGroup
@@ -89,20 +89,20 @@ func synthesize(ctx context.Context, env *runner.StageEnv) (runner.Outputs, erro
 	kept, unsolved := 0, 0
 	epsPath := filepath.Join(env.Dir, "episodes.jsonl")
 	err = atomicfile.WriteFunc(epsPath, func(w io.Writer) error {
-		enc := json.NewEncoder(w)
 		for i, e := range eps {
 			if errs[i] != nil {
 				return fmt.Errorf("%s: %w", env.Stage.ID(), errs[i])
 			}
-			if !e.Solved() {
+			if !e.Solved {
 				unsolved++
 				env.Logger.Warn("demonstration does not repair its program; left out of training",
 					"task", e.TaskID, "actions", len(res.Records[i].Actions), "played", e.Played)
 				continue
 			}
 			kept++
-			if err := enc.Encode(Episode{TaskID: e.TaskID, Split: res.Records[i].Split, Prompt: e.Prompt, Stop: e.Stop,
-				States: e.Observations, Actions: e.Actions, Solved: true, Corruptions: res.Records[i].Corruptions}); err != nil {
+			ep := e.Episode
+			ep.Split, ep.Corruptions = res.Records[i].Split, res.Records[i].Corruptions
+			if err := episode.Write(w, ep); err != nil {
 				return err
 			}
 		}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/lathe-ml/lathe/core/episode"
 	"github.com/lathe-ml/lathe/sdk"
 )
 
@@ -236,20 +237,14 @@ func ReadJSONL(r io.Reader, name string) ([]Record, error) {
 	return out, nil
 }
 
-// Episode is a demonstration as the model experiences it: the tool's
-// prompt, the observation before each action, and the actions.
-// Observations[i] is what the model saw when it wrote Actions[i];
-// Observations has one more entry, the state after the last action.
-type Episode struct {
-	TaskID string
-	Prompt string
-	// Stop holds the tool's stop strings: how an action ends in the
-	// model's output.
-	Stop         []string
-	Observations []string
-	Actions      []string
+// Replayed is a demonstration played through its tool: the episode as
+// the model experiences it (the tool's prompt, the observation before each
+// action, the actions) and what the tool said of the program at the start
+// and at the end.
+type Replayed struct {
+	episode.Episode
 	// Start is the tool's info on the starting program; Final after the
-	// last action played.
+	// last action played. Episode.Solved is Final.Solved.
 	Start sdk.StepInfo
 	Final sdk.StepInfo
 	// Played counts the actions the tool accepted before the episode
@@ -257,21 +252,18 @@ type Episode struct {
 	Played int
 }
 
-// Solved reports whether the tests passed when the episode ended.
-func (e Episode) Solved() bool { return e.Final.Solved }
-
 // Replay plays demo through tool from task (whose Program is replaced by
 // the demonstration's) and returns the episode. An invalid action is not an
 // error here: it shows in Final.Valid and the observations, and the caller
 // decides what a bad trace means.
-func Replay(ctx context.Context, tool sdk.Tool, task sdk.Task, demo sdk.Demonstration) (Episode, error) {
+func Replay(ctx context.Context, tool sdk.Tool, task sdk.Task, demo sdk.Demonstration) (Replayed, error) {
 	task.Program = demo.Program
 	r, err := tool.Reset(ctx, sdk.ResetRequest{Task: task})
 	if err != nil {
-		return Episode{}, fmt.Errorf("synth: replay %s: reset: %w", task.ID, err)
+		return Replayed{}, fmt.Errorf("synth: replay %s: reset: %w", task.ID, err)
 	}
 	defer tool.Close(context.WithoutCancel(ctx), r.Session)
-	ep := Episode{TaskID: task.ID, Prompt: r.Prompt, Stop: r.Stop, Observations: []string{r.Observation.Text},
+	ep := Replayed{Episode: episode.Episode{TaskID: task.ID, Prompt: r.Prompt, Stop: r.Stop, States: []string{r.Observation.Text}},
 		Start: r.Observation.Info, Final: r.Observation.Info}
 	done := r.Observation.Done
 	for i, a := range demo.Actions {
@@ -280,13 +272,14 @@ func Replay(ctx context.Context, tool sdk.Tool, task sdk.Task, demo sdk.Demonstr
 		}
 		s, err := tool.Step(ctx, sdk.StepRequest{Session: r.Session, Action: a})
 		if err != nil {
-			return Episode{}, fmt.Errorf("synth: replay %s: action %d %q: %w", task.ID, i+1, a, err)
+			return Replayed{}, fmt.Errorf("synth: replay %s: action %d %q: %w", task.ID, i+1, a, err)
 		}
 		ep.Actions = append(ep.Actions, a)
-		ep.Observations = append(ep.Observations, s.Observation.Text)
+		ep.States = append(ep.States, s.Observation.Text)
 		ep.Final = s.Observation.Info
 		ep.Played++
 		done = s.Observation.Done
 	}
+	ep.Solved = ep.Final.Solved
 	return ep, nil
 }

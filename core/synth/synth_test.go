@@ -187,7 +187,7 @@ func replayAll(t *testing.T, ts []sdk.Task, per int) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	eps := make([]Episode, len(res.Records))
+	eps := make([]Replayed, len(res.Records))
 	errs := make([]error, len(res.Records))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4)
@@ -214,13 +214,13 @@ func replayAll(t *testing.T, ts []sdk.Task, per int) {
 			t.Errorf("%s: starting program passes its tests: %+v\n%s", r.TaskID, ep.Start, r.Program)
 		}
 		if ep.Played != len(r.Actions) || !ep.Final.Exited || !ep.Final.Valid {
-			t.Errorf("%s: played %d/%d actions, final %+v\nactions %q\nlast state:\n%s", r.TaskID, ep.Played, len(r.Actions), ep.Final, r.Actions, ep.Observations[len(ep.Observations)-1])
+			t.Errorf("%s: played %d/%d actions, final %+v\nactions %q\nlast state:\n%s", r.TaskID, ep.Played, len(r.Actions), ep.Final, r.Actions, ep.States[len(ep.States)-1])
 			continue
 		}
-		if ep.Solved() {
+		if ep.Solved {
 			solved++
 		} else {
-			t.Errorf("%s: not solved at EXIT: %+v\nprogram:\n%s\nactions %q\nlast state:\n%s", r.TaskID, ep.Final, r.Program, r.Actions, ep.Observations[len(ep.Observations)-1])
+			t.Errorf("%s: not solved at EXIT: %+v\nprogram:\n%s\nactions %q\nlast state:\n%s", r.TaskID, ep.Final, r.Program, r.Actions, ep.States[len(ep.States)-1])
 		}
 	}
 	s := Stats(res.Records)

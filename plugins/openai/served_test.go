@@ -52,7 +52,7 @@ func quicklyTrained(t testing.TB, tool *coedit.Tool) *transformer.Model {
 				t.Fatal(err)
 			}
 			for k := range ep.Actions {
-				c, err := episode.Context(ep.Prompt, ep.Observations[:k+1], ep.Actions[:k], ep.Stop, episode.Full)
+				c, err := episode.Context(ep.Prompt, ep.States[:k+1], ep.Actions[:k], ep.Stop, episode.Full)
 				if err != nil {
 					t.Fatal(err)
 				}

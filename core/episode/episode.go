@@ -1,0 +1,64 @@
+package episode
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Episode is one played episode as Lathe stores it: what the model saw and
+// wrote at every turn. States[i] is the observation the action Actions[i]
+// answered; a finished episode has one state more than actions (the state
+// after the last one). Demonstrations replayed through their tool
+// (synthesis), and the greedy episodes of an eval, are written as one
+// Episode per line of a JSONL file; SFT reads them back.
+type Episode struct {
+	TaskID      string   `json:"task_id"`
+	Split       string   `json:"split,omitempty"`
+	Prompt      string   `json:"prompt"`
+	Stop        []string `json:"stop,omitempty"`
+	States      []string `json:"states"`
+	Actions     []string `json:"actions"`
+	Solved      bool     `json:"solved"`
+	Corruptions []string `json:"corruptions,omitempty"`
+}
+
+// ReadFile reads an episodes file whose episodes are finished (one state
+// more than actions), as training needs them; an error names the file and
+// the line.
+func ReadFile(path string) ([]Episode, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("episode: %w", err)
+	}
+	defer f.Close()
+	var out []Episode
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for line := 1; sc.Scan(); line++ {
+		var e Episode
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return nil, fmt.Errorf("episode: %s:%d: %w", path, line, err)
+		}
+		if len(e.States) != len(e.Actions)+1 {
+			return nil, fmt.Errorf("episode: %s:%d: %d states for %d actions", path, line, len(e.States), len(e.Actions))
+		}
+		out = append(out, e)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("episode: %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// Write writes e as one line of an episodes file.
+func Write(w io.Writer, e Episode) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
