@@ -40,11 +40,8 @@
 // "REPL 9: line 9 does not exist (program has 4 lines)". A failed command
 // changes nothing.
 //
-// # State
-//
-// [Render] writes the state exactly as docs/design.md §4: one line "L n <line>"
-// per program line (so an empty line renders as "L n " with the separating
-// space), then "***", then the feedback, each line ended by "\n".
+// The state a model sees (the numbered program and the feedback) is the
+// repair tool's to write (plugins/internal/repairtool), not the language's.
 package dsl
 
 import (
@@ -321,27 +318,6 @@ func JoinProgram(lines []string) string {
 		return ""
 	}
 	return strings.Join(lines, "\n") + "\n"
-}
-
-// Render writes the state: "L n <line>" per line, "***", then the feedback,
-// every line ended by "\n".
-func Render(lines []string, feedback string) string {
-	var b strings.Builder
-	for i, l := range lines {
-		b.WriteString("L ")
-		b.WriteString(strconv.Itoa(i + 1))
-		b.WriteByte(' ')
-		b.WriteString(l)
-		b.WriteByte('\n')
-	}
-	b.WriteString("***\n")
-	if feedback != "" {
-		b.WriteString(feedback)
-		if !strings.HasSuffix(feedback, "\n") {
-			b.WriteByte('\n')
-		}
-	}
-	return b.String()
 }
 
 // Description is the DSL's explanation for the model's prompt.

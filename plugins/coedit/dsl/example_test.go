@@ -17,22 +17,16 @@ func Example() {
 		next, err := dsl.Apply(program, cmd)
 		if err != nil {
 			// The program is unchanged; the message is the feedback.
-			fmt.Print(dsl.Render(program, err.(*dsl.Error).Msg))
+			fmt.Println(err.(*dsl.Error).Msg)
 			continue
 		}
 		program = next
-		fmt.Print(dsl.Render(program, "(test results)"))
+		fmt.Print(dsl.JoinProgram(program))
 	}
 	// Output:
-	// L 1 def similar_elements(a, b):
-	// L 2     res = tuple(set(a) | set(b))
-	// L 3     return (res)
-	// ***
-	// (test results)
-	// L 1 def similar_elements(a, b):
-	// L 2     res = tuple(set(a) | set(b))
-	// L 3     return (res)
-	// ***
+	// def similar_elements(a, b):
+	//     res = tuple(set(a) | set(b))
+	//     return (res)
 	// REPL 9: line 9 does not exist (program has 3 lines)
 }
 

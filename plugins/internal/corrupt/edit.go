@@ -2,6 +2,7 @@ package corrupt
 
 import (
 	"fmt"
+	"github.com/lathe-ml/lathe/plugins/coedit/dsl"
 	"strings"
 )
 
@@ -43,16 +44,13 @@ type Edit struct {
 	New  string // REPW: the replacement
 }
 
-// Command renders the edit in the DSL.
+// Command renders the edit in the DSL, as the DSL itself writes commands.
 func (e Edit) Command() string {
-	switch e.Op {
-	case "ADDL", "REPL":
-		return fmt.Sprintf("%s %d >>>%s", e.Op, e.Line, e.Text)
-	case "REPW":
-		return fmt.Sprintf("REPW %d >>>%s >>>%s", e.Line, e.Old, e.New)
-	default:
-		return fmt.Sprintf("%s %d", e.Op, e.Line)
+	c := dsl.Command{Op: dsl.Op(e.Op), Line: e.Line, Text: e.Text}
+	if e.Op == "REPW" {
+		c.Old, c.Text = e.Old, e.New
 	}
+	return dsl.Format(c)
 }
 
 // apply performs the edit on p in place.

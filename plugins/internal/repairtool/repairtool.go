@@ -326,7 +326,7 @@ func (t *Tool) Reset(ctx context.Context, req sdk.ResetRequest) (sdk.ResetRespon
 	return sdk.ResetResponse{
 		Session:     id,
 		Prompt:      t.Prompt(req.Task),
-		Observation: sdk.Observation{Text: dsl.Render(s.lines, feedback), Info: info},
+		Observation: sdk.Observation{Text: renderState(s.lines, feedback), Info: info},
 		Stop:        t.ed.Stop(),
 	}, nil
 }
@@ -372,7 +372,7 @@ func (t *Tool) Step(ctx context.Context, req sdk.StepRequest) (sdk.StepResponse,
 	info.TurnLimit = !exit && s.turn >= t.Options().MaxTurns
 	s.done = info.Exited || info.TurnLimit
 	return sdk.StepResponse{Observation: sdk.Observation{
-		Text: dsl.Render(s.lines, feedback),
+		Text: renderState(s.lines, feedback),
 		Info: info,
 		Done: s.done,
 	}}, nil
