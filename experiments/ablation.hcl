@@ -6,6 +6,8 @@
 #   lathe run experiments/ablation.hcl -var per_task=16                  # row 3
 #   lathe run experiments/ablation.hcl -var per_task=16 -var copy=false  # without the copy head
 #   lathe run experiments/ablation.hcl -var per_task=16 -var pretrained=runs/pretrain/<time>/stages/lm  # row 5
+#   lathe run experiments/ablation.hcl -var 'operators=["typo"]' -var max_corruptions=1 -var per_task=8 -var steps=3200
+#       # misspelled names alone (README "Python's own Did you mean"; ~16 minutes)
 #
 # Rows 1-2 (reverse-order demonstrations) set demo_order = "reverse" on the
 # tool; row 4 adds dataset "mined" { source = "mined:builtin:python-stdlib" },
