@@ -54,11 +54,14 @@ eval "coe" {
 // itself excluded), so workers=1 against local is the cost of the queue,
 // the weights upload and the workers' own plugin processes per episode,
 // and workers=2 against workers=1 what a second worker adds on this machine.
+// The worker settings also report x_local, their episodes/s over the local
+// run's in the same invocation (run them together: -bench ClusterEval).
 func BenchmarkClusterEval(b *testing.B) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		b.Skip("python3 not found")
 	}
 	bin := lathePath(b)
+	local := 0.0 // episodes/s of the local run, the baseline of the ratios
 	for _, workers := range []int{0, 1, 2} {
 		name := "local"
 		if workers > 0 {
@@ -89,7 +92,14 @@ func BenchmarkClusterEval(b *testing.B) {
 				episodes += n
 				wall += s
 			}
-			b.ReportMetric(episodes/wall, "episodes/s")
+			rate := episodes / wall
+			b.ReportMetric(rate, "episodes/s")
+			if workers == 0 {
+				local = rate
+			} else if local > 0 {
+				// Against the local run of this same invocation.
+				b.ReportMetric(rate/local, "x_local")
+			}
 			b.ReportMetric(time.Since(start).Seconds()/float64(b.N), "run_s")
 		})
 	}
