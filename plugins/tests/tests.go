@@ -6,7 +6,15 @@
 //     action (After.Valid is false);
 //   - missing_exit_penalty (default -0.5) on the last turn of an episode
 //     that ended without the tool's stop action (EXIT), e.g. at the turn
-//     limit.
+//     limit;
+//   - progress_reward (default 0, off) times the change, at every turn, in
+//     the share of the tests that pass: a dense signal for a policy that
+//     rarely solves a task outright (a fix of one bug of three that makes a
+//     test pass is paid; an edit that breaks one is charged). It is
+//     potential-based shaping (Ng, Harada and Russell, 1999) with the pass
+//     share as potential: over an episode it sums to the final share minus
+//     the first, so it does not change which policy is best, and quitting at
+//     once earns nothing.
 //
 // The defaults are the paper's. The reward keeps no state: "first pass"
 // comes from Transition.SolvedEarlier, so one instance scores any number of
@@ -26,6 +34,7 @@ const (
 	ComponentSolved      = "solved"
 	ComponentFormat      = "format"
 	ComponentMissingExit = "missing_exit"
+	ComponentProgress    = "progress"
 )
 
 // Config is the reward's HCL block.
@@ -33,6 +42,7 @@ type Config struct {
 	SolvedReward       float64 `json:"solved_reward"`
 	FormatPenalty      float64 `json:"format_penalty"`
 	MissingExitPenalty float64 `json:"missing_exit_penalty"`
+	ProgressReward     float64 `json:"progress_reward"`
 }
 
 // DefaultConfig holds the paper's values.
@@ -63,6 +73,8 @@ func (r *Reward) Schema(context.Context) (sdk.Schema, error) {
 				Description: "reward for a malformed or out-of-range action (usually negative)"},
 			{Name: "missing_exit_penalty", Type: "number", Default: DefaultConfig.MissingExitPenalty,
 				Description: "reward on the last turn of an episode that ended without EXIT (usually negative)"},
+			{Name: "progress_reward", Type: "number", Default: DefaultConfig.ProgressReward,
+				Description: "weight of the per-turn change in the share of tests passed (potential-based shaping; 0: off)"},
 		},
 	}, nil
 }
@@ -98,7 +110,8 @@ func decodeConfig(c sdk.Config) (Config, sdk.ConfigErrors, error) {
 	for _, o := range []struct {
 		name string
 		v    float64
-	}{{"solved_reward", cfg.SolvedReward}, {"format_penalty", cfg.FormatPenalty}, {"missing_exit_penalty", cfg.MissingExitPenalty}} {
+	}{{"solved_reward", cfg.SolvedReward}, {"format_penalty", cfg.FormatPenalty}, {"missing_exit_penalty", cfg.MissingExitPenalty},
+		{"progress_reward", cfg.ProgressReward}} {
 		if math.IsNaN(o.v) || math.IsInf(o.v, 0) {
 			errs.Addf(o.name, "must be a finite number, got %v", o.v)
 		}
@@ -135,5 +148,19 @@ func (r *Reward) score(t sdk.Transition) sdk.Score {
 	if t.Done && !t.After.Exited {
 		add(ComponentMissingExit, r.cfg.MissingExitPenalty)
 	}
+	if r.cfg.ProgressReward != 0 {
+		if d := passShare(t.After) - passShare(t.Before); d != 0 {
+			add(ComponentProgress, r.cfg.ProgressReward*d)
+		}
+	}
 	return s
+}
+
+// passShare is the potential of a state: the share of its tests that pass
+// (0 when none ran, as for a program that does not compile).
+func passShare(s sdk.StepInfo) float64 {
+	if s.Total <= 0 {
+		return 0
+	}
+	return float64(s.Passed) / float64(s.Total)
 }
