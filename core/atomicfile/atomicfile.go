@@ -8,6 +8,11 @@
 // demonstrations, episodes) goes through this package; append-only logs
 // such as metrics.jsonl do not, since a reader must see their lines as they
 // come.
+//
+// Files that a later stage or a resumed run reads back are written with
+// WriteChecked, which records their format, version, size and SHA-256 in a
+// checksum file beside them; ReadChecked verifies it, so a file cut short
+// or altered on disk is reported by name instead of being used.
 package atomicfile
 
 import (
