@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 
@@ -21,11 +22,19 @@ import (
 //	               the manifest lists the parameters
 //	manifest.json  version, config, parameter names and shapes, tokenizer
 //	               merges, optimizer step, RNG state, weights.bin's SHA-256
+//	manifest.json.sum  the manifest's own size and SHA-256 (atomicfile)
 //
 // Each file is written to a temporary name and renamed into place, manifest
-// last, so a crash leaves either the old checkpoint or the new one.
+// last, so a crash leaves either the old checkpoint or the new one. Load
+// checks both files before it changes anything, so a damaged checkpoint is
+// an error naming the file and the model is left as it was.
 
 const checkpointVersion = 1
+
+// manifestFormat is what manifest.json.sum says the manifest is. A manifest
+// saved before it existed has no checksum file and is read unchecked; its
+// weights are still checked against weights_sha256.
+var manifestFormat = atomicfile.Format{Name: "lathe-transformer-manifest", Version: checkpointVersion}
 
 type manifest struct {
 	Version     int         `json:"version"`
@@ -74,7 +83,7 @@ func (m *Model) Save(_ context.Context, dir string) error {
 	if err := atomicfile.Write(filepath.Join(dir, "weights.bin"), buf); err != nil {
 		return err
 	}
-	return atomicfile.Write(filepath.Join(dir, "manifest.json"), js)
+	return atomicfile.WriteCheckedBytes(filepath.Join(dir, "manifest.json"), manifestFormat, js)
 }
 
 func withCopy(a arch) arch {
@@ -90,7 +99,7 @@ func (m *Model) Load(_ context.Context, dir string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	mpath := filepath.Join(dir, "manifest.json")
-	js, err := os.ReadFile(mpath)
+	js, err := atomicfile.ReadChecked(mpath, manifestFormat)
 	if err != nil {
 		return fmt.Errorf("transformer: load: %w", err)
 	}
@@ -144,6 +153,12 @@ func (m *Model) Load(_ context.Context, dir string) error {
 		return fmt.Errorf("transformer: load %s: tokenizer has %d ids, vocab is %d", mpath, tok.Size(), man.Config.Vocab)
 	}
 	tok.build()
+	// The RNG state is checked here, before setup replaces the network: a
+	// failed load leaves the model as it was.
+	var probe rand.PCG
+	if err := probe.UnmarshalBinary(man.RNG); err != nil {
+		return fmt.Errorf("transformer: load %s: rng: %w", mpath, err)
+	}
 	cfg := man.Config
 	// A configured copy head is added to a checkpoint without one (a
 	// pretrained language model starting SFT): its parameters sit at the
@@ -172,9 +187,7 @@ func (m *Model) Load(_ context.Context, dir string) error {
 	if grown {
 		m.log.Info("added a copy head to the checkpoint's network", "params", m.cfg.arch().numParams()-n)
 	}
-	if err := m.pcg.UnmarshalBinary(man.RNG); err != nil {
-		return fmt.Errorf("transformer: load %s: rng: %w", mpath, err)
-	}
+	*m.pcg = probe // m.rng draws from m.pcg
 	m.setTokenizer(tok)
 	m.fitted = true
 	m.step, m.opt.T, m.truncations = man.Step, man.AdamT, man.Truncations

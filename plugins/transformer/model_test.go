@@ -13,6 +13,7 @@ import (
 
 	"gonum.org/v1/gonum/blas/gonum"
 
+	"github.com/lathe-ml/lathe/core/atomicfile"
 	"github.com/lathe-ml/lathe/sdk"
 )
 
@@ -494,6 +495,10 @@ func TestLoadCheckpointWithoutPosition(t *testing.T) {
 		t.Fatalf("manifest has no position to remove:\n%s", b)
 	}
 	if err := os.WriteFile(mpath, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Checkpoints of that time had no checksum file for the manifest.
+	if err := os.Remove(mpath + atomicfile.SumSuffix); err != nil {
 		t.Fatal(err)
 	}
 	for _, into := range []*Model{New(), tinyModel(t, nil)} { // fresh, and configured with rope
