@@ -12,8 +12,7 @@ import (
 
 	"github.com/lathe-ml/lathe/core/results"
 	"github.com/lathe-ml/lathe/core/runner"
-	// The stage kinds register themselves with the runner.
-	_ "github.com/lathe-ml/lathe/core/stages"
+	"github.com/lathe-ml/lathe/core/stages"
 )
 
 func init() {
@@ -77,6 +76,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return errors.New("use --nats or --local, not both")
 	}
 	opts := runner.Options{
+		Kinds:     stages.Kinds(),
 		Overrides: vars,
 		NewHost:   newHost,
 		Root:      *root,

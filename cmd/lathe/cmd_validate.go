@@ -15,6 +15,7 @@ import (
 	"github.com/lathe-ml/lathe/core/experiment"
 	"github.com/lathe-ml/lathe/core/pluginhost"
 	"github.com/lathe-ml/lathe/core/runner"
+	"github.com/lathe-ml/lathe/core/stages"
 )
 
 func init() {
@@ -110,7 +111,7 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	host := newHost(hclog.NewNullLogger())
 	defer host.Close()
-	exp, file, diags := runner.Load(ctx, pos[0], src, vars, host)
+	exp, file, diags := runner.Load(ctx, pos[0], src, vars, stages.Kinds(), host)
 	if diags.HasErrors() {
 		printDiagnostics(stderr, &runner.DiagnosticsError{Diags: diags, Files: file.Files()})
 		return errSilent

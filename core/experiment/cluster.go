@@ -27,13 +27,15 @@ type Cluster struct {
 	Local bool
 }
 
-// clusterAttrs are the attributes of the cluster block.
-var clusterAttrs = []attrSpec{
-	{Name: "nats", Type: tString, Default: ""},
-	{Name: "shard_tasks", Type: tInt, Default: 1},
-	{Name: "ack_wait_s", Type: tNumber, Default: 30.0},
-	{Name: "no_worker_timeout_s", Type: tNumber, Default: 60.0},
+// clusterFields are the attributes of the cluster block.
+type clusterFields struct {
+	NATS             string  `attr:"nats" default:""`
+	ShardTasks       int     `attr:"shard_tasks" default:"1"`
+	AckWaitS         float64 `attr:"ack_wait_s" default:"30"`
+	NoWorkerTimeoutS float64 `attr:"no_worker_timeout_s" default:"60"`
 }
+
+var clusterAttrs = mustSpecs(&clusterFields{})
 
 // DefaultCluster is the cluster block that `lathe run --nats URL` adds to
 // an experiment that has none.

@@ -1,9 +1,11 @@
-package experiment
+package experiment_test
 
 import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/lathe-ml/lathe/core/experiment"
 )
 
 func TestClusterBlock(t *testing.T) {
@@ -30,7 +32,7 @@ func TestClusterBlock(t *testing.T) {
 			if tt.summary != "" {
 				src, line, col = marked(t, base+tt.src)
 			}
-			exp, _, diags := Load(context.Background(), "t.hcl", []byte(src), nil, testSchemas)
+			exp, _, diags := load(context.Background(), "t.hcl", []byte(src), nil, testSchemas)
 			if tt.summary == "" {
 				if diags.HasErrors() {
 					t.Fatalf("unexpected diagnostics: %v", diags)
@@ -64,7 +66,7 @@ func TestClusterBlock(t *testing.T) {
 }
 
 func TestDefaultCluster(t *testing.T) {
-	c := DefaultCluster("nats://h:4222")
+	c := experiment.DefaultCluster("nats://h:4222")
 	if c.NATS() != "nats://h:4222" || c.Attrs.Int("shard_tasks") != 1 || c.Attrs.Float("ack_wait_s") != 30 || c.Attrs.Float("no_worker_timeout_s") != 60 {
 		t.Errorf("DefaultCluster: %+v", c.Attrs)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/lathe-ml/lathe/core/experiment"
+	"github.com/lathe-ml/lathe/core/stages"
 )
 
 func ExampleLoad() {
@@ -28,16 +29,23 @@ stage "demos" {
   dataset = dataset.basic
 }
 `
-	// A nil SchemaSource stops after Resolve: plugin options stay unchecked.
-	exp, file, diags := experiment.Load(context.Background(), "demo.hcl", []byte(src), []string{"steps=20"}, nil)
+	// The stage kinds are the built-in ones; a nil SchemaSource stops
+	// after Resolve: plugin options stay unchecked.
+	kinds := stages.Kinds().Schemas()
+	exp, file, diags := experiment.Load(context.Background(), "demo.hcl", []byte(src), []string{"steps=20"}, kinds, nil)
 	if diags.HasErrors() {
 		experiment.WriteDiagnostics(os.Stdout, file.Files(), diags, 0)
 		return
 	}
-	sft := exp.Stage("sft")
 	fmt.Println(strings.Join(exp.Order(), " -> "))
-	fmt.Println(sft.Attrs.Int("steps"), sft.Attrs.Int("batch_size"), sft.Attrs.String("history"))
+	// The sft kind's attribute struct is its schema and its decoded value.
+	var sft stages.SFTAttrs
+	if err := exp.Stage("sft").Attrs.Decode(&sft); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(sft.Steps, sft.BatchSize, sft.History, sft.Data[0])
 	// Output:
 	// demos -> sft
-	// 20 8 full
+	// 20 8 full stage.demos
 }

@@ -1,4 +1,4 @@
-package experiment
+package experiment_test
 
 import (
 	"context"
@@ -8,10 +8,18 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/lathe-ml/lathe/core/experiment"
+	"github.com/lathe-ml/lathe/core/stages"
 	"github.com/lathe-ml/lathe/sdk"
 )
 
-// fakeSchemas is a SchemaSource with a few plugins shaped like the
+// load is experiment.Load with the built-in stage kinds, which are defined
+// with their implementations in core/stages.
+func load(ctx context.Context, filename string, src []byte, vars []string, schemas experiment.SchemaSource) (*experiment.Experiment, *experiment.File, hcl.Diagnostics) {
+	return experiment.Load(ctx, filename, src, vars, stages.Kinds().Schemas(), schemas)
+}
+
+// fakeSchemas is an experiment.SchemaSource with a few plugins shaped like the
 // built-in ones.
 type fakeSchemas map[string]sdk.Schema
 
@@ -287,7 +295,7 @@ func TestMistakes(t *testing.T) {
 			if tc.file != "" {
 				line, col = 1, 1
 			}
-			_, _, diags := Load(context.Background(), "test.hcl", []byte(src), tc.vars, testSchemas)
+			_, _, diags := load(context.Background(), "test.hcl", []byte(src), tc.vars, testSchemas)
 			if !diags.HasErrors() {
 				t.Fatalf("no error for:\n%s", src)
 			}
@@ -325,7 +333,7 @@ func TestDataTakesOneStageOrAList(t *testing.T) {
 	} {
 		t.Run(tc.data, func(t *testing.T) {
 			src := more + "stage \"sft\" {\n  kind = \"sft\"\n  model = model.policy\n  data = " + tc.data + "\n}\n"
-			exp, _, diags := Load(context.Background(), "test.hcl", []byte(src), nil, testSchemas)
+			exp, _, diags := load(context.Background(), "test.hcl", []byte(src), nil, testSchemas)
 			if diags.HasErrors() {
 				t.Fatal(diags)
 			}

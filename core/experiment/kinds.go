@@ -1,5 +1,13 @@
 package experiment
 
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+)
+
 // valueType is the type of a fixed (non-plugin) attribute.
 type valueType int
 
@@ -37,7 +45,8 @@ func (t valueType) String() string {
 	return "value"
 }
 
-// attrSpec describes one fixed attribute of a dataset, stage or eval block.
+// attrSpec describes one fixed attribute of a dataset, stage, eval or
+// cluster block. Specs are derived from a tagged struct (see StageKind).
 type attrSpec struct {
 	Name     string
 	Type     valueType
@@ -64,120 +73,101 @@ const (
 	defaultMaxK
 )
 
-// checkpointKinds are the stage kinds whose output is a model checkpoint.
-var checkpointKinds = []string{"pretrain", "sft", "grpo"}
-
-// trainingKinds are the stage kinds that train their model, so its plugin
-// must implement sdk.ModelWithTraining.
-var trainingKinds = map[string]bool{"pretrain": true, "sft": true, "grpo": true}
-
-// TrainsModel reports whether a stage of this kind trains its model.
-func TrainsModel(kind string) bool { return trainingKinds[kind] }
-
-// stageKinds holds the fixed attributes of each stage kind; "eval" is the
-// schema of eval blocks. Stage implementations (registered with the runner)
-// read these attributes through Stage's typed accessors.
-var stageKinds = map[string][]attrSpec{
-	"synthesize": {
-		{Name: "tool", Type: tRef, RefKind: "tool", Required: true},
-		{Name: "dataset", Type: tRef, RefKind: "dataset", Required: true},
-		{Name: "split", Type: tString, Default: "train"},
-		{Name: "per_task", Type: tInt, Default: 10},
-		{Name: "seed", Type: tInt, Default: defaultSeed},
-		{Name: "max_tasks", Type: tInt, Default: 0},
-	},
-	"pretrain": {
-		{Name: "model", Type: tRef, RefKind: "model", Required: true},
-		// corpus: "builtin:python-stdlib" or "files:DIR[:DIR...]".
-		{Name: "corpus", Type: tString, Required: true},
-		{Name: "init", Type: tRef, RefKind: "stage", StageKinds: checkpointKinds, PathOK: true},
-		{Name: "steps", Type: tInt, Default: 1000},
-		{Name: "batch_size", Type: tInt, Default: 16},
-		{Name: "heldout", Type: tNumber, Default: 0.02},
-		{Name: "max_files", Type: tInt, Default: 0},
-		{Name: "checkpoint_every", Type: tInt, Default: 100},
-		{Name: "lr", Type: tNumber, Default: 0.0},
-		{Name: "seed", Type: tInt, Default: defaultSeed},
-	},
-	"sft": {
-		{Name: "model", Type: tRef, RefKind: "model", Required: true},
-		// data: one synthesize stage or a list of them, trained on together.
-		{Name: "data", Type: tRefList, RefKind: "stage", StageKinds: []string{"synthesize"}, Required: true},
-		{Name: "init", Type: tRef, RefKind: "stage", StageKinds: checkpointKinds, PathOK: true},
-		{Name: "steps", Type: tInt, Default: 200},
-		{Name: "batch_size", Type: tInt, Default: 8},
-		{Name: "history", Type: tEnum, Enum: []string{"full", "last"}, Default: "full"},
-		// whole_episode: with history "full", one sequence per demonstration
-		// (when the model supports it) instead of one example per turn.
-		{Name: "whole_episode", Type: tBool, Default: true},
-		// context_loss: weight of an auxiliary next-token loss on what the
-		// model reads (prompt and tool states); 0 trains on commands only.
-		{Name: "context_loss", Type: tNumber, Default: 0.0},
-		// heldout: fraction of the demonstrations' tasks kept out of
-		// training; their loss is logged at every checkpoint.
-		{Name: "heldout", Type: tNumber, Default: 0.05},
-		{Name: "checkpoint_every", Type: tInt, Default: 50},
-		{Name: "lr", Type: tNumber, Default: 0.0}, // peak learning rate; 0: the model's own
-		{Name: "seed", Type: tInt, Default: defaultSeed},
-	},
-	"grpo": {
-		{Name: "model", Type: tRef, RefKind: "model", Required: true},
-		{Name: "tool", Type: tRef, RefKind: "tool", Required: true},
-		{Name: "reward", Type: tRef, RefKind: "reward", Required: true},
-		{Name: "dataset", Type: tRef, RefKind: "dataset", Required: true},
-		// init: RL starts from a trained policy (and its tokenizer); there
-		// is no tokenizer to fit from rollouts.
-		{Name: "init", Type: tRef, RefKind: "stage", StageKinds: checkpointKinds, PathOK: true, Required: true},
-		{Name: "split", Type: tString, Default: "train"},
-		{Name: "steps", Type: tInt, Default: 50},
-		{Name: "group", Type: tInt, Default: 4},
-		{Name: "tasks_per_step", Type: tInt, Default: 4},
-		{Name: "clip", Type: tNumber, Default: 0.2},
-		{Name: "kl", Type: tNumber, Default: 0.01},
-		{Name: "temperature", Type: tNumber, Default: 1.0},
-		{Name: "max_turns", Type: tInt},
-		{Name: "max_tokens", Type: tInt, Default: 96},
-		{Name: "advantage", Type: tEnum, Enum: []string{"turn", "trajectory"}, Default: "turn"},
-		{Name: "history", Type: tEnum, Enum: []string{"full", "last"}, Default: "full"},
-		{Name: "checkpoint_every", Type: tInt, Default: 10},
-		{Name: "lr", Type: tNumber, Default: 0.0}, // peak learning rate; 0: the model's own
-		{Name: "seed", Type: tInt, Default: defaultSeed},
-	},
-	"eval": {
-		{Name: "model", Type: tRef, RefKind: "model", Required: true},
-		{Name: "tool", Type: tRef, RefKind: "tool", Required: true},
-		{Name: "dataset", Type: tRef, RefKind: "dataset", Required: true},
-		{Name: "split", Type: tString, Default: "test"},
-		{Name: "checkpoints", Type: tRefList, RefKind: "stage", StageKinds: checkpointKinds},
-		{Name: "k", Type: tIntList, Default: []int{1, 4}},
-		{Name: "samples", Type: tInt, Default: defaultMaxK},
-		{Name: "temperature", Type: tNumber, Default: 0.8},
-		{Name: "max_turns", Type: tInt},
-		{Name: "max_tokens", Type: tInt, Default: 96},
-		{Name: "history", Type: tEnum, Enum: []string{"full", "last"}, Default: "full"},
-		{Name: "turn_budgets", Type: tIntList},
-		{Name: "max_tasks", Type: tInt, Default: 0},
-		{Name: "seed", Type: tInt, Default: defaultSeed},
-	},
+// StageKind is what resolution knows of a stage kind: its name, the
+// attributes of its blocks and whether it leaves a model checkpoint. The
+// attributes are the exported fields of the struct Attrs points at, each
+// tagged with its attribute name and rules:
+//
+//	Steps   int            `attr:"steps" default:"200"`
+//	History string         `attr:"history" enum:"full,last" default:"full"`
+//	Model   experiment.Ref `attr:"model,required" ref:"model"`
+//	Data    []experiment.Ref `attr:"data,required" ref:"stage" kinds:"synthesize"`
+//	Init    experiment.Ref `attr:"init,path" ref:"stage" output:"checkpoint"`
+//	Seed    int            `attr:"seed" default:"experiment.seed"`
+//
+// The Go type gives the HCL type: string (enum restricts it), int (a
+// whole number >= 0), float64, bool, Ref, []Ref (one reference or a
+// list), []int (whole numbers >= 1) and map[string]string. attr's options
+// are required and path (a quoted checkpoint path may stand for the stage
+// reference). ref names the block type a reference points at; kinds
+// restricts a stage reference to stages of those kinds, output:"checkpoint"
+// to the kinds that leave a checkpoint. default is written as the value
+// ("0.05", "true", "1,4"), or "experiment.seed", or "max(k)" (the largest
+// element of the k attribute). An attribute with neither required nor
+// default is absent from Values when unset, and zero in the struct.
+//
+// Values.Decode fills the same struct from a resolved block, so a kind's
+// schema and the value its implementation reads are one definition. The
+// runner's registry (core/runner.Kind) builds a StageKind for every kind
+// it can run and hands them to Resolve as Kinds; this package knows no
+// kind itself. The kind "eval" is the schema of eval blocks.
+type StageKind struct {
+	Name string
+	// Checkpoint: a stage of this kind leaves a model checkpoint, which an
+	// attribute tagged output:"checkpoint" may name.
+	Checkpoint bool
+	// Attrs points at a value of the kind's attribute struct.
+	Attrs any
 }
 
-// datasetAttrs are the attributes of a dataset block. The loaders (not
-// this package) interpret them; source is "builtin:NAME" or "FORMAT:PATH".
-var datasetAttrs = []attrSpec{
-	{Name: "source", Type: tString, Required: true},
-	{Name: "split", Type: tString},
-	{Name: "seed", Type: tInt, Default: defaultSeed},
-	{Name: "max_tasks", Type: tInt, Default: 0},
-	{Name: "test_fraction", Type: tNumber},
-	{Name: "validation_fraction", Type: tNumber},
-	{Name: "strict", Type: tBool, Default: false},
-	{Name: "fields", Type: tStringMap},
+// Kinds is the set of stage kinds an experiment may use, made by NewKinds.
+// A nil *Kinds knows no kind.
+type Kinds struct {
+	order []string
+	specs map[string][]attrSpec
 }
 
-// StageKinds returns the stage kinds a stage block may name, sorted.
-func StageKinds() []string {
+// NewKinds checks each kind's attribute struct and returns the set. An
+// error is a programming mistake in a tag, named with the kind and field.
+func NewKinds(kinds ...StageKind) (*Kinds, error) {
+	ks := &Kinds{specs: map[string][]attrSpec{}}
+	var checkpoint []string
+	for _, k := range kinds {
+		if k.Name == "" {
+			return nil, fmt.Errorf("experiment: a stage kind without a name")
+		}
+		if _, dup := ks.specs[k.Name]; dup {
+			return nil, fmt.Errorf("experiment: stage kind %q defined twice", k.Name)
+		}
+		ks.order = append(ks.order, k.Name)
+		ks.specs[k.Name] = nil
+		if k.Checkpoint {
+			checkpoint = append(checkpoint, k.Name)
+		}
+	}
+	for _, k := range kinds {
+		specs, err := specsOf(k.Attrs, checkpoint, ks.order)
+		if err != nil {
+			return nil, fmt.Errorf("experiment: stage kind %q: %w", k.Name, err)
+		}
+		ks.specs[k.Name] = specs
+	}
+	return ks, nil
+}
+
+// lookup returns the attribute specs of a kind.
+func (ks *Kinds) lookup(name string) ([]attrSpec, bool) {
+	if ks == nil {
+		return nil, false
+	}
+	s, ok := ks.specs[name]
+	return s, ok
+}
+
+// isStageKind reports whether a stage block may name kind (every kind but
+// "eval", which is the schema of eval blocks).
+func (ks *Kinds) isStageKind(kind string) bool {
+	_, ok := ks.lookup(kind)
+	return ok && kind != "eval"
+}
+
+// StageKinds returns the kinds a stage block may name, sorted.
+func (ks *Kinds) StageKinds() []string {
+	if ks == nil {
+		return nil
+	}
 	var out []string
-	for k := range stageKinds {
+	for _, k := range ks.order {
 		if k != "eval" {
 			out = append(out, k)
 		}
@@ -185,3 +175,238 @@ func StageKinds() []string {
 	sortStrings(out)
 	return out
 }
+
+// Defaults returns the values of kind's attributes that have a default,
+// with seed standing for the experiment's seed (samples = max(k) takes the
+// default k), as an experiment block that sets none of them would resolve
+// to. Decode them into the kind's struct to build its value outside an
+// experiment (the CLI's eval).
+func (ks *Kinds) Defaults(kind string, seed int64) (Values, bool) {
+	specs, ok := ks.lookup(kind)
+	if !ok {
+		return nil, false
+	}
+	r := &resolver{exp: &Experiment{Seed: seed}}
+	vals := Values{}
+	r.fillDefaults(vals, specs)
+	return vals, true
+}
+
+var (
+	refType     = reflect.TypeFor[Ref]()
+	refListType = reflect.TypeFor[[]Ref]()
+	intListType = reflect.TypeFor[[]int]()
+	strMapType  = reflect.TypeFor[map[string]string]()
+)
+
+// specsOf derives attribute specs from the tagged struct attrs points at;
+// checkpoint lists the kinds output:"checkpoint" stands for, known the
+// kinds that kinds:"..." may name (nil: any).
+func specsOf(attrs any, checkpoint, known []string) ([]attrSpec, error) {
+	t := reflect.TypeOf(attrs)
+	if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return nil, fmt.Errorf("attributes must be a pointer to a struct, not %v", t)
+	}
+	t = t.Elem()
+	var specs []attrSpec
+	seen := map[string]bool{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, ok := f.Tag.Lookup("attr")
+		if !ok {
+			continue
+		}
+		if !f.IsExported() {
+			return nil, fmt.Errorf("field %s: an attribute must be an exported field", f.Name)
+		}
+		sp, err := specOf(f, tag, checkpoint, known)
+		if err != nil {
+			return nil, fmt.Errorf("field %s: %w", f.Name, err)
+		}
+		if seen[sp.Name] {
+			return nil, fmt.Errorf("field %s: attribute %q defined twice", f.Name, sp.Name)
+		}
+		seen[sp.Name] = true
+		specs = append(specs, sp)
+	}
+	return specs, nil
+}
+
+func specOf(f reflect.StructField, tag string, checkpoint, known []string) (attrSpec, error) {
+	name, opts, _ := strings.Cut(tag, ",")
+	sp := attrSpec{Name: name}
+	if name == "" || name == "kind" {
+		return sp, fmt.Errorf("attribute name %q is not allowed", name)
+	}
+	for o := range strings.SplitSeq(opts, ",") {
+		switch o {
+		case "":
+		case "required":
+			sp.Required = true
+		case "path":
+			sp.PathOK = true
+		default:
+			return sp, fmt.Errorf("unknown attr option %q", o)
+		}
+	}
+	enum, hasEnum := f.Tag.Lookup("enum")
+	switch {
+	case f.Type == refType:
+		sp.Type = tRef
+	case f.Type == refListType:
+		sp.Type = tRefList
+	case f.Type == intListType:
+		sp.Type = tIntList
+	case f.Type == strMapType:
+		sp.Type = tStringMap
+	case f.Type.Kind() == reflect.String && hasEnum:
+		sp.Type, sp.Enum = tEnum, strings.Split(enum, ",")
+	case f.Type.Kind() == reflect.String:
+		sp.Type = tString
+	case f.Type.Kind() == reflect.Int:
+		sp.Type = tInt
+	case f.Type.Kind() == reflect.Float64:
+		sp.Type = tNumber
+	case f.Type.Kind() == reflect.Bool:
+		sp.Type = tBool
+	default:
+		return sp, fmt.Errorf("type %v is not an attribute type", f.Type)
+	}
+	if hasEnum && sp.Type != tEnum {
+		return sp, fmt.Errorf("enum on a %v", f.Type)
+	}
+	ref, hasRef := f.Tag.Lookup("ref")
+	isRef := sp.Type == tRef || sp.Type == tRefList
+	if isRef != hasRef || (isRef && !slices.Contains(refKinds, ref)) {
+		return sp, fmt.Errorf("a Ref or []Ref takes ref:\"KIND\" (one of %s), other types none", strings.Join(refKinds, ", "))
+	}
+	sp.RefKind = ref
+	if k, ok := f.Tag.Lookup("kinds"); ok {
+		sp.StageKinds = strings.Split(k, ",")
+		for _, k := range sp.StageKinds {
+			if known != nil && !slices.Contains(known, k) {
+				return sp, fmt.Errorf("kinds names %q, which is not a stage kind", k)
+			}
+		}
+	}
+	if o, ok := f.Tag.Lookup("output"); ok {
+		if o != "checkpoint" {
+			return sp, fmt.Errorf("output:%q: the only output is \"checkpoint\"", o)
+		}
+		sp.StageKinds = append(sp.StageKinds, checkpoint...)
+	}
+	if (sp.StageKinds != nil || sp.PathOK) && ref != "stage" {
+		return sp, fmt.Errorf("kinds, output and path restrict stage references only")
+	}
+	if d, ok := f.Tag.Lookup("default"); ok {
+		if sp.Required {
+			return sp, fmt.Errorf("a required attribute has no default")
+		}
+		v, err := parseDefault(sp.Type, d)
+		if err != nil {
+			return sp, fmt.Errorf("default %q: %w", d, err)
+		}
+		if sp.Type == tEnum && !slices.Contains(sp.Enum, v.(string)) {
+			return sp, fmt.Errorf("default %q is not in the enum", d)
+		}
+		sp.Default = v
+	}
+	return sp, nil
+}
+
+func parseDefault(t valueType, s string) (any, error) {
+	switch t {
+	case tString, tEnum:
+		return s, nil
+	case tInt:
+		switch s {
+		case "experiment.seed":
+			return defaultSeed, nil
+		case "max(k)":
+			return defaultMaxK, nil
+		}
+		n, err := strconv.Atoi(s)
+		if err == nil && n < 0 {
+			err = fmt.Errorf("below 0")
+		}
+		return n, err
+	case tNumber:
+		return strconv.ParseFloat(s, 64)
+	case tBool:
+		return strconv.ParseBool(s)
+	case tIntList:
+		var out []int
+		for e := range strings.SplitSeq(s, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(e))
+			if err != nil || n < 1 {
+				return nil, fmt.Errorf("%q is not a whole number >= 1", e)
+			}
+			out = append(out, n)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("a %s attribute takes no default", t)
+}
+
+// mustSpecs derives the specs of one of this package's own blocks.
+func mustSpecs(attrs any) []attrSpec {
+	specs, err := specsOf(attrs, nil, nil)
+	if err != nil {
+		panic("experiment: " + err.Error())
+	}
+	return specs
+}
+
+// Decode sets the fields of the struct dst points at from the values of
+// the attributes their attr tags name (see StageKind); a field whose
+// attribute is absent is left as it is. It fails when a value does not fit
+// its field, which Resolve's checks rule out for values it decoded against
+// the same struct.
+func (v Values) Decode(dst any) error {
+	rv := reflect.ValueOf(dst)
+	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
+		return fmt.Errorf("experiment: decode into %T, not a pointer to a struct", dst)
+	}
+	rv = rv.Elem()
+	t := rv.Type()
+	for i := range t.NumField() {
+		tag, ok := t.Field(i).Tag.Lookup("attr")
+		if !ok {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		x, ok := v[name]
+		if !ok || x == nil {
+			continue
+		}
+		f := rv.Field(i)
+		xv := reflect.ValueOf(x)
+		switch {
+		case xv.Type().AssignableTo(f.Type()):
+			f.Set(xv)
+		case f.Kind() == reflect.Float64 && xv.Kind() == reflect.Int:
+			f.SetFloat(float64(xv.Int()))
+		case f.Kind() == xv.Kind() && xv.CanConvert(f.Type()):
+			f.Set(xv.Convert(f.Type()))
+		default:
+			return fmt.Errorf("experiment: attribute %q holds a %T, which does not fit field %s (%v)", name, x, t.Field(i).Name, f.Type())
+		}
+	}
+	return nil
+}
+
+// DatasetAttrs are the attributes of a dataset block (decode Dataset.Attrs
+// into one). The loaders (core/tasks), not this package, interpret them;
+// source is "builtin:NAME" or "FORMAT:PATH".
+type DatasetAttrs struct {
+	Source             string            `attr:"source,required"`
+	Split              string            `attr:"split"`
+	Seed               int               `attr:"seed" default:"experiment.seed"`
+	MaxTasks           int               `attr:"max_tasks" default:"0"`
+	TestFraction       float64           `attr:"test_fraction"`
+	ValidationFraction float64           `attr:"validation_fraction"`
+	Strict             bool              `attr:"strict" default:"false"`
+	Fields             map[string]string `attr:"fields"`
+}
+
+var datasetSpecs = mustSpecs(&DatasetAttrs{})

@@ -1,4 +1,4 @@
-package experiment
+package experiment_test
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/lathe-ml/lathe/core/experiment"
 )
 
 const full = base + `
@@ -53,10 +55,10 @@ func TestLoadResolves(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e, _, diags := Load(context.Background(), "full.hcl", []byte(full), tc.vars, testSchemas)
+			e, _, diags := load(context.Background(), "full.hcl", []byte(full), tc.vars, testSchemas)
 			if diags.HasErrors() {
 				var buf bytes.Buffer
-				_ = WriteDiagnostics(&buf, e.Files(), diags, 0)
+				_ = experiment.WriteDiagnostics(&buf, e.Files(), diags, 0)
 				t.Fatalf("diagnostics:\n%s", buf.String())
 			}
 			if got := e.Order(); !reflect.DeepEqual(got, tc.wantOrder) {
@@ -109,15 +111,15 @@ stage "sft" {
   init  = var.pre
 }
 `
-	e, _, diags := Load(context.Background(), "init.hcl", []byte(src), nil, testSchemas)
+	e, _, diags := load(context.Background(), "init.hcl", []byte(src), nil, testSchemas)
 	if diags.HasErrors() {
 		var buf bytes.Buffer
-		_ = WriteDiagnostics(&buf, e.Files(), diags, 0)
+		_ = experiment.WriteDiagnostics(&buf, e.Files(), diags, 0)
 		t.Fatalf("diagnostics:\n%s", buf.String())
 	}
 	sft := e.Stage("sft")
 	ref, ok := sft.Attrs.Ref("init")
-	if !ok || ref.Kind != PathRef || ref.Label != "runs/pretrain/x/stages/lm" {
+	if !ok || ref.Kind != experiment.PathRef || ref.Label != "runs/pretrain/x/stages/lm" {
 		t.Fatalf("init = %+v, want the path", ref)
 	}
 	if !reflect.DeepEqual(sft.DependsOn, []string{"demos"}) {
@@ -128,7 +130,7 @@ stage "sft" {
 	}
 	// A variable left null leaves init unset.
 	unset := strings.Replace(src, `variable "pre" { default = "runs/pretrain/x/stages/lm" }`, "variable \"pre\" {\n  type    = string\n  default = null\n}", 1)
-	e, _, diags = Load(context.Background(), "init.hcl", []byte(unset), nil, testSchemas)
+	e, _, diags = load(context.Background(), "init.hcl", []byte(unset), nil, testSchemas)
 	if diags.HasErrors() {
 		t.Fatalf("null init: %v", diags)
 	}
@@ -150,10 +152,10 @@ func TestShippedExperiments(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e, pf, diags := Load(context.Background(), f, src, nil, nil)
+			e, pf, diags := load(context.Background(), f, src, nil, nil)
 			if diags.HasErrors() {
 				var buf bytes.Buffer
-				_ = WriteDiagnostics(&buf, pf.Files(), diags, 0)
+				_ = experiment.WriteDiagnostics(&buf, pf.Files(), diags, 0)
 				t.Fatalf("diagnostics:\n%s", buf.String())
 			}
 			if len(e.Stages) == 0 {
@@ -165,9 +167,9 @@ func TestShippedExperiments(t *testing.T) {
 
 func TestWriteDiagnosticsShowsSource(t *testing.T) {
 	src := base + "stage \"x\" { kind = \"sf\" }\n"
-	_, f, diags := Load(context.Background(), "w.hcl", []byte(src), nil, testSchemas)
+	_, f, diags := load(context.Background(), "w.hcl", []byte(src), nil, testSchemas)
 	var buf bytes.Buffer
-	if err := WriteDiagnostics(&buf, f.Files(), diags, 0); err != nil {
+	if err := experiment.WriteDiagnostics(&buf, f.Files(), diags, 0); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()
@@ -196,7 +198,7 @@ func FuzzConfig(f *testing.F) {
 		if v != "" {
 			vars = []string{v}
 		}
-		e, _, diags := Load(context.Background(), "fuzz.hcl", []byte(src), vars, testSchemas)
+		e, _, diags := load(context.Background(), "fuzz.hcl", []byte(src), vars, testSchemas)
 		for _, d := range diags.Errs() {
 			if d, ok := d.(interface{ Error() string }); ok && d.Error() == "" {
 				t.Fatalf("empty diagnostic")

@@ -20,12 +20,7 @@ func LoadModel(ctx context.Context, filename string, src []byte, overrides []str
 	if diags.HasErrors() {
 		return nil, f, diags
 	}
-	r := &resolver{
-		exp:       &Experiment{Filename: f.Filename, Source: f.Source, file: f.hcl},
-		declared:  map[string]map[string]hcl.Range{},
-		stageKind: map[string]string{},
-		edgeRange: map[[2]string]hcl.Range{},
-	}
+	r := newResolver(f, nil)
 	vars, d := resolveVariables(f.blocks, overrides)
 	diags = append(diags, d...)
 	r.exp.Variables = vars

@@ -1,4 +1,4 @@
-package experiment
+package experiment_test
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/lathe-ml/lathe/core/experiment"
 )
 
 func TestLoadModel(t *testing.T) {
@@ -40,7 +42,7 @@ model "big" {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, _, diags := LoadModel(context.Background(), "m.hcl", []byte(tt.src), tt.overrides, tt.label, testSchemas)
+			b, _, diags := experiment.LoadModel(context.Background(), "m.hcl", []byte(tt.src), tt.overrides, tt.label, testSchemas)
 			if tt.err == "" {
 				if diags.HasErrors() {
 					t.Fatal(diags)

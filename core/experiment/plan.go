@@ -140,15 +140,16 @@ func jsonValue(v cty.Value) (map[string]any, error) {
 	return out, nil
 }
 
-// Load runs all three phases on one file. It returns the experiment (nil
-// only when parsing failed) and every diagnostic found; it stops before a
-// phase whose input had errors.
-func Load(ctx context.Context, filename string, src []byte, overrides []string, schemas SchemaSource) (*Experiment, *File, hcl.Diagnostics) {
+// Load runs all three phases on one file, stage and eval blocks resolved
+// against kinds and plugin blocks planned against schemas (skipped when
+// nil). It returns the experiment (nil only when parsing failed) and every
+// diagnostic found; it stops before a phase whose input had errors.
+func Load(ctx context.Context, filename string, src []byte, overrides []string, kinds *Kinds, schemas SchemaSource) (*Experiment, *File, hcl.Diagnostics) {
 	f, diags := Parse(filename, src)
 	if diags.HasErrors() {
 		return nil, f, diags
 	}
-	e, d := Resolve(f, overrides)
+	e, d := Resolve(f, overrides, kinds)
 	diags = append(diags, d...)
 	if diags.HasErrors() || schemas == nil {
 		return e, f, diags

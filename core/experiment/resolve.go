@@ -40,19 +40,17 @@ type resolver struct {
 	// edgeRange maps "from->to" (stage ids) to the reference's range, to
 	// point a cycle diagnostic at the reference that closes it.
 	edgeRange map[[2]string]hcl.Range
+	// kinds are the stage kinds blocks may name.
+	kinds *Kinds
 }
 
 // Resolve evaluates a parsed file: it applies the -var overrides (each
-// "NAME=VALUE"), decodes and defaults every fixed attribute, checks every
-// reference and sorts the stages and evals into run order. Plugin blocks
-// keep their options undecoded until Plan.
-func Resolve(f *File, overrides []string) (*Experiment, hcl.Diagnostics) {
-	r := &resolver{
-		exp:       &Experiment{Filename: f.Filename, Source: f.Source, file: f.hcl},
-		declared:  map[string]map[string]hcl.Range{},
-		stageKind: map[string]string{},
-		edgeRange: map[[2]string]hcl.Range{},
-	}
+// "NAME=VALUE"), decodes and defaults every fixed attribute, the stage and
+// eval blocks' against the schemas of kinds, checks every reference and
+// sorts the stages and evals into run order. Plugin blocks keep their
+// options undecoded until Plan.
+func Resolve(f *File, overrides []string, kinds *Kinds) (*Experiment, hcl.Diagnostics) {
+	r := newResolver(f, kinds)
 	vars, d := resolveVariables(f.blocks, overrides)
 	r.diags = append(r.diags, d...)
 	r.exp.Variables = vars
@@ -80,7 +78,7 @@ func Resolve(f *File, overrides []string) (*Experiment, hcl.Diagnostics) {
 		}
 		switch b.Type {
 		case "dataset":
-			vals, _ := r.decodeAttrs(b.Body, datasetAttrs, nil, b.Type+" "+b.Labels[0])
+			vals, _ := r.decodeAttrs(b.Body, datasetSpecs, nil, b.Type+" "+b.Labels[0])
 			r.exp.Datasets = append(r.exp.Datasets, &Dataset{Label: b.Labels[0], Attrs: vals, DefRange: b.DefRange})
 		case "tool", "reward", "model":
 			r.pluginBlock(b)
@@ -95,6 +93,16 @@ func Resolve(f *File, overrides []string) (*Experiment, hcl.Diagnostics) {
 		r.sortStages()
 	}
 	return r.exp, improveVarDiags(r.diags, vars)
+}
+
+func newResolver(f *File, kinds *Kinds) *resolver {
+	return &resolver{
+		exp:       &Experiment{Filename: f.Filename, Source: f.Source, file: f.hcl},
+		declared:  map[string]map[string]hcl.Range{},
+		stageKind: map[string]string{},
+		edgeRange: map[[2]string]hcl.Range{},
+		kinds:     kinds,
+	}
 }
 
 // declare records every labelled block and reports duplicates, pointing at
@@ -171,7 +179,7 @@ func (r *resolver) peekKind(b *hcl.Block) string {
 	if d.HasErrors() || v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
 		return ""
 	}
-	if _, ok := stageKinds[v.AsString()]; !ok || v.AsString() == "eval" {
+	if !r.kinds.isStageKind(v.AsString()) {
 		return ""
 	}
 	return v.AsString()
@@ -229,6 +237,15 @@ func (r *resolver) stage(b *hcl.Block) {
 	body := b.Body
 	if b.Type == "eval" {
 		s.Kind = "eval"
+		if _, ok := r.kinds.lookup("eval"); !ok {
+			r.diags = append(r.diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Eval blocks not supported",
+				Detail:   "This build of Lathe has no eval stage kind, so an experiment cannot hold eval blocks.",
+				Subject:  b.DefRange.Ptr(),
+			})
+			return
+		}
 	} else {
 		content, rest, d := body.PartialContent(kindSchema)
 		r.diags = append(r.diags, d...)
@@ -240,8 +257,8 @@ func (r *resolver) stage(b *hcl.Block) {
 		if !ok {
 			return
 		}
-		if _, known := stageKinds[kind]; !known || kind == "eval" {
-			kinds := StageKinds()
+		if !r.kinds.isStageKind(kind) {
+			kinds := r.kinds.StageKinds()
 			r.diags = append(r.diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Unknown stage kind",
@@ -253,7 +270,8 @@ func (r *resolver) stage(b *hcl.Block) {
 		}
 		s.Kind, body = kind, rest
 	}
-	vals, ranges := r.decodeAttrs(body, stageKinds[s.Kind], s, b.Type+" "+s.Label)
+	specs, _ := r.kinds.lookup(s.Kind)
+	vals, ranges := r.decodeAttrs(body, specs, s, b.Type+" "+s.Label)
 	s.Attrs = vals
 	if s.Kind == "eval" {
 		r.checkEval(s, ranges)
@@ -302,20 +320,33 @@ func (r *resolver) decodeAttrs(body hcl.Body, specs []attrSpec, from *Stage, wha
 			vals[sp.Name] = v
 		}
 	}
-	for _, sp := range specs {
-		if vals.Has(sp.Name) || sp.Default == nil {
-			continue
-		}
-		switch sp.Default {
-		case defaultSeed:
-			vals[sp.Name] = int(r.exp.Seed)
-		case defaultMaxK:
-			vals[sp.Name] = slices.Max(append([]int{1}, vals.Ints("k")...))
-		default:
-			vals[sp.Name] = sp.Default
+	r.fillDefaults(vals, specs)
+	return vals, ranges
+}
+
+// fillDefaults sets every absent attribute that has a default. A default
+// that stands for a value is filled after the plain ones it may depend on
+// (max(k) after k).
+func (r *resolver) fillDefaults(vals Values, specs []attrSpec) {
+	for _, marker := range []bool{false, true} {
+		for _, sp := range specs {
+			if vals.Has(sp.Name) || sp.Default == nil {
+				continue
+			}
+			m, isMarker := sp.Default.(defaultMarker)
+			if isMarker != marker {
+				continue
+			}
+			switch {
+			case !isMarker:
+				vals[sp.Name] = sp.Default
+			case m == defaultSeed:
+				vals[sp.Name] = int(r.exp.Seed)
+			case m == defaultMaxK:
+				vals[sp.Name] = slices.Max(append([]int{1}, vals.Ints("k")...))
+			}
 		}
 	}
-	return vals, ranges
 }
 
 func (r *resolver) decodeValue(a *hcl.Attribute, sp attrSpec, from *Stage) (any, bool) {

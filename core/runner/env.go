@@ -14,13 +14,12 @@ import (
 	"github.com/lathe-ml/lathe/sdk"
 )
 
-// StageEnv is everything a stage implementation gets: its decoded
-// attributes, the plugin instances its references name (by the attribute
-// that names them: "tool", "model", "reward"), the outputs of the stages it
-// references, its directory in the run, the metrics writer and logger.
+// StageEnv is everything a stage implementation gets besides its typed
+// attributes (Kind.Run's a): the plugin instances and the outputs of the
+// stages its references name, its directory in the run, the metrics writer
+// and logger.
 type StageEnv struct {
-	// Stage is the stage's block; Stage.Attrs has typed accessors, which the
-	// shortcuts below (String, Int, ...) forward to.
+	// Stage is the stage's block; its kind's Run gets Stage.Attrs decoded.
 	Stage      *experiment.Stage
 	Experiment *experiment.Experiment
 	// Seed is the stage's seed attribute (the experiment's seed unless set).
@@ -44,29 +43,10 @@ type StageEnv struct {
 	models  []Instance // every model started for this stage, killed when it ends
 }
 
-// String returns a string attribute of the stage.
-func (e *StageEnv) String(name string) string { return e.Stage.Attrs.String(name) }
-
-// Int returns a whole-number attribute of the stage.
-func (e *StageEnv) Int(name string) int { return e.Stage.Attrs.Int(name) }
-
-// Float returns a number attribute of the stage.
-func (e *StageEnv) Float(name string) float64 { return e.Stage.Attrs.Float(name) }
-
-// Bool returns a bool attribute of the stage.
-func (e *StageEnv) Bool(name string) bool { return e.Stage.Attrs.Bool(name) }
-
-// Ints returns a list-of-whole-numbers attribute of the stage.
-func (e *StageEnv) Ints(name string) []int { return e.Stage.Attrs.Ints(name) }
-
-// Has reports whether an attribute is set (or has a default).
-func (e *StageEnv) Has(name string) bool { return e.Stage.Attrs.Has(name) }
-
-// block returns the plugin block that attribute attr refers to.
-func (e *StageEnv) block(attr string, kind sdk.Kind) (*experiment.PluginBlock, error) {
-	ref, ok := e.Stage.Attrs.Ref(attr)
-	if !ok {
-		return nil, fmt.Errorf("runner: %s has no %q reference", e.Stage.ID(), attr)
+// block returns the plugin block a reference names.
+func (e *StageEnv) block(ref experiment.Ref, kind sdk.Kind) (*experiment.PluginBlock, error) {
+	if ref.Kind == "" {
+		return nil, fmt.Errorf("runner: %s: no %s reference", e.Stage.ID(), kind)
 	}
 	b := e.Experiment.Plugin(kind, ref.Label)
 	if b == nil || ref.Kind != string(kind) {
@@ -75,20 +55,19 @@ func (e *StageEnv) block(attr string, kind sdk.Kind) (*experiment.PluginBlock, e
 	return b, nil
 }
 
-// Block returns the tool, reward or model block that attribute attr names,
-// with its plugin name and decoded Config.
-func (e *StageEnv) Block(attr string) (*experiment.PluginBlock, error) {
-	ref, ok := e.Stage.Attrs.Ref(attr)
-	if !ok {
-		return nil, fmt.Errorf("runner: %s has no %q reference", e.Stage.ID(), attr)
+// Block returns the tool, reward or model block a reference (one of the
+// stage's attributes) names, with its plugin name and decoded Config.
+func (e *StageEnv) Block(ref experiment.Ref) (*experiment.PluginBlock, error) {
+	if ref.Kind == "" {
+		return nil, fmt.Errorf("runner: %s: no plugin reference", e.Stage.ID())
 	}
-	return e.block(attr, sdk.Kind(ref.Kind))
+	return e.block(ref, sdk.Kind(ref.Kind))
 }
 
-// Tool returns the tool instance named by attribute attr (usually "tool").
-// Tool and reward instances are shared by all stages of the run.
-func (e *StageEnv) Tool(ctx context.Context, attr string) (sdk.Tool, error) {
-	b, err := e.block(attr, sdk.KindTool)
+// Tool returns the instance of the tool block ref names. Tool and reward
+// instances are shared by all stages of the run.
+func (e *StageEnv) Tool(ctx context.Context, ref experiment.Ref) (sdk.Tool, error) {
+	b, err := e.block(ref, sdk.KindTool)
 	if err != nil {
 		return nil, err
 	}
@@ -99,9 +78,9 @@ func (e *StageEnv) Tool(ctx context.Context, attr string) (sdk.Tool, error) {
 	return inst.Tool(), nil
 }
 
-// Reward returns the reward instance named by attribute attr.
-func (e *StageEnv) Reward(ctx context.Context, attr string) (sdk.Reward, error) {
-	b, err := e.block(attr, sdk.KindReward)
+// Reward returns the instance of the reward block ref names.
+func (e *StageEnv) Reward(ctx context.Context, ref experiment.Ref) (sdk.Reward, error) {
+	b, err := e.block(ref, sdk.KindReward)
 	if err != nil {
 		return nil, err
 	}
@@ -112,15 +91,15 @@ func (e *StageEnv) Reward(ctx context.Context, attr string) (sdk.Reward, error) 
 	return inst.Reward(), nil
 }
 
-// Model returns this stage's model instance for attribute attr (usually
-// "model"), started and configured on first use and killed when the stage
-// ends. Its value also implements sdk.ModelWithTraining and
-// sdk.ModelWithCheckpoints when Capabilities lists them.
-func (e *StageEnv) Model(ctx context.Context, attr string) (sdk.Model, error) {
+// Model returns this stage's instance of the model block ref names,
+// started and configured on first use and killed when the stage ends. Its
+// value also implements sdk.ModelWithTraining and sdk.ModelWithCheckpoints
+// when Capabilities lists them.
+func (e *StageEnv) Model(ctx context.Context, ref experiment.Ref) (sdk.Model, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.primary == nil {
-		inst, err := e.startModelLocked(ctx, attr)
+		inst, err := e.startModelLocked(ctx, ref)
 		if err != nil {
 			return nil, err
 		}
@@ -129,21 +108,21 @@ func (e *StageEnv) Model(ctx context.Context, attr string) (sdk.Model, error) {
 	return e.primary.Model(), nil
 }
 
-// StartModel starts another instance of the model block that attr names,
+// StartModel starts another instance of the model block ref names,
 // configured the same way: the frozen reference policy of GRPO, say. It is
 // killed when the stage ends.
-func (e *StageEnv) StartModel(ctx context.Context, attr string) (sdk.Model, error) {
+func (e *StageEnv) StartModel(ctx context.Context, ref experiment.Ref) (sdk.Model, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	inst, err := e.startModelLocked(ctx, attr)
+	inst, err := e.startModelLocked(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
 	return inst.Model(), nil
 }
 
-func (e *StageEnv) startModelLocked(ctx context.Context, attr string) (Instance, error) {
-	b, err := e.block(attr, sdk.KindModel)
+func (e *StageEnv) startModelLocked(ctx context.Context, ref experiment.Ref) (Instance, error) {
+	b, err := e.block(ref, sdk.KindModel)
 	if err != nil {
 		return nil, err
 	}
@@ -155,16 +134,16 @@ func (e *StageEnv) startModelLocked(ctx context.Context, attr string) (Instance,
 	return inst, nil
 }
 
-// Capabilities lists the optional interfaces of the plugin that attribute
-// attr names (starting the shared instance of a tool or reward, or this
-// stage's model instance).
-func (e *StageEnv) Capabilities(ctx context.Context, attr string) ([]string, error) {
-	b, err := e.Block(attr)
+// Capabilities lists the optional interfaces of the plugin ref names
+// (starting the shared instance of a tool or reward, or this stage's model
+// instance).
+func (e *StageEnv) Capabilities(ctx context.Context, ref experiment.Ref) ([]string, error) {
+	b, err := e.Block(ref)
 	if err != nil {
 		return nil, err
 	}
 	if b.Kind == sdk.KindModel {
-		if _, err := e.Model(ctx, attr); err != nil {
+		if _, err := e.Model(ctx, ref); err != nil {
 			return nil, err
 		}
 		e.mu.Lock()
@@ -178,12 +157,10 @@ func (e *StageEnv) Capabilities(ctx context.Context, attr string) ([]string, err
 	return inst.Capabilities(), nil
 }
 
-// Dataset returns the dataset block that attribute attr (usually
-// "dataset") names.
-func (e *StageEnv) Dataset(attr string) (*experiment.Dataset, error) {
-	ref, ok := e.Stage.Attrs.Ref(attr)
-	if !ok || ref.Kind != "dataset" {
-		return nil, fmt.Errorf("runner: %s has no dataset reference %q", e.Stage.ID(), attr)
+// Dataset returns the dataset block ref names.
+func (e *StageEnv) Dataset(ref experiment.Ref) (*experiment.Dataset, error) {
+	if ref.Kind != "dataset" {
+		return nil, fmt.Errorf("runner: %s: no dataset reference", e.Stage.ID())
 	}
 	d := e.Experiment.Dataset(ref.Label)
 	if d == nil {
@@ -202,11 +179,10 @@ type StageOutput struct {
 	Outputs Outputs
 }
 
-// Input returns the outputs of the stage that attribute attr (such as
-// "data" or "init") references, and false when the attribute is unset.
-func (e *StageEnv) Input(attr string) (StageOutput, bool, error) {
-	ref, ok := e.Stage.Attrs.Ref(attr)
-	if !ok {
+// Input returns the outputs of the stage ref (an attribute such as init)
+// names, and false when the attribute is unset (ref is zero).
+func (e *StageEnv) Input(ref experiment.Ref) (StageOutput, bool, error) {
+	if ref.Kind == "" {
 		return StageOutput{}, false, nil
 	}
 	if ref.Kind == experiment.PathRef {
@@ -217,10 +193,10 @@ func (e *StageEnv) Input(attr string) (StageOutput, bool, error) {
 }
 
 // Inputs returns the outputs of the stages a list attribute (such as
-// "checkpoints") references, in order.
-func (e *StageEnv) Inputs(attr string) ([]StageOutput, error) {
+// checkpoints) references, in order.
+func (e *StageEnv) Inputs(refs []experiment.Ref) ([]StageOutput, error) {
 	var out []StageOutput
-	for _, ref := range e.Stage.Attrs.Refs(attr) {
+	for _, ref := range refs {
 		o, err := e.run.output(ref.Label)
 		if err != nil {
 			return nil, err

@@ -23,6 +23,9 @@ import (
 
 // Options configures Run.
 type Options struct {
+	// Kinds are the stage kinds the experiment may name (core/stages.Kinds
+	// for the built-in ones).
+	Kinds *Registry
 	// Filename and Source are the experiment file. With Resume set and
 	// Source nil, the run directory's experiment.hcl and recorded -var
 	// options are used.
@@ -87,6 +90,7 @@ type Report struct {
 
 // run is the state of one Run call.
 type run struct {
+	kinds  *Registry
 	host   Host
 	dir    *rundir.Dir
 	exp    *experiment.Experiment
@@ -124,7 +128,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 
 	checkHost := opts.NewHost(hclog.NewNullLogger())
-	exp, file, diags := Load(ctx, opts.Filename, opts.Source, opts.Overrides, checkHost)
+	exp, file, diags := Load(ctx, opts.Filename, opts.Source, opts.Overrides, opts.Kinds, checkHost)
 	checkHost.Close()
 	if diags.HasErrors() {
 		return nil, &DiagnosticsError{Diags: diags, Files: file.Files()}
@@ -164,6 +168,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 
 	r := &run{
+		kinds:   opts.Kinds,
 		host:    opts.NewHost(dir.Logger()),
 		dir:     dir,
 		exp:     exp,
@@ -243,7 +248,7 @@ func (r *run) runStage(ctx context.Context, s *experiment.Stage) StageReport {
 		fmt.Fprintf(r.stderr, "    failed after %s: %v\n", sr.Wall.Round(time.Millisecond), err)
 		return sr
 	}
-	fn, err := lookupStage(s.Kind)
+	fn, err := r.kinds.lookup(s.Kind)
 	if err != nil {
 		return fail(err)
 	}
@@ -292,7 +297,7 @@ func (r *run) runStage(ctx context.Context, s *experiment.Stage) StageReport {
 
 // call runs a stage function, turning a panic into an error so that the
 // run directory still records the failure.
-func (r *run) call(ctx context.Context, fn StageFunc, env *StageEnv) (out Outputs, err error) {
+func (r *run) call(ctx context.Context, fn func(context.Context, *StageEnv) (Outputs, error), env *StageEnv) (out Outputs, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("runner: stage %s panicked: %v", env.Stage.ID(), p)

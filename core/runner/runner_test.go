@@ -1,4 +1,4 @@
-package runner
+package runner_test
 
 import (
 	"context"
@@ -17,6 +17,8 @@ import (
 
 	"github.com/lathe-ml/lathe/core/results"
 	"github.com/lathe-ml/lathe/core/rundir"
+	"github.com/lathe-ml/lathe/core/runner"
+	"github.com/lathe-ml/lathe/core/stages"
 	"github.com/lathe-ml/lathe/sdk"
 	"github.com/lathe-ml/lathe/sdk/pluginclient"
 )
@@ -119,7 +121,7 @@ func (h *fakeHost) Schema(_ context.Context, kind sdk.Kind, plugin string) (sdk.
 	return s, nil
 }
 
-func (h *fakeHost) Start(_ context.Context, kind sdk.Kind, label, plugin string) (Instance, error) {
+func (h *fakeHost) Start(_ context.Context, kind sdk.Kind, label, plugin string) (runner.Instance, error) {
 	key := string(kind) + "/" + plugin
 	if _, ok := fakeSchemas[key]; !ok {
 		return nil, fmt.Errorf("unknown plugin %q", plugin)
@@ -179,18 +181,30 @@ eval "test" {
 }
 `
 
-// withStages replaces the stage registry for one test.
-func withStages(t *testing.T, fns map[string]StageFunc) {
-	t.Helper()
-	registryMu.Lock()
-	saved := registry
-	registry = fns
-	registryMu.Unlock()
-	t.Cleanup(func() {
-		registryMu.Lock()
-		registry = saved
-		registryMu.Unlock()
-	})
+// stageFunc is a kind's run function with its attributes untyped.
+type stageFunc = func(context.Context, *runner.StageEnv) (runner.Outputs, error)
+
+// withStages returns the built-in kinds (their schemas and needs) with
+// fns as their implementations; a kind missing from fns is not
+// implemented.
+func withStages(fns map[string]stageFunc) *runner.Registry {
+	r := stages.Kinds()
+	for _, name := range r.Names() {
+		r = r.WithRun(name, fns[name])
+	}
+	return r
+}
+
+// typed decodes a stage's attributes into the kind's struct, as the
+// registry does for a real implementation.
+func typed[A any](fn func(context.Context, *runner.StageEnv, *A) (runner.Outputs, error)) stageFunc {
+	return func(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
+		a := new(A)
+		if err := env.Stage.Attrs.Decode(a); err != nil {
+			return nil, err
+		}
+		return fn(ctx, env, a)
+	}
 }
 
 // recorder is a set of fake stage implementations that log what they see.
@@ -214,73 +228,73 @@ func (rec *recorder) failOnce(label string) error {
 	return err
 }
 
-func writeFile(env *StageEnv, name, body string) (string, error) {
+func writeFile(env *runner.StageEnv, name, body string) (string, error) {
 	p := filepath.Join(env.Dir, name)
 	return p, os.WriteFile(p, []byte(body), 0o644)
 }
 
-func (rec *recorder) stages() map[string]StageFunc {
-	return map[string]StageFunc{
-		"synthesize": func(ctx context.Context, env *StageEnv) (Outputs, error) {
-			tool, err := env.Tool(ctx, "tool")
+func (rec *recorder) stages() map[string]stageFunc {
+	return map[string]stageFunc{
+		"synthesize": typed(func(ctx context.Context, env *runner.StageEnv, a *stages.SynthesizeAttrs) (runner.Outputs, error) {
+			tool, err := env.Tool(ctx, a.Tool)
 			if err != nil {
 				return nil, err
 			}
-			d, err := env.Dataset("dataset")
+			d, err := env.Dataset(a.Dataset)
 			if err != nil {
 				return nil, err
 			}
 			tool.(*fakePlugin).mu.Lock()
 			turns := tool.(*fakePlugin).config["max_turns"]
 			tool.(*fakePlugin).mu.Unlock()
-			rec.log("synthesize %s per_task=%d seed=%d source=%s max_turns=%v", env.Stage.Label, env.Int("per_task"), env.Seed, d.Source(), turns)
+			rec.log("synthesize %s per_task=%d seed=%d source=%s max_turns=%v", env.Stage.Label, a.PerTask, env.Seed, d.Source(), turns)
 			if err := env.Metrics.Log(env.Stage.Label, 0, map[string]float64{"traces": 10}); err != nil {
 				return nil, err
 			}
 			p, err := writeFile(env, "demos.jsonl", "{}\n")
-			return Outputs{"data": p}, err
-		},
-		"sft": func(ctx context.Context, env *StageEnv) (Outputs, error) {
-			ins, err := env.Inputs("data")
+			return runner.Outputs{"data": p}, err
+		}),
+		"sft": typed(func(ctx context.Context, env *runner.StageEnv, a *stages.SFTAttrs) (runner.Outputs, error) {
+			ins, err := env.Inputs(a.Data)
 			if err != nil || len(ins) != 1 {
 				return nil, fmt.Errorf("data: %d inputs, %v", len(ins), err)
 			}
 			in := ins[0]
-			if _, err := env.Model(ctx, "model"); err != nil {
+			if _, err := env.Model(ctx, a.Model); err != nil {
 				return nil, err
 			}
 			rec.log("sft %s data=%s resume=%v", env.Stage.Label, filepath.Base(in.Outputs["data"]), env.Resume)
 			if err := rec.failOnce(env.Stage.Label); err != nil {
 				return nil, err
 			}
-			return Outputs{"checkpoint": env.Dir}, nil
-		},
-		"grpo": func(ctx context.Context, env *StageEnv) (Outputs, error) {
-			init, ok, err := env.Input("init")
+			return runner.Outputs{"checkpoint": env.Dir}, nil
+		}),
+		"grpo": typed(func(ctx context.Context, env *runner.StageEnv, a *stages.GRPOAttrs) (runner.Outputs, error) {
+			init, ok, err := env.Input(a.Init)
 			if err != nil || !ok {
 				return nil, fmt.Errorf("init: %v %v", ok, err)
 			}
-			if _, err := env.Model(ctx, "model"); err != nil {
+			if _, err := env.Model(ctx, a.Model); err != nil {
 				return nil, err
 			}
-			if _, err := env.StartModel(ctx, "model"); err != nil { // frozen reference
+			if _, err := env.StartModel(ctx, a.Model); err != nil { // frozen reference
 				return nil, err
 			}
-			if _, err := env.Reward(ctx, "reward"); err != nil {
+			if _, err := env.Reward(ctx, a.Reward); err != nil {
 				return nil, err
 			}
-			rec.log("grpo %s init=%s group=%d", env.Stage.Label, init.Label, env.Int("group"))
+			rec.log("grpo %s init=%s group=%d", env.Stage.Label, init.Label, a.Group)
 			if err := rec.failOnce(env.Stage.Label); err != nil {
 				return nil, err
 			}
-			return Outputs{"checkpoint": env.Dir}, nil
-		},
-		"eval": func(ctx context.Context, env *StageEnv) (Outputs, error) {
-			cks, err := env.Inputs("checkpoints")
+			return runner.Outputs{"checkpoint": env.Dir}, nil
+		}),
+		"eval": typed(func(ctx context.Context, env *runner.StageEnv, a *stages.EvalAttrs) (runner.Outputs, error) {
+			cks, err := env.Inputs(a.Checkpoints)
 			if err != nil {
 				return nil, err
 			}
-			b, err := env.Block("tool")
+			b, err := env.Block(a.Tool)
 			if err != nil {
 				return nil, err
 			}
@@ -291,17 +305,18 @@ func (rec *recorder) stages() map[string]StageFunc {
 				rows = append(rows, results.Row{Stage: ck.Label, StageKind: ck.Kind, Tool: b.Plugin, Model: "policy",
 					Tasks: 5, PassAt: map[int]float64{1: 0.2 * float64(i+1)}})
 			}
-			rec.log("eval %s checkpoints=%s k=%v samples=%d", env.Stage.Label, strings.Join(labels, ","), env.Ints("k"), env.Int("samples"))
+			rec.log("eval %s checkpoints=%s k=%v samples=%d", env.Stage.Label, strings.Join(labels, ","), a.K, a.Samples)
 			return nil, env.SetResults(rows, nil)
-		},
+		}),
 	}
 }
 
-func runOpts(t *testing.T, h *fakeHost, src string) Options {
-	return Options{
+func runOpts(t *testing.T, kinds *runner.Registry, h *fakeHost, src string) runner.Options {
+	return runner.Options{
+		Kinds:    kinds,
 		Filename: "pipe.hcl",
 		Source:   []byte(src),
-		NewHost:  func(hclog.Logger) Host { return h },
+		NewHost:  func(hclog.Logger) runner.Host { return h },
 		Root:     t.TempDir(),
 		Now:      func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) },
 	}
@@ -309,9 +324,8 @@ func runOpts(t *testing.T, h *fakeHost, src string) Options {
 
 func TestRunPipeline(t *testing.T) {
 	rec := &recorder{}
-	withStages(t, rec.stages())
 	h := newFakeHost()
-	rep, err := Run(context.Background(), runOpts(t, h, pipeline))
+	rep, err := runner.Run(context.Background(), runOpts(t, withStages(rec.stages()), h, pipeline))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,14 +370,13 @@ func TestRunPipeline(t *testing.T) {
 
 func TestRunStopsAtMissingKindAndResumes(t *testing.T) {
 	rec := &recorder{fail: map[string]error{"rl": errors.New("reward exploded")}}
-	stages := rec.stages()
-	eval := stages["eval"]
-	delete(stages, "eval")
-	withStages(t, stages)
+	fns := rec.stages()
+	eval := fns["eval"]
+	delete(fns, "eval")
 	h := newFakeHost()
-	opts := runOpts(t, h, pipeline)
+	opts := runOpts(t, withStages(fns), h, pipeline)
 
-	rep, err := Run(context.Background(), opts)
+	rep, err := runner.Run(context.Background(), opts)
 	if err == nil || !strings.Contains(err.Error(), "stage.rl: reward exploded") {
 		t.Fatalf("first run: err = %v", err)
 	}
@@ -372,7 +385,7 @@ func TestRunStopsAtMissingKindAndResumes(t *testing.T) {
 	}
 
 	opts.Resume, opts.Source = rep.Dir, nil
-	rep2, err := Run(context.Background(), opts)
+	rep2, err := runner.Run(context.Background(), opts)
 	if err == nil || !strings.Contains(err.Error(), `stage kind "eval" is not implemented yet`) {
 		t.Fatalf("second run: err = %v", err)
 	}
@@ -380,10 +393,8 @@ func TestRunStopsAtMissingKindAndResumes(t *testing.T) {
 		t.Errorf("second run stages: %s", got)
 	}
 
-	registryMu.Lock()
-	registry["eval"] = eval
-	registryMu.Unlock()
-	rep3, err := Run(context.Background(), opts)
+	opts.Kinds = opts.Kinds.WithRun("eval", eval)
+	rep3, err := runner.Run(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +406,7 @@ func TestRunStopsAtMissingKindAndResumes(t *testing.T) {
 	}
 	other := opts
 	other.Source = []byte(strings.Replace(pipeline, `experiment "pipe"`, `experiment "other"`, 1))
-	if _, err := Run(context.Background(), other); err == nil || !strings.Contains(err.Error(), `holds a run of experiment "pipe", not "other"`) {
+	if _, err := runner.Run(context.Background(), other); err == nil || !strings.Contains(err.Error(), `holds a run of experiment "pipe", not "other"`) {
 		t.Errorf("resuming another experiment's run: err = %v", err)
 	}
 	if n := strings.Count(strings.Join(rec.calls, "\n"), "synthesize"); n != 1 {
@@ -403,7 +414,7 @@ func TestRunStopsAtMissingKindAndResumes(t *testing.T) {
 	}
 }
 
-func statuses(rep *Report) string {
+func statuses(rep *runner.Report) string {
 	var parts []string
 	for _, s := range rep.Stages {
 		parts = append(parts, s.Label+":"+s.Status)
@@ -414,14 +425,13 @@ func statuses(rep *Report) string {
 func TestInterruptKeepsRunDir(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	rec := &recorder{}
-	stages := rec.stages()
-	stages["sft"] = func(ctx context.Context, env *StageEnv) (Outputs, error) {
+	fns := rec.stages()
+	fns["sft"] = func(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
 		cancel() // as Ctrl-C would, mid-stage
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}
-	withStages(t, stages)
-	rep, err := Run(ctx, runOpts(t, newFakeHost(), pipeline))
+	rep, err := runner.Run(ctx, runOpts(t, withStages(fns), newFakeHost(), pipeline))
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
@@ -460,9 +470,8 @@ func TestCapabilityDiagnostics(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			withStages(t, (&recorder{}).stages())
-			_, err := Run(context.Background(), runOpts(t, newFakeHost(), tc.src))
-			var de *DiagnosticsError
+			_, err := runner.Run(context.Background(), runOpts(t, withStages((&recorder{}).stages()), newFakeHost(), tc.src))
+			var de *runner.DiagnosticsError
 			if !errors.As(err, &de) {
 				t.Fatalf("err = %v, want diagnostics", err)
 			}

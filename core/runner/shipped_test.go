@@ -1,4 +1,4 @@
-package runner
+package runner_test
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/lathe-ml/lathe/core/experiment"
+	"github.com/lathe-ml/lathe/core/runner"
+	"github.com/lathe-ml/lathe/core/stages"
 	"github.com/lathe-ml/lathe/plugins/builtin"
 	"github.com/lathe-ml/lathe/sdk"
 	"github.com/lathe-ml/lathe/sdk/pluginclient"
@@ -45,7 +47,7 @@ func (h inProcessHost) Schema(ctx context.Context, kind sdk.Kind, name string) (
 	return p.Schema(ctx)
 }
 
-func (h inProcessHost) Start(_ context.Context, kind sdk.Kind, _, name string) (Instance, error) {
+func (h inProcessHost) Start(_ context.Context, kind sdk.Kind, _, name string) (runner.Instance, error) {
 	p, err := h.new(kind, name)
 	if err != nil {
 		return nil, err
@@ -94,7 +96,7 @@ func TestShippedExperimentsValidate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			exp, file, diags := Load(context.Background(), f, src, nil, inProcessHost{})
+			exp, file, diags := runner.Load(context.Background(), f, src, nil, stages.Kinds(), inProcessHost{})
 			if diags.HasErrors() {
 				var buf bytes.Buffer
 				_ = experiment.WriteDiagnostics(&buf, file.Files(), diags, 0)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/lathe-ml/lathe/core/cluster"
+	"github.com/lathe-ml/lathe/core/experiment"
 	"github.com/lathe-ml/lathe/core/rollout"
 	"github.com/lathe-ml/lathe/core/runner"
 	"github.com/lathe-ml/lathe/sdk"
@@ -16,7 +17,7 @@ import (
 // NATS, with the model's weights as they are at each Play call. With
 // `lathe run --local` the same shards are played here instead. It returns
 // what closes the connection; without a cluster block it changes nothing.
-func fanOut(ctx context.Context, env *runner.StageEnv, e *rollout.Engine, m sdk.Model, withReward bool) (func(), error) {
+func fanOut(ctx context.Context, env *runner.StageEnv, e *rollout.Engine, m sdk.Model, tool, model, reward experiment.Ref) (func(), error) {
 	c := env.Experiment.Cluster
 	if c == nil {
 		return func() {}, nil
@@ -36,14 +37,14 @@ func fanOut(ctx context.Context, env *runner.StageEnv, e *rollout.Engine, m sdk.
 		Progress: env.Progress,
 	}
 	var err error
-	if ex.Tool, err = spec(env, "tool"); err != nil {
+	if ex.Tool, err = spec(env, tool); err != nil {
 		return nil, err
 	}
-	if ex.Model, err = spec(env, "model"); err != nil {
+	if ex.Model, err = spec(env, model); err != nil {
 		return nil, err
 	}
-	if withReward {
-		if ex.Reward, err = spec(env, "reward"); err != nil {
+	if reward.Kind != "" {
+		if ex.Reward, err = spec(env, reward); err != nil {
 			return nil, err
 		}
 	}
@@ -62,8 +63,8 @@ func fanOut(ctx context.Context, env *runner.StageEnv, e *rollout.Engine, m sdk.
 }
 
 // spec is the plugin block that attribute attr names, as a worker starts it.
-func spec(env *runner.StageEnv, attr string) (cluster.PluginSpec, error) {
-	b, err := env.Block(attr)
+func spec(env *runner.StageEnv, ref experiment.Ref) (cluster.PluginSpec, error) {
+	b, err := env.Block(ref)
 	if err != nil {
 		return cluster.PluginSpec{}, err
 	}

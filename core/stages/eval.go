@@ -11,39 +11,72 @@ import (
 	"github.com/lathe-ml/lathe/core/atomicfile"
 	"github.com/lathe-ml/lathe/core/episode"
 	"github.com/lathe-ml/lathe/core/evaluate"
+	"github.com/lathe-ml/lathe/core/experiment"
 	"github.com/lathe-ml/lathe/core/results"
 	"github.com/lathe-ml/lathe/core/rollout"
 	"github.com/lathe-ml/lathe/core/runner"
 	"github.com/lathe-ml/lathe/sdk"
+	"github.com/lathe-ml/lathe/sdk/pluginclient"
 )
 
-func eval(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
-	h, err := episode.ParseHistory(env.String("history"))
+// EvalAttrs are the attributes of an eval block.
+type EvalAttrs struct {
+	Model   experiment.Ref `attr:"model,required" ref:"model"`
+	Tool    experiment.Ref `attr:"tool,required" ref:"tool"`
+	Dataset experiment.Ref `attr:"dataset,required" ref:"dataset"`
+	Split   string         `attr:"split" default:"test"`
+	// Checkpoints: one result row each; none evaluates the model as
+	// configured.
+	Checkpoints []experiment.Ref `attr:"checkpoints" ref:"stage" output:"checkpoint"`
+	K           []int            `attr:"k" default:"1,4"`
+	Samples     int              `attr:"samples" default:"max(k)"`
+	Temperature float64          `attr:"temperature" default:"0.8"`
+	MaxTurns    int              `attr:"max_turns"` // 0: the tool's own limit
+	MaxTokens   int              `attr:"max_tokens" default:"96"`
+	History     string           `attr:"history" enum:"full,last" default:"full"`
+	TurnBudgets []int            `attr:"turn_budgets"`
+	MaxTasks    int              `attr:"max_tasks" default:"0"` // 0: all
+	Seed        int              `attr:"seed" default:"experiment.seed"`
+}
+
+var evalKind = runner.Kind[EvalAttrs]{
+	Name: "eval",
+	Needs: func(a *EvalAttrs) []runner.Need {
+		if len(a.Checkpoints) == 0 {
+			return nil
+		}
+		return []runner.Need{{Ref: a.Model, Cap: pluginclient.CapModelWithCheckpoints, Why: "loads checkpoints into it"}}
+	},
+	Run: eval,
+}
+
+func eval(ctx context.Context, env *runner.StageEnv, a *EvalAttrs) (runner.Outputs, error) {
+	h, err := episode.ParseHistory(a.History)
 	if err != nil {
 		return nil, err
 	}
-	ts, ops, err := repairTasks(ctx, env, env.String("split"))
+	ts, ops, err := repairTasks(ctx, env, a.Tool, a.Dataset, a.Split, a.MaxTasks)
 	if err != nil {
 		return nil, err
 	}
-	m, err := env.Model(ctx, "model")
+	m, err := env.Model(ctx, a.Model)
 	if err != nil {
 		return nil, err
 	}
-	e, err := engine(ctx, env, m, false)
+	e, err := engine(ctx, env, a.Tool, experiment.Ref{}, m)
 	if err != nil {
 		return nil, err
 	}
-	closeCluster, err := fanOut(ctx, env, e, m, false)
+	closeCluster, err := fanOut(ctx, env, e, m, a.Tool, a.Model, experiment.Ref{})
 	if err != nil {
 		return nil, err
 	}
 	defer closeCluster()
-	toolBlock, err := env.Block("tool")
+	toolBlock, err := env.Block(a.Tool)
 	if err != nil {
 		return nil, err
 	}
-	maxTurns := env.Int("max_turns")
+	maxTurns := a.MaxTurns
 	if v, ok := toolBlock.Config["max_turns"].(float64); ok && maxTurns <= 0 {
 		maxTurns = int(v) // the tool's own limit
 	}
@@ -64,11 +97,11 @@ func eval(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
 		}
 		fmt.Fprintln(env.Progress, line)
 	}
-	modelBlock, err := env.Block("model")
+	modelBlock, err := env.Block(a.Model)
 	if err != nil {
 		return nil, err
 	}
-	checkpoints, err := env.Inputs("checkpoints")
+	checkpoints, err := env.Inputs(a.Checkpoints)
 	if err != nil {
 		return nil, err
 	}
@@ -77,14 +110,14 @@ func eval(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
 	if len(checkpoints) == 0 {
 		checkpoints = []runner.StageOutput{{}}
 	}
-	ks := env.Ints("k")
-	n := max(env.Int("samples"), slices.Max(append([]int{1}, ks...)))
+	ks := a.K
+	n := max(a.Samples, slices.Max(append([]int{1}, ks...)))
 	opts := evaluate.Options{
 		Samples:     n,
 		Ks:          ks,
-		Temperature: env.Float("temperature"),
-		MaxTokens:   env.Int("max_tokens"),
-		MaxTurns:    env.Int("max_turns"),
+		Temperature: a.Temperature,
+		MaxTokens:   a.MaxTokens,
+		MaxTurns:    a.MaxTurns,
 		History:     h,
 		Seed:        env.Seed,
 		Greedy:      true,
@@ -125,7 +158,7 @@ func eval(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
 		if err := writeGreedyEpisodes(env, ck.Label, ts, ops, res.Greedy); err != nil {
 			return nil, err
 		}
-		for _, b := range env.Ints("turn_budgets") {
+		for _, b := range a.TurnBudgets {
 			curve := res.TurnBudget
 			budgets = append(budgets, results.BudgetRow{
 				Stage: ck.Label, StageKind: ck.Kind, Tool: toolBlock.Plugin, MaxTurns: b,

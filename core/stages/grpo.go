@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/lathe-ml/lathe/core/episode"
+	"github.com/lathe-ml/lathe/core/experiment"
 	"github.com/lathe-ml/lathe/core/grpo"
 	"github.com/lathe-ml/lathe/core/rollout"
 	"github.com/lathe-ml/lathe/core/runner"
@@ -14,16 +15,17 @@ import (
 	"github.com/lathe-ml/lathe/sdk"
 )
 
-// engine builds a rollout engine over the stage's tool (and reward, when
-// withReward), using the batch forms the plugins advertise.
-func engine(ctx context.Context, env *runner.StageEnv, model sdk.Model, withReward bool) (*rollout.Engine, error) {
-	tool, err := env.Tool(ctx, "tool")
+// engine builds a rollout engine over the tool block toolRef names (and
+// the reward block rewardRef names, unless it is zero), using the batch
+// forms the plugins advertise.
+func engine(ctx context.Context, env *runner.StageEnv, toolRef, rewardRef experiment.Ref, model sdk.Model) (*rollout.Engine, error) {
+	tool, err := env.Tool(ctx, toolRef)
 	if err != nil {
 		return nil, err
 	}
 	e := &rollout.Engine{Tool: tool, Model: model}
-	if withReward {
-		if e.Reward, err = env.Reward(ctx, "reward"); err != nil {
+	if rewardRef.Kind != "" {
+		if e.Reward, err = env.Reward(ctx, rewardRef); err != nil {
 			return nil, err
 		}
 	}
@@ -32,12 +34,12 @@ func engine(ctx context.Context, env *runner.StageEnv, model sdk.Model, withRewa
 
 // repairTasks loads the stage's split and gives every task a broken
 // program, through the tool's own demonstration generator.
-func repairTasks(ctx context.Context, env *runner.StageEnv, split string) ([]sdk.Task, [][]string, error) {
-	ts, err := loadTasks(ctx, env, split)
+func repairTasks(ctx context.Context, env *runner.StageEnv, toolRef, dataset experiment.Ref, split string, maxTasks int) ([]sdk.Task, [][]string, error) {
+	ts, err := loadTasks(ctx, env, dataset, split, maxTasks)
 	if err != nil {
 		return nil, nil, err
 	}
-	tool, err := env.Tool(ctx, "tool")
+	tool, err := env.Tool(ctx, toolRef)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -61,25 +63,57 @@ func repairTasks(ctx context.Context, env *runner.StageEnv, split string) ([]sdk
 	return ts, ops, nil
 }
 
-func grpoStage(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
-	m, cfg, err := trainable(ctx, env)
+// GRPOAttrs are the attributes of a grpo stage.
+type GRPOAttrs struct {
+	Model   experiment.Ref `attr:"model,required" ref:"model"`
+	Tool    experiment.Ref `attr:"tool,required" ref:"tool"`
+	Reward  experiment.Ref `attr:"reward,required" ref:"reward"`
+	Dataset experiment.Ref `attr:"dataset,required" ref:"dataset"`
+	// Init: RL starts from a trained policy (and its tokenizer); there is
+	// no tokenizer to fit from rollouts.
+	Init         experiment.Ref `attr:"init,required,path" ref:"stage" output:"checkpoint"`
+	Split        string         `attr:"split" default:"train"`
+	Steps        int            `attr:"steps" default:"50"`
+	Group        int            `attr:"group" default:"4"`
+	TasksPerStep int            `attr:"tasks_per_step" default:"4"`
+	Clip         float64        `attr:"clip" default:"0.2"`
+	KL           float64        `attr:"kl" default:"0.01"`
+	Temperature  float64        `attr:"temperature" default:"1"`
+	MaxTurns     int            `attr:"max_turns"` // 0: the tool's own limit
+	MaxTokens    int            `attr:"max_tokens" default:"96"`
+	Advantage    string         `attr:"advantage" enum:"turn,trajectory" default:"turn"`
+	History      string         `attr:"history" enum:"full,last" default:"full"`
+	// CheckpointEvery and LR (peak learning rate; 0: the model's own).
+	CheckpointEvery int     `attr:"checkpoint_every" default:"10"`
+	LR              float64 `attr:"lr" default:"0"`
+	Seed            int     `attr:"seed" default:"experiment.seed"`
+}
+
+var grpoKind = runner.Kind[GRPOAttrs]{
+	Name:       "grpo",
+	Checkpoint: true,
+	Needs:      func(a *GRPOAttrs) []runner.Need { return trainsModel(a.Model) },
+	Run:        grpoStage,
+}
+
+func grpoStage(ctx context.Context, env *runner.StageEnv, a *GRPOAttrs) (runner.Outputs, error) {
+	m, b, cfg, err := trainable(ctx, env, a.Model)
 	if err != nil {
 		return nil, err
 	}
-	b, _ := env.Block("model")
-	mode, err := grpo.ParseMode(env.String("advantage"))
+	mode, err := grpo.ParseMode(a.Advantage)
 	if err != nil {
 		return nil, err
 	}
-	h, err := episode.ParseHistory(env.String("history"))
+	h, err := episode.ParseHistory(a.History)
 	if err != nil {
 		return nil, err
 	}
-	ts, _, err := repairTasks(ctx, env, env.String("split"))
+	ts, _, err := repairTasks(ctx, env, a.Tool, a.Dataset, a.Split, 0)
 	if err != nil {
 		return nil, err
 	}
-	initDir, hasInit, err := initCheckpoint(env)
+	initDir, hasInit, err := initCheckpoint(env, a.Init)
 	if err != nil {
 		return nil, err
 	}
@@ -87,14 +121,14 @@ func grpoStage(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error
 		return nil, fmt.Errorf("%s: grpo needs init = stage.<sft stage>: the starting policy and the frozen KL reference", env.Stage.ID())
 	}
 	ckDir := filepath.Join(env.Dir, "checkpoints")
-	if err := prepareModel(ctx, env, m, ckDir, nil); err != nil {
+	if err := prepareModel(ctx, env, m, a.Init, ckDir, nil); err != nil {
 		return nil, err
 	}
 
 	// The reference policy is the init checkpoint, frozen in its own process.
 	var ref sdk.ModelWithTraining
-	if kl := env.Float("kl"); kl != 0 {
-		rm, err := env.StartModel(ctx, "model")
+	if a.KL != 0 {
+		rm, err := env.StartModel(ctx, a.Model)
 		if err != nil {
 			return nil, err
 		}
@@ -107,32 +141,32 @@ func grpoStage(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error
 		}
 		ref = rt
 	}
-	e, err := engine(ctx, env, m, true)
+	e, err := engine(ctx, env, a.Tool, a.Reward, m)
 	if err != nil {
 		return nil, err
 	}
-	closeCluster, err := fanOut(ctx, env, e, m, true)
+	closeCluster, err := fanOut(ctx, env, e, m, a.Tool, a.Model, a.Reward)
 	if err != nil {
 		return nil, err
 	}
 	defer closeCluster()
-	env.Logger.Info("grpo", "stage", env.Stage.Label, "tasks", len(ts), "group", env.Int("group"),
-		"tasks_per_step", env.Int("tasks_per_step"), "advantage", mode, "history", h)
-	bar := newProgress(env, env.Int("steps"), "grpo", func(v map[string]float64) string {
+	env.Logger.Info("grpo", "stage", env.Stage.Label, "tasks", len(ts), "group", a.Group,
+		"tasks_per_step", a.TasksPerStep, "advantage", mode, "history", h)
+	bar := newProgress(env, a.Steps, "grpo", func(v map[string]float64) string {
 		return fmt.Sprintf("grpo reward %+.2f pass %.2f", v["reward"], v["pass_rate"])
 	})
 	final, err := train.GRPO(ctx, m, ref, e, ts, train.GRPOConfig{
-		Common:       common(env, ckDir, b.Plugin, *cfg, bar),
-		TasksPerStep: env.Int("tasks_per_step"),
-		Group:        env.Int("group"),
-		ClipEps:      env.Float("clip"),
-		KLCoef:       env.Float("kl"),
+		Common:       common(env, schedule{a.Steps, a.CheckpointEvery, a.LR}, ckDir, b.Plugin, cfg, bar),
+		TasksPerStep: a.TasksPerStep,
+		Group:        a.Group,
+		ClipEps:      a.Clip,
+		KLCoef:       a.KL,
 		Mode:         mode,
 		History:      h,
-		MaxTurns:     env.Int("max_turns"),
+		MaxTurns:     a.MaxTurns,
 		Sampling: sdk.Sampling{
-			Temperature: env.Float("temperature"),
-			MaxTokens:   env.Int("max_tokens"),
+			Temperature: a.Temperature,
+			MaxTokens:   a.MaxTokens,
 		},
 	})
 	if err != nil {

@@ -28,8 +28,12 @@ func evalPrograms(ctx context.Context, env *runner.StageEnv) ([]corpus.Program, 
 		if s.Kind != "eval" {
 			continue
 		}
-		if ref, ok := s.Attrs.Ref("dataset"); ok {
-			add(use{ref.Label, s.Attrs.String("split")})
+		var a EvalAttrs
+		if err := s.Attrs.Decode(&a); err != nil {
+			return nil, err
+		}
+		if a.Dataset.Kind != "" {
+			add(use{a.Dataset.Label, a.Split})
 		}
 	}
 	for _, d := range env.Experiment.Datasets {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/lathe-ml/lathe/core/corpus"
+	"github.com/lathe-ml/lathe/core/experiment"
 	"github.com/lathe-ml/lathe/core/runner"
 	"github.com/lathe-ml/lathe/core/tasks"
 	"github.com/lathe-ml/lathe/core/train"
@@ -17,6 +18,28 @@ import (
 // merges settle long before a 12 MB standard library is read.
 const tokenizerBytes = 2 << 20
 
+// PretrainAttrs are the attributes of a pretrain stage.
+type PretrainAttrs struct {
+	Model experiment.Ref `attr:"model,required" ref:"model"`
+	// Corpus: "builtin:python-stdlib" or "files:DIR[:DIR...]".
+	Corpus          string         `attr:"corpus,required"`
+	Init            experiment.Ref `attr:"init,path" ref:"stage" output:"checkpoint"`
+	Steps           int            `attr:"steps" default:"1000"`
+	BatchSize       int            `attr:"batch_size" default:"16"`
+	Heldout         float64        `attr:"heldout" default:"0.02"`
+	MaxFiles        int            `attr:"max_files" default:"0"` // 0: all
+	CheckpointEvery int            `attr:"checkpoint_every" default:"100"`
+	LR              float64        `attr:"lr" default:"0"` // peak learning rate; 0: the model's own
+	Seed            int            `attr:"seed" default:"experiment.seed"`
+}
+
+var pretrainKind = runner.Kind[PretrainAttrs]{
+	Name:       "pretrain",
+	Checkpoint: true,
+	Needs:      func(a *PretrainAttrs) []runner.Need { return trainsModel(a.Model) },
+	Run:        pretrain,
+}
+
 // pretrain is next-token language modelling on a corpus of source files:
 // the corpus is read (corpus.Load), checked against every program the
 // experiment evaluates on, split into training and held-out files by a hash
@@ -24,16 +47,16 @@ const tokenizerBytes = 2 << 20
 // trained on with the loss on every token. The model's tokenizer is fitted
 // on the corpus, so every stage that starts from this checkpoint keeps it.
 // Held-out loss and bits per byte are logged at every checkpoint.
-func pretrain(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
-	frac, err := heldoutFraction(env)
+func pretrain(ctx context.Context, env *runner.StageEnv, a *PretrainAttrs) (runner.Outputs, error) {
+	frac, err := heldoutFraction(env, a.Heldout)
 	if err != nil {
 		return nil, err
 	}
-	docs, st, err := corpus.Load(ctx, env.String("corpus"))
+	docs, st, err := corpus.Load(ctx, a.Corpus)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", env.Stage.ID(), err)
 	}
-	if n := env.Int("max_files"); n > 0 && len(docs) > n {
+	if n := a.MaxFiles; n > 0 && len(docs) > n {
 		docs = docs[:n]
 	}
 	if err := refuseLeaks(ctx, env, docs, "corpus files"); err != nil {
@@ -51,13 +74,12 @@ func pretrain(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error)
 		return nil, fmt.Errorf("%s: heldout = %g leaves no file to train on", env.Stage.ID(), frac)
 	}
 
-	m, cfg, err := trainable(ctx, env)
+	m, b, cfg, err := trainable(ctx, env, a.Model)
 	if err != nil {
 		return nil, err
 	}
-	b, _ := env.Block("model")
 	ckDir := filepath.Join(env.Dir, "checkpoints")
-	if err := prepareModel(ctx, env, m, ckDir, func() []string { return capText(trainDocs, tokenizerBytes) }); err != nil {
+	if err := prepareModel(ctx, env, m, a.Init, ckDir, func() []string { return capText(trainDocs, tokenizerBytes) }); err != nil {
 		return nil, err
 	}
 	info, err := m.Info(ctx)
@@ -75,18 +97,18 @@ func pretrain(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error)
 	if len(heldout) > maxHeldout {
 		heldout = heldout[:maxHeldout]
 	}
-	env.Logger.Info("pretrain", "stage", env.Stage.Label, "corpus", env.String("corpus"), "files", st.Files,
+	env.Logger.Info("pretrain", "stage", env.Stage.Label, "corpus", a.Corpus, "files", st.Files,
 		"bytes", st.Bytes, "duplicates", st.Duplicates, "train_files", len(trainDocs), "heldout_files", len(heldDocs),
 		"chunks", len(examples), "chunk_bytes", chunkBytes, "bytes_per_token", fmt.Sprintf("%.2f", bpt),
 		"params", info.Parameters, "backend", info.Backend)
 	fmt.Fprintf(env.Progress, "%-12s %d files (%.1f MB), %d of them held out; %d training chunks of up to %d bytes\n",
 		env.Stage.Label, len(docs), float64(st.Bytes)/(1<<20), len(heldDocs), len(examples), chunkBytes)
-	bar := newProgress(env, env.Int("steps"), "pretrain", func(v map[string]float64) string {
+	bar := newProgress(env, a.Steps, "pretrain", func(v map[string]float64) string {
 		return fmt.Sprintf("loss %.3f", v["loss"])
 	})
 	final, err := train.SFT(ctx, m, examples, train.SFTConfig{
-		Common:    common(env, ckDir, b.Plugin, *cfg, bar),
-		BatchSize: env.Int("batch_size"),
+		Common:    common(env, schedule{a.Steps, a.CheckpointEvery, a.LR}, ckDir, b.Plugin, cfg, bar),
+		BatchSize: a.BatchSize,
 		Heldout:   heldout,
 	})
 	if err != nil {

@@ -35,8 +35,7 @@ func SupervisedExamples(eps []episode.Episode, h episode.History) ([]sdk.Supervi
 const maxHeldout = 256
 
 // heldoutFraction is the stage's heldout attribute, checked to be in [0, 1).
-func heldoutFraction(env *runner.StageEnv) (float64, error) {
-	f := env.Float("heldout")
+func heldoutFraction(env *runner.StageEnv, f float64) (float64, error) {
 	if f < 0 || f >= 1 {
 		return 0, fmt.Errorf("%s: heldout must be in [0, 1), got %g", env.Stage.ID(), f)
 	}
@@ -103,8 +102,8 @@ func tokenizerCorpus(eps []episode.Episode) []string {
 
 // initCheckpoint is the checkpoint the stage's init names: the final one of
 // a stage of this run, or the one a path names (train.ResolveCheckpoint).
-func initCheckpoint(env *runner.StageEnv) (string, bool, error) {
-	in, ok, err := env.Input("init")
+func initCheckpoint(env *runner.StageEnv, init experiment.Ref) (string, bool, error) {
+	in, ok, err := env.Input(init)
 	if err != nil || !ok {
 		return "", ok, err
 	}
@@ -122,11 +121,11 @@ func initCheckpoint(env *runner.StageEnv) (string, bool, error) {
 // no checkpoint of its own: from the init stage's checkpoint if there is
 // one, else by fitting its tokenizer on corpus. A stage with a checkpoint
 // of its own is restored by the training loop.
-func prepareModel(ctx context.Context, env *runner.StageEnv, m train.Trainable, ckDir string, corpus func() []string) error {
+func prepareModel(ctx context.Context, env *runner.StageEnv, m train.Trainable, init experiment.Ref, ckDir string, corpus func() []string) error {
 	if _, _, ok, err := train.LatestCheckpoint(ckDir); err != nil || ok {
 		return err
 	}
-	dir, ok, err := initCheckpoint(env)
+	dir, ok, err := initCheckpoint(env, init)
 	if err != nil {
 		return err
 	}
@@ -143,8 +142,38 @@ func prepareModel(ctx context.Context, env *runner.StageEnv, m train.Trainable, 
 	return nil
 }
 
-func sft(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
-	ins, err := env.Inputs("data")
+// SFTAttrs are the attributes of an sft stage.
+type SFTAttrs struct {
+	Model experiment.Ref `attr:"model,required" ref:"model"`
+	// Data: one synthesize stage or a list of them, trained on together.
+	Data      []experiment.Ref `attr:"data,required" ref:"stage" kinds:"synthesize"`
+	Init      experiment.Ref   `attr:"init,path" ref:"stage" output:"checkpoint"`
+	Steps     int              `attr:"steps" default:"200"`
+	BatchSize int              `attr:"batch_size" default:"8"`
+	History   string           `attr:"history" enum:"full,last" default:"full"`
+	// WholeEpisode: with history "full", one sequence per demonstration
+	// (when the model supports it) instead of one example per turn.
+	WholeEpisode bool `attr:"whole_episode" default:"true"`
+	// ContextLoss: weight of an auxiliary next-token loss on what the
+	// model reads (prompt and tool states); 0 trains on commands only.
+	ContextLoss float64 `attr:"context_loss" default:"0"`
+	// Heldout: fraction of the demonstrations' tasks kept out of
+	// training; their loss is logged at every checkpoint.
+	Heldout         float64 `attr:"heldout" default:"0.05"`
+	CheckpointEvery int     `attr:"checkpoint_every" default:"50"`
+	LR              float64 `attr:"lr" default:"0"` // peak learning rate; 0: the model's own
+	Seed            int     `attr:"seed" default:"experiment.seed"`
+}
+
+var sftKind = runner.Kind[SFTAttrs]{
+	Name:       "sft",
+	Checkpoint: true,
+	Needs:      func(a *SFTAttrs) []runner.Need { return trainsModel(a.Model) },
+	Run:        sft,
+}
+
+func sft(ctx context.Context, env *runner.StageEnv, a *SFTAttrs) (runner.Outputs, error) {
+	ins, err := env.Inputs(a.Data)
 	if err != nil {
 		return nil, err
 	}
@@ -160,11 +189,11 @@ func sft(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
 		}
 		eps = append(eps, more...)
 	}
-	h, err := episode.ParseHistory(env.String("history"))
+	h, err := episode.ParseHistory(a.History)
 	if err != nil {
 		return nil, err
 	}
-	frac, err := heldoutFraction(env)
+	frac, err := heldoutFraction(env, a.Heldout)
 	if err != nil {
 		return nil, err
 	}
@@ -179,20 +208,19 @@ func sft(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
 	if len(heldout) > maxHeldout {
 		heldout = heldout[:maxHeldout]
 	}
-	m, cfg, err := trainable(ctx, env)
+	m, b, cfg, err := trainable(ctx, env, a.Model)
 	if err != nil {
 		return nil, err
 	}
-	b, _ := env.Block("model")
 	ckDir := filepath.Join(env.Dir, "checkpoints")
-	if err := prepareModel(ctx, env, m, ckDir, func() []string { return tokenizerCorpus(eps) }); err != nil {
+	if err := prepareModel(ctx, env, m, a.Init, ckDir, func() []string { return tokenizerCorpus(eps) }); err != nil {
 		return nil, err
 	}
 	info, err := m.Info(ctx)
 	if err != nil {
 		return nil, err
 	}
-	whole := h == episode.Full && env.Bool("whole_episode") && info.WholeEpisodes
+	whole := h == episode.Full && a.WholeEpisode && info.WholeEpisodes
 	var examples []sdk.SupervisedExample
 	if whole {
 		examples, err = WholeEpisodeExamples(eps)
@@ -204,15 +232,15 @@ func sft(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
 	}
 	env.Logger.Info("sft", "stage", env.Stage.Label, "episodes", len(eps), "examples", len(examples),
 		"heldout_episodes", len(heldoutEps), "heldout_examples", len(heldout),
-		"history", h, "whole_episodes", whole, "context_loss", env.Float("context_loss"),
+		"history", h, "whole_episodes", whole, "context_loss", a.ContextLoss,
 		"params", info.Parameters, "backend", info.Backend, "device", info.Device)
-	bar := newProgress(env, env.Int("steps"), "sft", func(v map[string]float64) string {
+	bar := newProgress(env, a.Steps, "sft", func(v map[string]float64) string {
 		return fmt.Sprintf("sft loss %.3f", v["loss"])
 	})
 	final, err := train.SFT(ctx, m, examples, train.SFTConfig{
-		Common:        common(env, ckDir, b.Plugin, *cfg, bar),
-		BatchSize:     env.Int("batch_size"),
-		ContextWeight: env.Float("context_loss"),
+		Common:        common(env, schedule{a.Steps, a.CheckpointEvery, a.LR}, ckDir, b.Plugin, cfg, bar),
+		BatchSize:     a.BatchSize,
+		ContextWeight: a.ContextLoss,
 		Heldout:       heldout,
 	})
 	if err != nil {

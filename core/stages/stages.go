@@ -1,13 +1,12 @@
-// Package stages implements the experiment stage kinds, registered with the
-// runner: synthesize (demonstrations replayed into training episodes), sft
-// (supervised fine-tuning on them), grpo (multi-turn RL with verifiable
-// rewards) and eval (pass@k, greedy pass@1 and turn-budget curves on
-// held-out tasks). Each stage reads its typed attributes from the runner's
-// StageEnv and leaves named outputs for the stages after it.
-//
-// Import it for its side effect:
-//
-//	import _ "github.com/lathe-ml/lathe/core/stages"
+// Package stages implements the built-in experiment stage kinds:
+// synthesize (demonstrations replayed into training episodes), pretrain
+// (language modelling on a corpus), sft (supervised fine-tuning on
+// demonstrations), grpo (multi-turn RL with verifiable rewards) and eval
+// (pass@k, greedy pass@1 and turn-budget curves on held-out tasks). Each
+// kind is one runner.Kind in its own file: its attribute struct (the
+// schema of its blocks and the value its run function reads), the plugin
+// capabilities it needs and its run function; Kinds lists them, and is
+// what `lathe run` and `lathe validate` hand the runner.
 package stages
 
 import (
@@ -15,6 +14,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -25,17 +25,32 @@ import (
 	"github.com/lathe-ml/lathe/core/tasks"
 	"github.com/lathe-ml/lathe/core/train"
 	"github.com/lathe-ml/lathe/sdk"
+	"github.com/lathe-ml/lathe/sdk/pluginclient"
 
 	// registers the "mined" task source (functions of a corpus, tests recorded)
 	_ "github.com/lathe-ml/lathe/core/mine"
 )
 
-func init() {
-	runner.RegisterStage("synthesize", synthesize)
-	runner.RegisterStage("pretrain", pretrain)
-	runner.RegisterStage("sft", sft)
-	runner.RegisterStage("grpo", grpoStage)
-	runner.RegisterStage("eval", eval)
+// Definitions lists the built-in stage kinds: adding a kind is writing its
+// runner.Kind in a file of its own and naming it here. The kinds a stage
+// reference is restricted to (sft's data: synthesize stages) must be
+// listed too; diagnostics name the checkpoint kinds in this order.
+func Definitions() []runner.Definer {
+	return []runner.Definer{synthesizeKind, pretrainKind, sftKind, grpoKind, evalKind}
+}
+
+// Kinds returns the registry of the built-in stage kinds, which `lathe
+// run` and `lathe validate` hand the runner.
+func Kinds() *runner.Registry { return kinds() }
+
+var kinds = sync.OnceValue(func() *runner.Registry { return runner.MustRegistry(Definitions()...) })
+
+// trainsModel is what a training stage needs of its model.
+func trainsModel(model experiment.Ref) []runner.Need {
+	return []runner.Need{
+		{Ref: model, Cap: pluginclient.CapModelWithTraining, Why: "trains it"},
+		{Ref: model, Cap: pluginclient.CapModelWithCheckpoints, Why: "saves its checkpoints"},
+	}
 }
 
 // Output names shared between stages.
@@ -45,10 +60,10 @@ const (
 	outCheckpoint = "checkpoint" // final checkpoint directory (sft, grpo)
 )
 
-// loadTasks reads the tasks of the dataset that attribute "dataset" names,
-// restricted to split.
-func loadTasks(ctx context.Context, env *runner.StageEnv, split string) ([]sdk.Task, error) {
-	ds, err := env.Dataset("dataset")
+// loadTasks reads the tasks of the dataset block ref names, restricted to
+// split and to the first maxTasks (0: all).
+func loadTasks(ctx context.Context, env *runner.StageEnv, ref experiment.Ref, split string, maxTasks int) ([]sdk.Task, error) {
+	ds, err := env.Dataset(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +71,7 @@ func loadTasks(ctx context.Context, env *runner.StageEnv, split string) ([]sdk.T
 	if err != nil {
 		return nil, err
 	}
-	if n := env.Int("max_tasks"); n > 0 && len(ts) > n {
+	if n := maxTasks; n > 0 && len(ts) > n {
 		ts = ts[:n]
 	}
 	if len(ts) == 0 {
@@ -67,54 +82,66 @@ func loadTasks(ctx context.Context, env *runner.StageEnv, split string) ([]sdk.T
 
 // loadDataset reads the tasks of a dataset block in one split.
 func loadDataset(ctx context.Context, env *runner.StageEnv, ds *experiment.Dataset, split string) ([]sdk.Task, error) {
+	var a experiment.DatasetAttrs
+	if err := ds.Attrs.Decode(&a); err != nil {
+		return nil, fmt.Errorf("%s: dataset %q: %w", env.Stage.ID(), ds.Label, err)
+	}
 	opts := tasks.Options{
 		Split:              split,
-		Seed:               int64(ds.Attrs.Int("seed")),
-		MaxTasks:           ds.Attrs.Int("max_tasks"),
-		Strict:             ds.Attrs.Bool("strict"),
-		TestFraction:       ds.Attrs.Float("test_fraction"),
-		ValidationFraction: ds.Attrs.Float("validation_fraction"),
+		Seed:               int64(a.Seed),
+		MaxTasks:           a.MaxTasks,
+		Strict:             a.Strict,
+		TestFraction:       a.TestFraction,
+		ValidationFraction: a.ValidationFraction,
 		Warn:               func(err error) { env.Logger.Warn("dataset record skipped", "dataset", ds.Label, "error", err) },
 	}
-	ts, err := tasks.Load(ctx, ds.Source(), opts)
+	ts, err := tasks.Load(ctx, a.Source, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: dataset %q: %w", env.Stage.ID(), ds.Label, err)
 	}
 	return ts, nil
 }
 
-// trainable returns the stage's model instance as a model that can train
-// and checkpoint, or says clearly that the plugin cannot.
-func trainable(ctx context.Context, env *runner.StageEnv) (train.Trainable, *sdk.Config, error) {
-	m, err := env.Model(ctx, "model")
+// trainable returns the stage's instance of the model block ref names as
+// a model that can train and checkpoint (or says clearly that the plugin
+// cannot), with the block.
+func trainable(ctx context.Context, env *runner.StageEnv, ref experiment.Ref) (train.Trainable, *experiment.PluginBlock, sdk.Config, error) {
+	m, err := env.Model(ctx, ref)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, sdk.Config{}, err
 	}
 	t, ok := m.(train.Trainable)
 	if !ok {
-		return nil, nil, fmt.Errorf("%s: the model plugin cannot be trained", env.Stage.ID())
+		return nil, nil, sdk.Config{}, fmt.Errorf("%s: the model plugin cannot be trained", env.Stage.ID())
 	}
-	b, err := env.Block("model")
+	b, err := env.Block(ref)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, sdk.Config{}, err
 	}
 	cfg, err := sdk.ConfigFrom(b.Config)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, sdk.Config{}, err
 	}
-	return t, &cfg, nil
+	return t, b, cfg, nil
+}
+
+// schedule is the part of a training stage's attributes that every
+// training loop reads.
+type schedule struct {
+	steps, checkpointEvery int
+	lr                     float64
 }
 
 // common fills the settings both training loops share.
-func common(env *runner.StageEnv, dir string, plugin string, cfg sdk.Config, bar *progress) train.Common {
+func common(env *runner.StageEnv, s schedule, dir string, plugin string, cfg sdk.Config, bar *progress) train.Common {
 	return train.Common{
 		Stage:           env.Stage.Label,
 		StageKind:       env.Stage.Kind,
-		Steps:           env.Int("steps"),
-		CheckpointEvery: env.Int("checkpoint_every"),
+		Steps:           s.steps,
+		CheckpointEvery: s.checkpointEvery,
 		Seed:            env.Seed,
 		CheckpointDir:   dir,
-		LearningRate:    env.Float("lr"),
+		LearningRate:    s.lr,
 		Metrics: func(step int, values map[string]float64) error {
 			return env.Metrics.Log(env.Stage.Label, step, finite(values))
 		},

@@ -9,10 +9,30 @@ import (
 
 	"github.com/lathe-ml/lathe/core/atomicfile"
 	"github.com/lathe-ml/lathe/core/episode"
+	"github.com/lathe-ml/lathe/core/experiment"
 	"github.com/lathe-ml/lathe/core/runner"
 	"github.com/lathe-ml/lathe/core/synth"
 	"github.com/lathe-ml/lathe/sdk"
+	"github.com/lathe-ml/lathe/sdk/pluginclient"
 )
+
+// SynthesizeAttrs are the attributes of a synthesize stage.
+type SynthesizeAttrs struct {
+	Tool     experiment.Ref `attr:"tool,required" ref:"tool"`
+	Dataset  experiment.Ref `attr:"dataset,required" ref:"dataset"`
+	Split    string         `attr:"split" default:"train"`
+	PerTask  int            `attr:"per_task" default:"10"`
+	Seed     int            `attr:"seed" default:"experiment.seed"`
+	MaxTasks int            `attr:"max_tasks" default:"0"` // 0: all
+}
+
+var synthesizeKind = runner.Kind[SynthesizeAttrs]{
+	Name: "synthesize",
+	Needs: func(a *SynthesizeAttrs) []runner.Need {
+		return []runner.Need{{Ref: a.Tool, Cap: pluginclient.CapToolWithDemonstrate, Why: "writes demonstrations with it"}}
+	},
+	Run: synthesize,
+}
 
 // synthesize asks the tool for demonstrations of every task of the split,
 // replays each through the tool, and writes the demonstrations (data, the
@@ -20,8 +40,8 @@ import (
 // traces that end with the tests passing become training episodes; the
 // others (a trace longer than the tool's turn limit, say) are counted and
 // logged.
-func synthesize(ctx context.Context, env *runner.StageEnv) (runner.Outputs, error) {
-	ts, err := loadTasks(ctx, env, env.String("split"))
+func synthesize(ctx context.Context, env *runner.StageEnv, a *SynthesizeAttrs) (runner.Outputs, error) {
+	ts, err := loadTasks(ctx, env, a.Dataset, a.Split, a.MaxTasks)
 	if err != nil {
 		return nil, err
 	}
@@ -37,9 +57,9 @@ func synthesize(ctx context.Context, env *runner.StageEnv) (runner.Outputs, erro
 		fmt.Fprintf(env.Progress, "%-12s %d training tasks left out: they hold programs this experiment evaluates on (see run.log)\n", env.Stage.Label, len(leaks))
 	}
 	if len(ts) == 0 {
-		return nil, fmt.Errorf("%s: every task of split %q holds a program this experiment evaluates on", env.Stage.ID(), env.String("split"))
+		return nil, fmt.Errorf("%s: every task of split %q holds a program this experiment evaluates on", env.Stage.ID(), a.Split)
 	}
-	tool, err := env.Tool(ctx, "tool")
+	tool, err := env.Tool(ctx, a.Tool)
 	if err != nil {
 		return nil, err
 	}
@@ -47,13 +67,13 @@ func synthesize(ctx context.Context, env *runner.StageEnv) (runner.Outputs, erro
 	if !ok {
 		return nil, fmt.Errorf("%s: the tool does not write demonstrations", env.Stage.ID())
 	}
-	fmt.Fprintf(env.Progress, "%-12s %d tasks x %d demonstrations\n", env.Stage.Label, len(ts), env.Int("per_task"))
+	fmt.Fprintf(env.Progress, "%-12s %d tasks x %d demonstrations\n", env.Stage.Label, len(ts), a.PerTask)
 	// Demonstrations run the tests at every command they write, so this
 	// phase takes a while on a large set: say how far it is.
 	gen := newProgress(env, len(ts), "demonstrate", func(v map[string]float64) string {
 		return fmt.Sprintf("demonstrate (%.0f demos)", v["demos"])
 	})
-	res, err := synth.Synthesize(ctx, demonstrator, ts, synth.Options{PerTask: env.Int("per_task"), Seed: env.Seed, Parallel: 8,
+	res, err := synth.Synthesize(ctx, demonstrator, ts, synth.Options{PerTask: a.PerTask, Seed: env.Seed, Parallel: 8,
 		Done: func(tasks, demos int) { gen.step(tasks, len(ts), map[string]float64{"demos": float64(demos)}) }})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", env.Stage.ID(), err)
