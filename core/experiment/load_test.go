@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/lathe-ml/lathe/core/experiment"
 )
 
@@ -136,6 +138,46 @@ stage "sft" {
 	}
 	if _, ok := e.Stage("sft").Attrs.Ref("init"); ok {
 		t.Error("a null init is set")
+	}
+}
+
+// TestEvalCheckpointsFromPath: an eval's checkpoints may mix stages of
+// this run with quoted paths of other runs' checkpoints; only the stages
+// are dependencies.
+func TestEvalCheckpointsFromPath(t *testing.T) {
+	src := base + `
+stage "sft" {
+  kind  = "sft"
+  model = model.policy
+  data  = stage.demos
+}
+eval "test" {
+  model       = model.policy
+  tool        = tool.editor
+  dataset     = dataset.basic
+  checkpoints = ["runs/other/x/stages/sft", stage.sft]
+}
+`
+	e, _, diags := load(context.Background(), "ck.hcl", []byte(src), nil, testSchemas)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	var ev *experiment.Stage
+	for _, s := range e.Stages {
+		if s.Label == "test" {
+			ev = s
+		}
+	}
+	refs := ev.Attrs.Refs("checkpoints")
+	if len(refs) != 2 || refs[0].Kind != experiment.PathRef || refs[0].Label != "runs/other/x/stages/sft" || refs[1].String() != "stage.sft" {
+		t.Fatalf("checkpoints = %+v", refs)
+	}
+	if !reflect.DeepEqual(ev.DependsOn, []string{"sft"}) {
+		t.Errorf("eval depends on %v, want only sft", ev.DependsOn)
+	}
+	bad := strings.Replace(src, `"runs/other/x/stages/sft"`, `""`, 1)
+	if _, _, diags := load(context.Background(), "ck.hcl", []byte(bad), nil, testSchemas); !diags.HasErrors() || diags.Errs()[0].(*hcl.Diagnostic).Summary != "Empty path" {
+		t.Errorf("an empty path: %v", diags)
 	}
 }
 

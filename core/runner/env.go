@@ -193,10 +193,15 @@ func (e *StageEnv) Input(ref experiment.Ref) (StageOutput, bool, error) {
 }
 
 // Inputs returns the outputs of the stages a list attribute (such as
-// checkpoints) references, in order.
+// checkpoints) references, in order; a path (experiment.PathRef) is
+// returned as Input returns it.
 func (e *StageEnv) Inputs(refs []experiment.Ref) ([]StageOutput, error) {
 	var out []StageOutput
 	for _, ref := range refs {
+		if ref.Kind == experiment.PathRef {
+			out = append(out, StageOutput{Label: ref.Label, Kind: experiment.PathRef})
+			continue
+		}
 		o, err := e.run.output(ref.Label)
 		if err != nil {
 			return nil, err

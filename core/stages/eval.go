@@ -15,6 +15,7 @@ import (
 	"github.com/lathe-ml/lathe/core/results"
 	"github.com/lathe-ml/lathe/core/rollout"
 	"github.com/lathe-ml/lathe/core/runner"
+	"github.com/lathe-ml/lathe/core/train"
 	"github.com/lathe-ml/lathe/sdk"
 	"github.com/lathe-ml/lathe/sdk/pluginclient"
 )
@@ -25,9 +26,10 @@ type EvalAttrs struct {
 	Tool    experiment.Ref `attr:"tool,required" ref:"tool"`
 	Dataset experiment.Ref `attr:"dataset,required" ref:"dataset"`
 	Split   string         `attr:"split" default:"test"`
-	// Checkpoints: one result row each; none evaluates the model as
-	// configured.
-	Checkpoints []experiment.Ref `attr:"checkpoints" ref:"stage" output:"checkpoint"`
+	// Checkpoints: one result row each, a stage of this run or, quoted,
+	// the path of another run's checkpoint (as init takes it); none
+	// evaluates the model as configured.
+	Checkpoints []experiment.Ref `attr:"checkpoints,path" ref:"stage" output:"checkpoint"`
 	K           []int            `attr:"k" default:"1,4"`
 	Samples     int              `attr:"samples" default:"max(k)"`
 	Temperature float64          `attr:"temperature" default:"0.8"`
@@ -104,6 +106,13 @@ func eval(ctx context.Context, env *runner.StageEnv, a *EvalAttrs) (runner.Outpu
 	checkpoints, err := env.Inputs(a.Checkpoints)
 	if err != nil {
 		return nil, err
+	}
+	for i, ck := range checkpoints {
+		if ck.Kind == experiment.PathRef {
+			if checkpoints[i], err = checkpointAt(ck.Label); err != nil {
+				return nil, fmt.Errorf("%s: checkpoints: %w", env.Stage.ID(), err)
+			}
+		}
 	}
 	// No checkpoints: evaluate the model as configured (an inference-only
 	// model, say).
@@ -184,6 +193,20 @@ func eval(ctx context.Context, env *runner.StageEnv, a *EvalAttrs) (runner.Outpu
 		}
 	}
 	return runner.Outputs{}, nil
+}
+
+// checkpointAt is the checkpoint a path names (train.ResolveCheckpoint) as
+// the output of the stage that wrote it, named as that stage was.
+func checkpointAt(path string) (runner.StageOutput, error) {
+	dir, cur, err := train.ResolveCheckpoint(path)
+	if err != nil {
+		return runner.StageOutput{}, err
+	}
+	label := cur.Stage
+	if label == "" {
+		label = filepath.Base(dir)
+	}
+	return runner.StageOutput{Label: label, Kind: cur.StageKind, Outputs: runner.Outputs{outCheckpoint: dir}}, nil
 }
 
 func labelOr(s, alt string) string {
