@@ -15,7 +15,6 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 	"golang.org/x/term"
 
-	"github.com/lathe-ml/lathe/core/atomicfile"
 	"github.com/lathe-ml/lathe/core/pluginhost"
 	"github.com/lathe-ml/lathe/core/synth"
 	"github.com/lathe-ml/lathe/core/tasks"
@@ -160,12 +159,13 @@ func startTool(ctx context.Context, name string, asPlugin bool, cfg map[string]a
 }
 
 // writeRecords writes to a temporary file renamed into place, so an
-// interrupted run never leaves a truncated file under the final name.
+// interrupted run never leaves a truncated file under the final name, with
+// a checksum file beside it that lathe data stats and SFT check.
 func writeRecords(path string, stdout io.Writer, recs []synth.Record) error {
 	if path == "-" {
 		return synth.WriteJSONL(stdout, recs)
 	}
-	return atomicfile.WriteFunc(path, func(w io.Writer) error { return synth.WriteJSONL(w, recs) })
+	return synth.WriteFile(path, recs)
 }
 
 func isTerminal(w io.Writer) bool {
@@ -199,12 +199,10 @@ func runDataStats(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return sourceStats(ctx, arg, *seed, stdout, stderr)
 		}
 	}
-	f, err := os.Open(arg)
-	if err != nil {
+	recs, err := synth.ReadFile(arg)
+	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%w (want a demonstrations file or a source %s:...)", err, strings.Join(tasks.Kinds(), ":, "))
 	}
-	defer f.Close()
-	recs, err := synth.ReadJSONL(f, arg)
 	if err != nil {
 		return err
 	}

@@ -154,12 +154,18 @@ func TestKillAndResume(t *testing.T) {
 		stage string // stage being killed
 		mark  string // the kill comes when this checkpoint is complete
 		final string // must not exist yet when the kill lands
+		// damage, when set, flips a byte of this file of the newest
+		// checkpoint after the kill: the resume must refuse it, naming the
+		// file and the last good checkpoint, and finish once the damaged
+		// checkpoint is moved aside as the error says.
+		damage string
 	}{
-		{"during sft", "sft", "stages/sft/checkpoints/step-000100/lathe-cursor.json", "stages/sft/checkpoints/step-000300"},
-		{"during grpo", "rl", "stages/rl/checkpoints/step-000004/lathe-cursor.json", "stages/rl/checkpoints/step-000012"},
+		{"during sft", "sft", "stages/sft/checkpoints/step-000100/lathe-cursor.json", "stages/sft/checkpoints/step-000300", ""},
+		{"during grpo", "rl", "stages/rl/checkpoints/step-000004/lathe-cursor.json", "stages/rl/checkpoints/step-000012", ""},
+		{"damaged checkpoint", "sft", "stages/sft/checkpoints/step-000100/lathe-cursor.json", "stages/sft/checkpoints/step-000300", "weights.bin"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out := filepath.Join(dir, tc.stage)
+			out := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-"))
 			cmd := exec.Command(bin, "run", file, "--out", out)
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 			if err := cmd.Start(); err != nil {
@@ -181,6 +187,9 @@ func TestKillAndResume(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(out, tc.final)); err == nil {
 				t.Fatalf("the kill came too late: %s already finished", tc.stage)
 			}
+			if tc.damage != "" {
+				refuseDamagedCheckpoint(t, bin, out, filepath.Join(out, "stages", tc.stage, "checkpoints"), tc.damage)
+			}
 			run("run", "--resume", out)
 			got := stepRecords(t, out)
 			if len(got) != len(want) {
@@ -194,6 +203,49 @@ func TestKillAndResume(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// refuseDamagedCheckpoint flips a byte of file in the newest complete
+// checkpoint under ckDir, requires `lathe run --resume` to fail naming the
+// file and the checkpoint before it, and then moves the damaged checkpoint
+// out of the run, as the error says to.
+func refuseDamagedCheckpoint(t *testing.T, bin, out, ckDir, file string) {
+	t.Helper()
+	entries, err := os.ReadDir(ckDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var complete []string // ascending: step-N names sort by N
+	for _, e := range entries {
+		if _, err := os.Stat(filepath.Join(ckDir, e.Name(), "lathe-cursor.json")); err == nil {
+			complete = append(complete, filepath.Join(ckDir, e.Name()))
+		}
+	}
+	if len(complete) < 2 {
+		t.Fatalf("%d complete checkpoints in %s, want two or more", len(complete), ckDir)
+	}
+	newest, lastGood := complete[len(complete)-1], complete[len(complete)-2]
+	p := filepath.Join(newest, file)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0x10
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := exec.Command(bin, "run", "--resume", out).CombinedOutput()
+	if err == nil {
+		t.Fatalf("resumed over a damaged checkpoint:\n%s", msg)
+	}
+	for _, s := range []string{p + " is damaged", "the last good checkpoint is " + lastGood} {
+		if !strings.Contains(string(msg), s) {
+			t.Errorf("the failed resume does not say %q:\n%s", s, msg)
+		}
+	}
+	if err := os.Rename(newest, filepath.Join(t.TempDir(), "damaged")); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -2,10 +2,12 @@ package episode
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
+
+	"github.com/lathe-ml/lathe/core/atomicfile"
 )
 
 // Episode is one played episode as Lathe stores it: what the model saw and
@@ -25,17 +27,25 @@ type Episode struct {
 	Corruptions []string `json:"corruptions,omitempty"`
 }
 
+// FileFormat is the format of an episodes file, written with
+// atomicfile.WriteChecked so that ReadFile can tell a damaged one.
+var FileFormat = atomicfile.Format{Name: "lathe-episodes", Version: 1}
+
 // ReadFile reads an episodes file whose episodes are finished (one state
-// more than actions), as training needs them; an error names the file and
-// the line.
+// more than actions), as training needs them, after checking it against its
+// checksum file; an error names the file and the line, or the damage.
 func ReadFile(path string) ([]Episode, error) {
-	f, err := os.Open(path)
+	b, err := atomicfile.ReadChecked(path, FileFormat)
 	if err != nil {
 		return nil, fmt.Errorf("episode: %w", err)
 	}
-	defer f.Close()
+	return read(bytes.NewReader(b), path)
+}
+
+// read parses episodes from r; path is used in errors.
+func read(r io.Reader, path string) ([]Episode, error) {
 	var out []Episode
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	for line := 1; sc.Scan(); line++ {
 		var e Episode

@@ -11,15 +11,20 @@ package results
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
+
+	"github.com/lathe-ml/lathe/core/atomicfile"
 )
 
 // FileName is the results file inside a run directory.
 const FileName = "results.json"
+
+// FileFormat is the format of results.json, written with its checksum file
+// (atomicfile.WriteChecked); Load checks it.
+var FileFormat = atomicfile.Format{Name: "lathe-results", Version: 1}
 
 // Row is the evaluation of one checkpoint with one tool.
 type Row struct {
@@ -96,7 +101,7 @@ func Load(path string) (*Results, error) {
 	} else {
 		path = filepath.Join(path, FileName)
 	}
-	b, err := os.ReadFile(path)
+	b, err := atomicfile.ReadChecked(path, FileFormat)
 	if err != nil {
 		return nil, fmt.Errorf("results: %w", err)
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lathe-ml/lathe/core/atomicfile"
 )
 
 func ptr(x float64) *float64 { return &x }
@@ -108,5 +110,45 @@ func TestLoadAndReplace(t *testing.T) {
 	}
 	if _, err := Load(t.TempDir()); err == nil {
 		t.Error("Load of a directory without results.json succeeded")
+	}
+}
+
+// TestLoadDamaged: results.json as the run wrote it loads; cut short or
+// altered, Load names it instead of printing wrong tables.
+func TestLoadDamaged(t *testing.T) {
+	b, err := json.MarshalIndent(sample("", 0.25), "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		edit func([]byte) []byte
+		want string
+	}{
+		{"intact", func(b []byte) []byte { return b }, ""},
+		{"truncated", func(b []byte) []byte { return b[:len(b)-1] }, " is damaged: "},
+		// 0.25 -> 0.35: still valid JSON, a different table.
+		{"number altered", func(b []byte) []byte { return bytes.Replace(b, []byte("0.25"), []byte("0.35"), 1) }, " is damaged: its SHA-256"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), FileName)
+			if err := atomicfile.WriteCheckedBytes(path, FileFormat, b); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, tc.edit(bytes.Clone(b)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r, err := Load(path)
+			if tc.want == "" {
+				if err != nil || len(r.Rows) == 0 {
+					t.Fatalf("Load = %+v, %v", r, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), path+tc.want) {
+				t.Errorf("err = %v, want %q", err, path+tc.want)
+			}
+		})
 	}
 }

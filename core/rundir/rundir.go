@@ -7,12 +7,16 @@
 //	metrics.jsonl    one JSON object per line, append-only
 //	state.json       finished stages and their outputs, for --resume
 //	results.json     the result rows (core/results)
+//	*.sum            the checksum files of state.json and results.json
 //	stages/<label>/  each stage's checkpoints and data files
 //
 // Nothing already written is ever truncated: logs and metrics are opened
 // for appending, and state.json and results.json are replaced atomically
-// (write a temporary file, then rename). The package knows nothing of what
-// stages do; it only keeps their files and records.
+// (write a temporary file, then rename) with a checksum file each
+// (atomicfile.WriteChecked), so a resume refuses a damaged state.json by
+// name instead of rerunning or skipping stages by a wrong record. The
+// package knows nothing of what stages do; it only keeps their files and
+// records.
 package rundir
 
 import (
@@ -42,6 +46,9 @@ const (
 	ResultsFile    = "results.json"
 	StagesDir      = "stages"
 )
+
+// StateFormat is the format of state.json.
+var StateFormat = atomicfile.Format{Name: "lathe-run-state", Version: 1}
 
 // TimestampFormat names a run directory after its UTC start time.
 const TimestampFormat = "20060102T150405Z"
@@ -142,13 +149,11 @@ func open(path, experiment string, now time.Time, resume bool) (*Dir, error) {
 	}
 	d := &Dir{Path: abs}
 	if resume {
-		b, err := os.ReadFile(filepath.Join(abs, StateFile))
+		s, err := readState(abs)
 		if err != nil {
-			return nil, fmt.Errorf("rundir: %w", err)
+			return nil, err
 		}
-		if err := json.Unmarshal(b, &d.state); err != nil {
-			return nil, fmt.Errorf("rundir: %s: %w", filepath.Join(abs, StateFile), err)
-		}
+		d.state = s
 		d.state.Resumes++
 	} else {
 		d.state = State{Experiment: experiment, Created: now.UTC()}
@@ -259,15 +264,25 @@ func (d *Dir) SetVars(vars []string) error {
 
 // ReadVars returns the -var options recorded in a run directory.
 func ReadVars(path string) ([]string, error) {
-	b, err := os.ReadFile(filepath.Join(path, StateFile))
+	s, err := readState(path)
 	if err != nil {
-		return nil, fmt.Errorf("rundir: %w", err)
-	}
-	var s State
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("rundir: %s: %w", filepath.Join(path, StateFile), err)
+		return nil, err
 	}
 	return s.Vars, nil
+}
+
+// readState reads and checks the state.json of the run directory at path.
+func readState(path string) (State, error) {
+	var s State
+	p := filepath.Join(path, StateFile)
+	b, err := atomicfile.ReadChecked(p, StateFormat)
+	if err != nil {
+		return s, fmt.Errorf("rundir: %w", err)
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("rundir: %s: %w", p, err)
+	}
+	return s, nil
 }
 
 // StageDir returns (creating it) the directory for one stage's files.
@@ -327,14 +342,15 @@ func (d *Dir) saveStateLocked() error {
 	if err != nil {
 		return fmt.Errorf("rundir: encode state: %w", err)
 	}
-	return atomicfile.Write(filepath.Join(d.Path, StateFile), append(b, '\n'))
+	return atomicfile.WriteCheckedBytes(filepath.Join(d.Path, StateFile), StateFormat, append(b, '\n'))
 }
 
-// WriteJSON replaces name in the run directory atomically with v as JSON.
-func (d *Dir) WriteJSON(name string, v any) error {
+// WriteJSON replaces name in the run directory atomically with v as JSON,
+// with a checksum file saying it is of format f.
+func (d *Dir) WriteJSON(name string, f atomicfile.Format, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("rundir: encode %s: %w", name, err)
 	}
-	return atomicfile.Write(filepath.Join(d.Path, name), append(b, '\n'))
+	return atomicfile.WriteCheckedBytes(filepath.Join(d.Path, name), f, append(b, '\n'))
 }

@@ -364,14 +364,14 @@ func (r *run) loadResults() error {
 	}
 	res.Notes = notes(r.exp)
 	r.res = res
-	return r.dir.WriteJSON(results.FileName, r.res)
+	return r.dir.WriteJSON(results.FileName, results.FileFormat, r.res)
 }
 
 func (r *run) setResults(eval string, rows []results.Row, budgets []results.BudgetRow) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.res.Replace(eval, rows, budgets)
-	return r.dir.WriteJSON(results.FileName, r.res)
+	return r.dir.WriteJSON(results.FileName, results.FileFormat, r.res)
 }
 
 func (r *run) close() {

@@ -225,7 +225,7 @@ func writeGreedyEpisodes(env *runner.StageEnv, checkpoint string, ts []sdk.Task,
 		return nil
 	}
 	path := filepath.Join(env.Dir, labelOr(checkpoint, "model")+".episodes.jsonl")
-	return atomicfile.WriteFunc(path, func(w io.Writer) error {
+	return atomicfile.WriteChecked(path, episode.FileFormat, func(w io.Writer) error {
 		for i, tr := range greedy {
 			e := tr.Episode()
 			if i < len(ops) {

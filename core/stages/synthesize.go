@@ -79,7 +79,7 @@ func synthesize(ctx context.Context, env *runner.StageEnv, a *SynthesizeAttrs) (
 		return nil, fmt.Errorf("%s: %w", env.Stage.ID(), err)
 	}
 	dataPath := filepath.Join(env.Dir, "demos.jsonl")
-	if err := atomicfile.WriteFunc(dataPath, func(w io.Writer) error { return synth.WriteJSONL(w, res.Records) }); err != nil {
+	if err := synth.WriteFile(dataPath, res.Records); err != nil {
 		return nil, err
 	}
 
@@ -108,7 +108,7 @@ func synthesize(ctx context.Context, env *runner.StageEnv, a *SynthesizeAttrs) (
 	wg.Wait()
 	kept, unsolved := 0, 0
 	epsPath := filepath.Join(env.Dir, "episodes.jsonl")
-	err = atomicfile.WriteFunc(epsPath, func(w io.Writer) error {
+	err = atomicfile.WriteChecked(epsPath, episode.FileFormat, func(w io.Writer) error {
 		for i, e := range eps {
 			if errs[i] != nil {
 				return fmt.Errorf("%s: %w", env.Stage.ID(), errs[i])

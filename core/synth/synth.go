@@ -28,6 +28,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/lathe-ml/lathe/core/atomicfile"
 	"github.com/lathe-ml/lathe/core/episode"
 	"github.com/lathe-ml/lathe/sdk"
 )
@@ -188,6 +189,26 @@ feed:
 	}
 	res.Elapsed = time.Since(start)
 	return res, nil
+}
+
+// FileFormat is the format of a demonstrations file written with
+// WriteFile.
+var FileFormat = atomicfile.Format{Name: "lathe-demos", Version: 1}
+
+// WriteFile replaces path with the records, one per line, and its checksum
+// file (atomicfile.WriteChecked).
+func WriteFile(path string, recs []Record) error {
+	return atomicfile.WriteChecked(path, FileFormat, func(w io.Writer) error { return WriteJSONL(w, recs) })
+}
+
+// ReadFile reads a demonstrations file after checking it against its
+// checksum file, if it has one (a file from elsewhere need not).
+func ReadFile(path string) ([]Record, error) {
+	b, err := atomicfile.ReadChecked(path, FileFormat)
+	if err != nil {
+		return nil, fmt.Errorf("synth: %w", err)
+	}
+	return ReadJSONL(bytes.NewReader(b), path)
 }
 
 // WriteJSONL writes one record per line.
