@@ -114,6 +114,18 @@ type DemonstrateRequest struct {
 	// renamed names): repair tasks for evaluation are made this way, so an
 	// eval measures the benchmark's programs, not the augmentation.
 	Verbatim bool
+	// Continuation asks instead for the expert's continuation of an
+	// episode: After holds the actions already taken from Task.Program (a
+	// broken program, as an eval or a policy played it; none: from the
+	// program itself), which the tool applies as its Step would (a
+	// malformed one changes nothing). The tool returns at most one
+	// demonstration, whose Program is the program After leaves and whose
+	// Actions repair it from there (none when the tool cannot continue);
+	// Seed and N do not apply. This is DAgger's relabelling (Ross, Gordon
+	// and Bagnell, 2011): the states a policy visits, labelled by the
+	// expert.
+	Continuation bool
+	After        []string
 }
 
 // Demonstration is one expert trace: the broken program the episode starts

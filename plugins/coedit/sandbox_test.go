@@ -240,3 +240,65 @@ func BenchmarkSandboxStepBatch(b *testing.B) {
 		b.ReportMetric(p.Stats().HitRate(), "cache-hit-rate")
 	}
 }
+
+// TestSandboxContinuation: the expert continues from where a policy left
+// the program (DAgger): the actions taken so far are applied as Step
+// would, malformed ones changing nothing, and the trace repairs the
+// program they leave; a program that already passes gets an EXIT.
+func TestSandboxContinuation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Python; skipped in -short mode")
+	}
+	ctx := context.Background()
+	tool := sandboxTool(t, map[string]any{"workers": 1})
+	ref := "def add(a, b):\n    total = a + b\n    return total\n"
+	task := sdk.Task{
+		ID:        "add",
+		Program:   "def add(a, b):\n    totl = a + b\n    return total\n",
+		Tests:     "assert add(1, 2) == 3\nassert add(2, 2) == 4\n",
+		Reference: ref,
+	}
+	cases := []struct {
+		name        string
+		after       []string
+		wantProgram string
+		wantActions []string
+	}{
+		{"from the broken program", nil, task.Program, []string{"REPW 2 >>>totl >>>total", "EXIT"}},
+		{"after a malformed and a harmful command", []string{"REPW 9 >>>x", "REPW 3 >>>total >>>tot"},
+			"def add(a, b):\n    totl = a + b\n    return tot\n", nil},
+		{"after the fix", []string{"REPW 2 >>>totl >>>total"}, ref, []string{"EXIT"}},
+		{"after another fix that passes", []string{"REPL 3 >>>    return totl"},
+			"def add(a, b):\n    totl = a + b\n    return totl\n", []string{"EXIT"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			demos, err := tool.Demonstrate(ctx, sdk.DemonstrateRequest{Task: task, Continuation: true, After: c.after})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(demos) != 1 || demos[0].Program != c.wantProgram {
+				t.Fatalf("demos = %+v, want one from %q", demos, c.wantProgram)
+			}
+			if c.wantActions != nil && strings.Join(demos[0].Actions, "\n") != strings.Join(c.wantActions, "\n") {
+				t.Errorf("actions = %q, want %q", demos[0].Actions, c.wantActions)
+			}
+			// Whatever the trace, played from its program it ends solved.
+			rs, err := tool.Reset(ctx, sdk.ResetRequest{Task: sdk.Task{ID: task.ID, Program: demos[0].Program, Tests: task.Tests, Reference: ref}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var last sdk.StepInfo
+			for _, a := range demos[0].Actions {
+				st, err := tool.Step(ctx, sdk.StepRequest{Session: rs.Session, Action: a})
+				if err != nil {
+					t.Fatal(err)
+				}
+				last = st.Observation.Info
+			}
+			if !last.Solved || !last.Exited {
+				t.Errorf("trace %q ends %+v, want solved and exited", demos[0].Actions, last)
+			}
+		})
+	}
+}

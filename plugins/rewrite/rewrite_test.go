@@ -186,6 +186,17 @@ func TestDemonstrate(t *testing.T) {
 	}
 }
 
+// A one-shot tool has no state after its action to continue from: a
+// continuation request (DAgger) is refused with a reason.
+func TestDemonstrateContinuation(t *testing.T) {
+	tool := configured(t, &coedittest.Runner{}, nil)
+	task := sdk.Task{ID: "clamp", Program: "def clamp(x):\n    return y\n", Reference: "def clamp(x):\n    return x\n", Tests: "assert clamp(1) == 1"}
+	_, err := tool.Demonstrate(context.Background(), sdk.DemonstrateRequest{Task: task, Continuation: true})
+	if err == nil || !strings.Contains(err.Error(), "answers in one") {
+		t.Fatalf("continuation: %v, want a refusal naming the one-shot tool", err)
+	}
+}
+
 // FuzzAnswer checks that ParseAnswer never panics, that a parsed program
 // survives FormatAnswer and ParseAnswer unchanged, and that the program
 // never contains the terminator line.

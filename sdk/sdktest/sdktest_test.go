@@ -91,6 +91,11 @@ func (l *lineTool) StepBatch(ctx context.Context, reqs []sdk.StepRequest) ([]sdk
 }
 
 func (l *lineTool) Demonstrate(_ context.Context, req sdk.DemonstrateRequest) ([]sdk.Demonstration, error) {
+	if req.Continuation {
+		// The continuation echoes what crossed the wire: the flag, and the
+		// actions taken so far (an empty list included).
+		return []sdk.Demonstration{{TaskID: req.Task.ID, Program: fmt.Sprintf("after %q", req.After), Actions: []string{"EXIT"}}}, nil
+	}
 	var out []sdk.Demonstration
 	for i := range req.N {
 		d := sdk.Demonstration{TaskID: req.Task.ID, Actions: []string{fmt.Sprintf("ADD %d", req.Seed+int64(i)), "EXIT"}}
@@ -150,6 +155,16 @@ func TestToolInProcess(t *testing.T) {
 	demos, err = tool.Demonstrate(ctx, sdk.DemonstrateRequest{Task: sdk.Task{ID: "t9"}, Seed: 5, N: 1, Verbatim: true})
 	if err != nil || len(demos) != 1 || demos[0].Program != "verbatim" {
 		t.Fatalf("verbatim demos = %+v, %v", demos, err)
+	}
+	for _, after := range [][]string{nil, {"ADD a", "bogus"}} {
+		demos, err = tool.Demonstrate(ctx, sdk.DemonstrateRequest{Task: sdk.Task{ID: "t9"}, Continuation: true, After: after})
+		want := fmt.Sprintf("after %q", after)
+		if after == nil {
+			want = `after []` // an empty prefix arrives empty, still a continuation
+		}
+		if err != nil || len(demos) != 1 || demos[0].Program != want {
+			t.Fatalf("continuation after %q = %+v, %v; want program %s", after, demos, err, want)
+		}
 	}
 	if err := tool.Close(ctx, r.Session); err != nil {
 		t.Fatal(err)

@@ -451,6 +451,9 @@ func (t *Tool) Demonstrate(ctx context.Context, req sdk.DemonstrateRequest) ([]s
 		}
 		return corrupt.Outcome{Failing: v.Status != sandbox.StatusPass, Line: corrupt.FeedbackLine(v.Feedback)}, nil
 	}
+	if req.Continuation {
+		return t.continuation(ctx, req, check)
+	}
 	order, err := corrupt.ParseOrder(t.Options().DemoOrder)
 	if err != nil {
 		return nil, t.errorf("demonstrate: %w", err)
@@ -469,6 +472,43 @@ func (t *Tool) Demonstrate(ctx context.Context, req sdk.DemonstrateRequest) ([]s
 		demos[i] = t.ed.FinishDemo(demos[i])
 	}
 	return demos, nil
+}
+
+// continuation is the expert's way on from the program req.After leaves of
+// the task's program: an EXIT where it already passes its tests, else the
+// feedback-following trace to the reference. A one-shot tool has no later
+// state to continue from.
+func (t *Tool) continuation(ctx context.Context, req sdk.DemonstrateRequest, check corrupt.CheckFunc) ([]sdk.Demonstration, error) {
+	if t.ed.Style() != corrupt.Coedit {
+		return nil, t.errorf("demonstrate: a continuation needs a tool of many actions; this one answers in one")
+	}
+	if req.Task.Reference == "" {
+		return nil, t.errorf("demonstrate: task %s has no reference program to continue towards", req.Task.ID)
+	}
+	lines := dsl.SplitProgram(req.Task.Program)
+	for _, a := range req.After {
+		next, _, err := t.ed.Edit(lines, a)
+		var de *dsl.Error
+		switch {
+		case errors.As(err, &de): // changes nothing, as in Step
+		case err != nil:
+			return nil, t.errorf("demonstrate: %w", err)
+		default:
+			lines = next
+		}
+	}
+	program := dsl.JoinProgram(lines)
+	o, err := check(ctx, program)
+	if err != nil {
+		return nil, t.errorf("demonstrate: %w", err)
+	}
+	actions := []string{"EXIT"}
+	if o.Failing {
+		if actions, err = corrupt.ExpertTrace(ctx, program, req.Task.Reference, check); err != nil {
+			return nil, t.errorf("demonstrate: task %s: %w", req.Task.ID, err)
+		}
+	}
+	return []sdk.Demonstration{{TaskID: req.Task.ID, Program: program, Actions: actions}}, nil
 }
 
 // Check is the sandbox check of program against task's tests.

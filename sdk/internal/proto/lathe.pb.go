@@ -891,11 +891,15 @@ func (x *StepBatchResponse) GetResponses() []*StepResponse {
 }
 
 type DemonstrateRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Task          *Task                  `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
-	Seed          int64                  `protobuf:"varint,2,opt,name=seed,proto3" json:"seed,omitempty"`
-	N             int32                  `protobuf:"varint,3,opt,name=n,proto3" json:"n,omitempty"`
-	Verbatim      bool                   `protobuf:"varint,4,opt,name=verbatim,proto3" json:"verbatim,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Task     *Task                  `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	Seed     int64                  `protobuf:"varint,2,opt,name=seed,proto3" json:"seed,omitempty"`
+	N        int32                  `protobuf:"varint,3,opt,name=n,proto3" json:"n,omitempty"`
+	Verbatim bool                   `protobuf:"varint,4,opt,name=verbatim,proto3" json:"verbatim,omitempty"`
+	// continuation: the expert's trace continues from the program the
+	// actions in after (possibly none) leave of the task's program (DAgger).
+	Continuation  bool     `protobuf:"varint,5,opt,name=continuation,proto3" json:"continuation,omitempty"`
+	After         []string `protobuf:"bytes,6,rep,name=after,proto3" json:"after,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -956,6 +960,20 @@ func (x *DemonstrateRequest) GetVerbatim() bool {
 		return x.Verbatim
 	}
 	return false
+}
+
+func (x *DemonstrateRequest) GetContinuation() bool {
+	if x != nil {
+		return x.Continuation
+	}
+	return false
+}
+
+func (x *DemonstrateRequest) GetAfter() []string {
+	if x != nil {
+		return x.After
+	}
+	return nil
 }
 
 type Demonstration struct {
@@ -2538,12 +2556,14 @@ const file_lathe_proto_rawDesc = "" +
 	"\x10StepBatchRequest\x128\n" +
 	"\brequests\x18\x01 \x03(\v2\x1c.lathe.plugin.v1.StepRequestR\brequests\"P\n" +
 	"\x11StepBatchResponse\x12;\n" +
-	"\tresponses\x18\x01 \x03(\v2\x1d.lathe.plugin.v1.StepResponseR\tresponses\"}\n" +
+	"\tresponses\x18\x01 \x03(\v2\x1d.lathe.plugin.v1.StepResponseR\tresponses\"\xb7\x01\n" +
 	"\x12DemonstrateRequest\x12)\n" +
 	"\x04task\x18\x01 \x01(\v2\x15.lathe.plugin.v1.TaskR\x04task\x12\x12\n" +
 	"\x04seed\x18\x02 \x01(\x03R\x04seed\x12\f\n" +
 	"\x01n\x18\x03 \x01(\x05R\x01n\x12\x1a\n" +
-	"\bverbatim\x18\x04 \x01(\bR\bverbatim\"~\n" +
+	"\bverbatim\x18\x04 \x01(\bR\bverbatim\x12\"\n" +
+	"\fcontinuation\x18\x05 \x01(\bR\fcontinuation\x12\x14\n" +
+	"\x05after\x18\x06 \x03(\tR\x05after\"~\n" +
 	"\rDemonstration\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x18\n" +
 	"\aprogram\x18\x02 \x01(\tR\aprogram\x12\x18\n" +

@@ -199,7 +199,8 @@ func (t *ToolClient) StepBatch(ctx context.Context, reqs []sdk.StepRequest) ([]s
 
 // Demonstrate implements sdk.ToolWithDemonstrate.
 func (t *ToolClient) Demonstrate(ctx context.Context, req sdk.DemonstrateRequest) ([]sdk.Demonstration, error) {
-	r, err := t.c.Demonstrate(ctx, &pb.DemonstrateRequest{Task: TaskToProto(req.Task), Seed: req.Seed, N: int32(req.N), Verbatim: req.Verbatim})
+	r, err := t.c.Demonstrate(ctx, &pb.DemonstrateRequest{Task: TaskToProto(req.Task), Seed: req.Seed, N: int32(req.N), Verbatim: req.Verbatim,
+		Continuation: req.Continuation, After: req.After})
 	if err != nil {
 		return nil, t.err(ctx, "Demonstrate", err)
 	}

@@ -133,6 +133,7 @@ func (s *toolServer) Demonstrate(ctx context.Context, req *pb.DemonstrateRequest
 	}
 	demos, err := d.Demonstrate(ctx, sdk.DemonstrateRequest{
 		Task: TaskFromProto(req.GetTask()), Seed: req.GetSeed(), N: int(req.GetN()), Verbatim: req.GetVerbatim(),
+		Continuation: req.GetContinuation(), After: req.GetAfter(),
 	})
 	if err != nil {
 		return nil, pluginErr(err)
