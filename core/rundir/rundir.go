@@ -282,6 +282,16 @@ func readState(path string) (State, error) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return s, fmt.Errorf("rundir: %s: %w", p, err)
 	}
+	// A record the run wrote is an object under its own label; anything
+	// else (a null a hand edit left, say) would be dereferenced later.
+	for label, st := range s.Stages {
+		if st == nil {
+			return s, fmt.Errorf("rundir: %s: stage %q has no record", p, label)
+		}
+		if st.Label != label {
+			return s, fmt.Errorf("rundir: %s: the record of stage %q says it is %q", p, label, st.Label)
+		}
+	}
 	return s, nil
 }
 
