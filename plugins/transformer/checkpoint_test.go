@@ -3,6 +3,8 @@ package transformer
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/lathe-ml/lathe/core/atomicfile"
+	"github.com/lathe-ml/lathe/sdk"
 )
 
 // TestLoadDamagedCheckpoint damages a saved checkpoint's files and expects
@@ -114,5 +117,27 @@ func TestLoadDamagedCheckpoint(t *testing.T) {
 	// The undamaged checkpoint loads: the damage, not the test, failed it.
 	if err := tinyModel(t, nil).Load(ctx, dir); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestGenerateNonFiniteWeights: a model whose weights went NaN or infinite
+// (a diverged run's checkpoint) answers Generate with an error saying so,
+// greedy or sampled, instead of a token the tokenizer lacks (a panic that
+// took the plugin process down, found by FuzzLoadWeights).
+func TestGenerateNonFiniteWeights(t *testing.T) {
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1))} {
+		for _, temp := range []float64{0, 1} {
+			t.Run(fmt.Sprintf("%v/temperature_%g", bad, temp), func(t *testing.T) {
+				m := tinyModel(t, nil)
+				for i := range m.net.p.data {
+					m.net.p.data[i] = bad
+				}
+				_, err := m.Generate(context.Background(), sdk.GenerateRequest{Contexts: []string{"def f():"},
+					Sampling: sdk.Sampling{Temperature: temp, MaxTokens: 4, Seed: 1}})
+				if err == nil || !strings.Contains(err.Error(), "not finite") {
+					t.Errorf("err = %v, want one saying the logits are not finite", err)
+				}
+			})
+		}
 	}
 }

@@ -367,6 +367,9 @@ func (m *Model) Generate(ctx context.Context, req sdk.GenerateRequest) (sdk.Gene
 			s := st[i]
 			row := logits[r*V : (r+1)*V]
 			tok, lp := sample(row, S, s.rng, probs)
+			if tok < 0 {
+				return sdk.GenerateResponse{}, fmt.Errorf("transformer: generate: the logits of context %d are not finite (NaN or infinite weights; did training diverge?)", i)
+			}
 			s.out.Tokens = append(s.out.Tokens, tok)
 			s.out.Logprobs = append(s.out.Logprobs, lp)
 			prev := len(s.gen)
@@ -418,7 +421,10 @@ func findStop(gen []byte, prev int, stops [][]byte) (int, bool) {
 // sample picks the next token from raw logits and returns it with its
 // log-probability under the unmodified model distribution. Temperature 0 is
 // greedy; otherwise logits/temperature are softmaxed and, with 0 < TopP < 1,
-// restricted to the smallest set of tokens whose mass reaches TopP.
+// restricted to the smallest set of tokens whose mass reaches TopP. Logits
+// without a finite log-sum-exp (NaN or infinite: weights a diverged run
+// saved) give -1: no token is more likely than another, and the scan below
+// would otherwise fall through to the last id, which the tokenizer may lack.
 func sample(logits []float32, S sdk.Sampling, rng *rand.Rand, probs []float64) (int32, float64) {
 	mx := logits[0]
 	arg := 0
@@ -432,6 +438,9 @@ func sample(logits []float32, S sdk.Sampling, rng *rand.Rand, probs []float64) (
 		sum += math.Exp(float64(x - mx))
 	}
 	lse := float64(mx) + math.Log(sum)
+	if math.IsNaN(lse) || math.IsInf(lse, 0) {
+		return -1, math.NaN()
+	}
 	if S.Temperature == 0 {
 		return int32(arg), float64(logits[arg]) - lse
 	}
