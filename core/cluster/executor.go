@@ -208,6 +208,9 @@ func (e *Executor) PlayShards(ctx context.Context, shards []rollout.Shard) ([][]
 			if r.Err != "" {
 				return nil, fmt.Errorf("cluster: worker %s, shard %d of %s: %s", r.Worker, r.Shard, e.Stage, r.Err)
 			}
+			if err := r.check(); err != nil {
+				return nil, fmt.Errorf("cluster: worker %s, shard %d of %s: %w", r.Worker, r.Shard, e.Stage, err)
+			}
 			if r.Trajectories == nil {
 				r.Trajectories = []*rollout.Trajectory{}
 			}

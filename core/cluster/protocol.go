@@ -73,6 +73,23 @@ type Result struct {
 	Phases rollout.Phases
 }
 
+// check reports what makes a worker's episodes unusable (a worker of
+// another version, or one that is broken), so the run stops naming the
+// worker instead of failing later, or panicking, on a malformed episode.
+func (r *Result) check() error {
+	for i, t := range r.Trajectories {
+		switch {
+		case t == nil:
+			return fmt.Errorf("episode %d is missing", i)
+		case len(t.States) != len(t.Turns)+1:
+			return fmt.Errorf("episode %d has %d states for %d turns", i, len(t.States), len(t.Turns))
+		case t.SolvedAt < 0 || t.SolvedAt > len(t.Turns):
+			return fmt.Errorf("episode %d is solved at turn %d of %d", i, t.SolvedAt, len(t.Turns))
+		}
+	}
+	return nil
+}
+
 // WorkerStatus is a worker's heartbeat entry in WorkersBucket.
 type WorkerStatus struct {
 	ID       string
