@@ -9,7 +9,9 @@ import (
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
 
+	"github.com/lathe-ml/lathe/core/experiment"
 	"github.com/lathe-ml/lathe/core/pluginhost"
 	"github.com/lathe-ml/lathe/core/train"
 	"github.com/lathe-ml/lathe/sdk"
@@ -54,25 +56,17 @@ func startCheckpointModel(ctx context.Context, host *pluginhost.Host, dir string
 	return m, cur, nil
 }
 
-// startToolPlugin starts a tool plugin (built-in name or executable path) with
-// the given options (nil: its defaults).
+// startToolPlugin starts a tool plugin (built-in name or executable path)
+// with the given options (nil: its defaults), decoded against its schema
+// as an experiment's tool block is.
 func startToolPlugin(ctx context.Context, host *pluginhost.Host, plugin string, options map[string]any) (sdk.Tool, error) {
+	cfg, err := toolConfig(ctx, host, plugin, options)
+	if err != nil {
+		return nil, err
+	}
 	inst, err := host.Start(ctx, sdk.KindTool, "tool", plugin)
 	if err != nil {
 		return nil, err
-	}
-	schema, err := inst.Tool().Schema(ctx)
-	if err != nil {
-		return nil, err
-	}
-	cfg := map[string]any{}
-	for _, a := range schema.Attributes {
-		if a.Default != nil {
-			cfg[a.Name] = a.Default
-		}
-	}
-	for k, v := range options {
-		cfg[k] = v
 	}
 	c, err := sdk.ConfigFrom(cfg)
 	if err != nil {
@@ -82,6 +76,20 @@ func startToolPlugin(ctx context.Context, host *pluginhost.Host, plugin string, 
 		return nil, fmt.Errorf("configure tool %s: %w", plugin, err)
 	}
 	return inst.Tool(), nil
+}
+
+// toolConfig decodes --tool-option values against the tool's schema
+// (experiment.PluginConfig), defaults filled in.
+func toolConfig(ctx context.Context, host *pluginhost.Host, plugin string, options map[string]any) (map[string]any, error) {
+	schema, err := host.Schema(ctx, sdk.KindTool, plugin)
+	if err != nil {
+		return nil, err
+	}
+	cfg, diags := experiment.PluginConfig(schema, options)
+	if diags.HasErrors() {
+		return nil, fmt.Errorf("--tool-option: tool %s: %s", plugin, diagText(diags))
+	}
+	return cfg, nil
 }
 
 // toolOptions is a repeatable NAME=VALUE flag of tool options, so a
@@ -107,53 +115,42 @@ func (o toolOptions) Set(s string) error {
 	return nil
 }
 
-// startModel starts a model plugin and configures it with cfg, a decoded
-// model block (defaults filled in), as an experiment's eval does for a
-// model without checkpoints.
-func startModel(ctx context.Context, host *pluginhost.Host, label, plugin string, cfg map[string]any) (sdk.Model, error) {
-	inst, err := host.Start(ctx, sdk.KindModel, label, plugin)
-	if err != nil {
-		return nil, err
-	}
-	c, err := sdk.ConfigFrom(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if err := inst.Model().Configure(ctx, c); err != nil {
-		return nil, fmt.Errorf("configure model %s: %w", plugin, err)
-	}
-	return inst.Model(), nil
-}
-
-// startModelPlugin starts a model plugin with NAME=VALUE options from the
-// command line, checked against its schema: an unknown option or a missing
-// required one is an error naming what the plugin takes.
-func startModelPlugin(ctx context.Context, host *pluginhost.Host, plugin string, options map[string]any) (sdk.Model, error) {
+// modelPluginConfig decodes --model-option values against the model
+// plugin's schema (experiment.PluginConfig); an unknown option or a
+// missing required one is an error naming what the plugin takes.
+func modelPluginConfig(ctx context.Context, host *pluginhost.Host, plugin string, options map[string]any) (map[string]any, error) {
 	schema, err := host.Schema(ctx, sdk.KindModel, plugin)
 	if err != nil {
 		return nil, err
 	}
-	cfg := map[string]any{}
 	var names []string
 	for _, a := range schema.Attributes {
 		names = append(names, a.Name)
-		if a.Default != nil {
-			cfg[a.Name] = a.Default
-		}
 	}
-	for k, v := range options {
+	for k := range options {
 		if !slices.Contains(names, k) {
 			return nil, fmt.Errorf("--model-option %s: model plugin %s has no option %q; it takes %s", k, plugin, k, strings.Join(names, ", "))
 		}
-		if a := schema.Attributes[slices.Index(names, k)]; a.Type == "string" {
-			v = fmt.Sprint(v) // "model=7" is the string "7"
-		}
-		cfg[k] = v
 	}
 	for _, a := range schema.Attributes {
-		if _, ok := cfg[a.Name]; a.Required && !ok {
+		if _, ok := options[a.Name]; a.Required && !ok {
 			return nil, fmt.Errorf("model plugin %s needs --model-option %s=VALUE (%s)", plugin, a.Name, a.Description)
 		}
 	}
-	return startModel(ctx, host, "model", plugin, cfg)
+	cfg, diags := experiment.PluginConfig(schema, options)
+	if diags.HasErrors() {
+		return nil, fmt.Errorf("--model-option: model plugin %s: %s", plugin, diagText(diags))
+	}
+	return cfg, nil
+}
+
+// diagText is the first error of diagnostics that have no source range
+// (options given as flags), as one line.
+func diagText(diags hcl.Diagnostics) string {
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			return d.Summary + ": " + d.Detail
+		}
+	}
+	return "invalid"
 }

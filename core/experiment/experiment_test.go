@@ -355,3 +355,43 @@ func TestDataTakesOneStageOrAList(t *testing.T) {
 		})
 	}
 }
+
+// TestPluginConfig: options given on a command line are decoded against a
+// plugin's schema as a block is: converted, defaulted, checked.
+func TestPluginConfig(t *testing.T) {
+	schema := testSchemas["model/transformer"]
+	cfg, diags := experiment.PluginConfig(schema, map[string]any{"layers": 3.0, "device": 7.0})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	want := map[string]any{"layers": 3.0, "d_model": 128.0, "heads": 4.0, "device": "7", "stop": nil}
+	if fmt.Sprint(cfg) != fmt.Sprint(want) {
+		t.Errorf("config = %v, want %v", cfg, want)
+	}
+	for _, tc := range []struct {
+		options map[string]any
+		summary string
+		detail  string
+	}{
+		{map[string]any{"layers": 2.0, "haeds": 2.0}, "Extraneous JSON object property", `Did you mean "heads"?`},
+		{map[string]any{"layers": "many"}, "Incorrect attribute value type", "a number is required"},
+		{map[string]any{}, "Missing required argument", `"layers" is required`},
+		{map[string]any{"layers": 2.0, "device": "${x}"}, "", ""},
+	} {
+		cfg, diags := experiment.PluginConfig(schema, tc.options)
+		if tc.summary == "" {
+			if diags.HasErrors() || cfg["device"] != "${x}" {
+				t.Errorf("%v: %v, %v", tc.options, cfg, diags)
+			}
+			continue
+		}
+		if !diags.HasErrors() {
+			t.Errorf("%v: no error", tc.options)
+			continue
+		}
+		d := diags.Errs()[0].(*hcl.Diagnostic)
+		if d.Summary != tc.summary || !strings.Contains(d.Detail, tc.detail) || d.Subject != nil {
+			t.Errorf("%v: %q: %q (subject %v), want %q containing %q", tc.options, d.Summary, d.Detail, d.Subject, tc.summary, tc.detail)
+		}
+	}
+}

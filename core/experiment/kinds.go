@@ -176,18 +176,22 @@ func (ks *Kinds) StageKinds() []string {
 	return out
 }
 
-// Defaults returns the values of kind's attributes that have a default,
-// with seed standing for the experiment's seed (samples = max(k) takes the
-// default k), as an experiment block that sets none of them would resolve
-// to. Decode them into the kind's struct to build its value outside an
-// experiment (the CLI's eval).
-func (ks *Kinds) Defaults(kind string, seed int64) (Values, bool) {
+// Defaults returns set with every absent attribute of kind that has a
+// default filled in, seed standing for the experiment's seed, as a block
+// setting just those attributes resolves (samples = max(k) takes set's k).
+// It builds a kind's value outside an experiment file (the CLI's eval):
+// Encode the attributes given, fill the rest, Decode. False when kind is
+// not in the set.
+func (ks *Kinds) Defaults(kind string, set Values, seed int64) (Values, bool) {
 	specs, ok := ks.lookup(kind)
 	if !ok {
 		return nil, false
 	}
 	r := &resolver{exp: &Experiment{Seed: seed}}
 	vals := Values{}
+	for k, v := range set {
+		vals[k] = v
+	}
 	r.fillDefaults(vals, specs)
 	return vals, true
 }
@@ -393,6 +397,34 @@ func (v Values) Decode(dst any) error {
 		}
 	}
 	return nil
+}
+
+// Encode returns the attributes of the struct src points at as Values,
+// the inverse of Decode: every field with an attr tag, except a zero Ref
+// and a nil slice or map (an attribute left unset).
+func Encode(src any) (Values, error) {
+	rv := reflect.ValueOf(src)
+	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
+		return nil, fmt.Errorf("experiment: encode %T, not a pointer to a struct", src)
+	}
+	rv = rv.Elem()
+	out := Values{}
+	for i := range rv.NumField() {
+		tag, ok := rv.Type().Field(i).Tag.Lookup("attr")
+		if !ok {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		f := rv.Field(i)
+		switch {
+		case f.Type() == refType && f.Interface().(Ref).Kind == "":
+			continue
+		case (f.Kind() == reflect.Slice || f.Kind() == reflect.Map) && f.IsNil():
+			continue
+		}
+		out[name] = f.Interface()
+	}
+	return out, nil
 }
 
 // DatasetAttrs are the attributes of a dataset block (decode Dataset.Attrs

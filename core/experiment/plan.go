@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
+	hcljson "github.com/hashicorp/hcl/v2/json"
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
@@ -85,6 +86,53 @@ func Plan(ctx context.Context, e *Experiment, src SchemaSource) (*Experiment, hc
 	}
 	e.Planned = !diags.HasErrors()
 	return e, diags
+}
+
+// PluginConfig decodes options given outside an experiment file (the
+// CLI's --tool-option NAME=VALUE: bool, float64 or string values) against
+// a plugin's schema as Plan decodes a block: each value converted to its
+// attribute's type (model=7 is the string "7" for a string option), every
+// absent option defaulted. An unknown, mistyped or missing required option
+// is a diagnostic without a source range, its summary and detail naming
+// the option.
+func PluginConfig(schema sdk.Schema, options map[string]any) (map[string]any, hcl.Diagnostics) {
+	spec, err := SpecFor(schema)
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid plugin schema", Detail: err.Error()}}
+	}
+	// The options go through HCL's JSON syntax, whose strings are taken
+	// literally without an evaluation context ("${x}" stays "${x}").
+	for name, x := range options {
+		switch x.(type) {
+		case bool, float64, int, string:
+		default:
+			return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid option value",
+				Detail: fmt.Sprintf("Option %q holds a %T; options are bools, numbers and strings.", name, x)}}
+		}
+	}
+	if options == nil {
+		options = map[string]any{}
+	}
+	src, err := json.Marshal(options)
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid option value", Detail: err.Error()}}
+	}
+	parsed, diags := hcljson.Parse(src, "<options>")
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	val, diags := hcldec.Decode(parsed.Body, spec, nil)
+	for _, d := range diags {
+		d.Subject, d.Context = nil, nil // a range in generated text helps no one
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	cfg, err := jsonValue(val)
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid plugin options", Detail: err.Error()}}
+	}
+	return cfg, nil
 }
 
 // attrTypes maps the schema's type names to cty types.

@@ -216,3 +216,45 @@ func TestKindTagMistakes(t *testing.T) {
 		t.Errorf("built-in kinds: %v", err)
 	}
 }
+
+// TestRunStage runs one count stage outside an experiment file, its
+// attributes built from the registry's defaults, as `lathe eval` runs an
+// eval.
+func TestRunStage(t *testing.T) {
+	kinds := countKinds(t)
+	vals, ok := kinds.Defaults("count", experiment.Values{"times": 2}, 9)
+	if !ok {
+		t.Fatal("count is not registered")
+	}
+	var a countAttrs
+	if err := vals.Decode(&a); err != nil {
+		t.Fatal(err)
+	}
+	a.Tool = experiment.Ref{Kind: "tool", Label: "editor"}
+	h := newFakeHost()
+	rep, err := runner.RunStage(context.Background(), runner.StageOptions{
+		Kinds: kinds, Kind: "count", Label: "one", Attrs: &a, Seed: 9,
+		Plugins: []*experiment.PluginBlock{{Kind: "tool", Label: "editor", Plugin: "coedit", Config: map[string]any{"max_turns": 4.0}}},
+		Host:    h,
+		Dir:     filepath.Join(t.TempDir(), "run"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(rep.Dir, "stages", "one", "count"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "one: 2 lines, seed 9, after none"; string(b) != want {
+		t.Errorf("wrote %q, want %q", b, want)
+	}
+	if got := h.last["editor"].config["max_turns"]; got != 4.0 {
+		t.Errorf("tool configured with max_turns %v", got)
+	}
+	if n := h.liveCount(); n != 0 {
+		t.Errorf("%d plugin instances left running", n)
+	}
+	if _, err := runner.RunStage(context.Background(), runner.StageOptions{Kinds: kinds, Kind: "cout", Host: h, Dir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), `stage kind "cout" is not registered`) {
+		t.Errorf("unknown kind: %v", err)
+	}
+}

@@ -154,10 +154,10 @@ func (r *Registry) Names() []string {
 	return append([]string(nil), r.order...)
 }
 
-// Defaults returns the attributes of kind that have a default, seed
-// standing for the experiment's, as Values (see experiment.Kinds.Defaults).
-func (r *Registry) Defaults(kind string, seed int64) (experiment.Values, bool) {
-	return r.Schemas().Defaults(kind, seed)
+// Defaults returns set with kind's defaults filled in, seed standing for
+// the experiment's (see experiment.Kinds.Defaults).
+func (r *Registry) Defaults(kind string, set experiment.Values, seed int64) (experiment.Values, bool) {
+	return r.Schemas().Defaults(kind, set, seed)
 }
 
 // needs returns what a stage asks of its plugins.
