@@ -25,6 +25,10 @@ type Episode struct {
 	Actions     []string `json:"actions"`
 	Solved      bool     `json:"solved"`
 	Corruptions []string `json:"corruptions,omitempty"`
+	// Learn is the index of the first action training learns: the actions
+	// before it are a policy's own (the expert's continuation of a played
+	// episode, DAgger), read as context and never imitated.
+	Learn int `json:"learn,omitempty"`
 }
 
 // FileFormat is the format of an episodes file, written with
@@ -54,6 +58,9 @@ func read(r io.Reader, path string) ([]Episode, error) {
 		}
 		if len(e.States) != len(e.Actions)+1 {
 			return nil, fmt.Errorf("episode: %s:%d: %d states for %d actions", path, line, len(e.States), len(e.Actions))
+		}
+		if e.Learn < 0 || e.Learn >= max(len(e.Actions), 1) {
+			return nil, fmt.Errorf("episode: %s:%d: learn = %d, but the episode has %d actions", path, line, e.Learn, len(e.Actions))
 		}
 		out = append(out, e)
 	}

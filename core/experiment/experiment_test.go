@@ -228,7 +228,7 @@ func TestMistakes(t *testing.T) {
 			name:    "wrong stage kind",
 			src:     base + "stage \"sft\" {\n  kind = \"sft\"\n  model = model.policy\n  data = stage.demos\n}\nstage \"sft2\" {\n  kind = \"sft\"\n  model = model.policy\n  data = @@stage.sft\n}\n",
 			summary: "Wrong stage kind",
-			detail:  "must refer to a synthesize stage",
+			detail:  "must refer to a synthesize or dagger stage",
 		},
 		{
 			name: "checkpoint of another model",

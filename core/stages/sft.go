@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/lathe-ml/lathe/core/episode"
 	"github.com/lathe-ml/lathe/core/experiment"
@@ -19,7 +20,7 @@ import (
 func SupervisedExamples(eps []episode.Episode, h episode.History) ([]sdk.SupervisedExample, error) {
 	var out []sdk.SupervisedExample
 	for _, e := range eps {
-		for t := range e.Actions {
+		for t := e.Learn; t < len(e.Actions); t++ {
 			c, err := episode.Context(e.Prompt, e.States[:t+1], e.Actions[:t], e.Stop, h)
 			if err != nil {
 				return nil, fmt.Errorf("stages: task %s turn %d: %w", e.TaskID, t+1, err)
@@ -70,11 +71,17 @@ func WholeEpisodeExamples(eps []episode.Episode) ([]sdk.SupervisedExample, error
 		if err != nil {
 			return nil, fmt.Errorf("stages: task %s: %w", e.TaskID, err)
 		}
-		if len(incs) == 0 {
+		if len(incs) <= e.Learn {
 			continue
 		}
-		ex := sdk.SupervisedExample{Context: incs[0].Context, Target: incs[0].Action}
-		for _, inc := range incs[1:] {
+		// The actions before Learn are read, not learned: they join the
+		// first example's context as the model saw them.
+		var lead strings.Builder
+		for _, inc := range incs[:e.Learn] {
+			lead.WriteString(inc.Context + inc.Action)
+		}
+		ex := sdk.SupervisedExample{Context: lead.String() + incs[e.Learn].Context, Target: incs[e.Learn].Action}
+		for _, inc := range incs[e.Learn+1:] {
 			ex.Turns = append(ex.Turns, sdk.SupervisedTurn{Context: inc.Context, Target: inc.Action})
 		}
 		out = append(out, ex)
@@ -146,7 +153,7 @@ func prepareModel(ctx context.Context, env *runner.StageEnv, m train.Trainable, 
 type SFTAttrs struct {
 	Model experiment.Ref `attr:"model,required" ref:"model"`
 	// Data: one synthesize stage or a list of them, trained on together.
-	Data      []experiment.Ref `attr:"data,required" ref:"stage" kinds:"synthesize"`
+	Data      []experiment.Ref `attr:"data,required" ref:"stage" kinds:"synthesize,dagger"`
 	Init      experiment.Ref   `attr:"init,path" ref:"stage" output:"checkpoint"`
 	Steps     int              `attr:"steps" default:"200"`
 	BatchSize int              `attr:"batch_size" default:"8"`

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -83,6 +84,47 @@ func TestWholeEpisodeExamples(t *testing.T) {
 	read += whole[0].Target + whole[0].Turns[0].Context
 	if read != turns[1].Context || whole[0].Turns[0].Target != turns[1].Target {
 		t.Errorf("turn 2: %q|%q, want %q|%q", read, whole[0].Turns[0].Target, turns[1].Context, turns[1].Target)
+	}
+}
+
+// TestLearnSkipsThePolicysActions: the actions before an episode's Learn
+// (a policy's own, DAgger) are context, never targets, in both forms of
+// example, and the contexts are those the policy saw.
+func TestLearnSkipsThePolicysActions(t *testing.T) {
+	played := episode.Episode{
+		TaskID: "t", Prompt: "Fix it.", Stop: []string{"\n"},
+		States: []string{"L 1 x = 1\n***\nfail", "L 1 x = 1\n***\nREPW 1: expected two texts",
+			"L 1 x = 2\n***\nAll 1 tests passed.", "L 1 x = 2\n***\nAll 1 tests passed."},
+		Actions: []string{"REPW 1 >>>x", "REPL 1 >>>x = 2", "EXIT"},
+	}
+	relabelled := played
+	relabelled.Learn = 1
+	for _, h := range []episode.History{episode.Full, episode.Last} {
+		all, err := SupervisedExamples([]episode.Episode{played}, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		learned, err := SupervisedExamples([]episode.Episode{relabelled}, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(learned) != 2 || !reflect.DeepEqual(learned, all[1:]) {
+			t.Errorf("history %s: examples %q, want the last two of %q", h, learned, all)
+		}
+	}
+	perTurn, _ := SupervisedExamples([]episode.Episode{played}, episode.Full)
+	whole, err := WholeEpisodeExamples([]episode.Episode{relabelled})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(whole) != 1 || len(whole[0].Turns) != 1 {
+		t.Fatalf("whole-episode examples %+v, want one of two learned turns", whole)
+	}
+	if whole[0].Context != perTurn[1].Context || whole[0].Target != "REPL 1 >>>x = 2\n" {
+		t.Errorf("first learned turn %q|%q, want %q|%q", whole[0].Context, whole[0].Target, perTurn[1].Context, perTurn[1].Target)
+	}
+	if read := whole[0].Context + whole[0].Target + whole[0].Turns[0].Context; read != perTurn[2].Context || whole[0].Turns[0].Target != "EXIT\n" {
+		t.Errorf("second learned turn %q|%q, want %q|EXIT", read, whole[0].Turns[0].Target, perTurn[2].Context)
 	}
 }
 

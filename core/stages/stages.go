@@ -1,5 +1,6 @@
 // Package stages implements the built-in experiment stage kinds:
-// synthesize (demonstrations replayed into training episodes), pretrain
+// synthesize (demonstrations replayed into training episodes), dagger
+// (the expert's continuations of a policy's own episodes), pretrain
 // (language modelling on a corpus), sft (supervised fine-tuning on
 // demonstrations), grpo (multi-turn RL with verifiable rewards) and eval
 // (pass@k, greedy pass@1 and turn-budget curves on held-out tasks). Each
@@ -36,7 +37,7 @@ import (
 // reference is restricted to (sft's data: synthesize stages) must be
 // listed too; diagnostics name the checkpoint kinds in this order.
 func Definitions() []runner.Definer {
-	return []runner.Definer{synthesizeKind, pretrainKind, sftKind, grpoKind, evalKind}
+	return []runner.Definer{synthesizeKind, daggerKind, pretrainKind, sftKind, grpoKind, evalKind}
 }
 
 // Kinds returns the registry of the built-in stage kinds, which `lathe

@@ -41,23 +41,9 @@ var synthesizeKind = runner.Kind[SynthesizeAttrs]{
 // others (a trace longer than the tool's turn limit, say) are counted and
 // logged.
 func synthesize(ctx context.Context, env *runner.StageEnv, a *SynthesizeAttrs) (runner.Outputs, error) {
-	ts, err := loadTasks(ctx, env, a.Dataset, a.Split, a.MaxTasks)
+	ts, err := trainingTasks(ctx, env, a.Dataset, a.Split, a.MaxTasks)
 	if err != nil {
 		return nil, err
-	}
-	programs, err := evalPrograms(ctx, env)
-	if err != nil {
-		return nil, err
-	}
-	ts, leaks := withoutLeaks(ts, programs)
-	for _, l := range leaks {
-		env.Logger.Warn("training task left out: it holds a program this experiment evaluates on", "stage", env.Stage.Label, "leak", l.String())
-	}
-	if len(leaks) > 0 {
-		fmt.Fprintf(env.Progress, "%-12s %d training tasks left out: they hold programs this experiment evaluates on (see run.log)\n", env.Stage.Label, len(leaks))
-	}
-	if len(ts) == 0 {
-		return nil, fmt.Errorf("%s: every task of split %q holds a program this experiment evaluates on", env.Stage.ID(), a.Split)
 	}
 	tool, err := env.Tool(ctx, a.Tool)
 	if err != nil {
@@ -83,51 +69,8 @@ func synthesize(ctx context.Context, env *runner.StageEnv, a *SynthesizeAttrs) (
 		return nil, err
 	}
 
-	// Replay every demonstration, many at once: each step is a sandbox
-	// check, and the pool is only busy if several sessions are in flight.
-	eps := make([]synth.Replayed, len(res.Records))
-	errs := make([]error, len(res.Records))
-	bar := newProgress(env, len(res.Records), "replay", nil)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	sem := make(chan struct{}, 8)
-	done := 0
-	for i, r := range res.Records {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(i int, r synth.Record) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			eps[i], errs[i] = synth.Replay(ctx, tool, r.Task(), r.Demonstration())
-			mu.Lock()
-			done++
-			bar.step(done, len(res.Records), nil)
-			mu.Unlock()
-		}(i, r)
-	}
-	wg.Wait()
-	kept, unsolved := 0, 0
 	epsPath := filepath.Join(env.Dir, "episodes.jsonl")
-	err = atomicfile.WriteChecked(epsPath, episode.FileFormat, func(w io.Writer) error {
-		for i, e := range eps {
-			if errs[i] != nil {
-				return fmt.Errorf("%s: %w", env.Stage.ID(), errs[i])
-			}
-			if !e.Solved {
-				unsolved++
-				env.Logger.Warn("demonstration does not repair its program; left out of training",
-					"task", e.TaskID, "actions", len(res.Records[i].Actions), "played", e.Played)
-				continue
-			}
-			kept++
-			ep := e.Episode
-			ep.Split, ep.Corruptions = res.Records[i].Split, res.Records[i].Corruptions
-			if err := episode.Write(w, ep); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	kept, unsolved, err := replayToFile(ctx, env, tool, res.Records, epsPath)
 	if err != nil {
 		return nil, err
 	}
@@ -142,4 +85,78 @@ func synthesize(ctx context.Context, env *runner.StageEnv, a *SynthesizeAttrs) (
 		return nil, fmt.Errorf("%s: no demonstration repaired its program", env.Stage.ID())
 	}
 	return runner.Outputs{outData: dataPath, outEpisodes: epsPath}, nil
+}
+
+// replayToFile replays every record through the tool, many at once (each
+// step is a sandbox check, and the pool is only busy if several sessions
+// are in flight), and writes the episodes that end solved to path; the
+// others are counted and logged, not trained on.
+func replayToFile(ctx context.Context, env *runner.StageEnv, tool sdk.Tool, recs []synth.Record, path string) (kept, unsolved int, err error) {
+	eps := make([]synth.Replayed, len(recs))
+	errs := make([]error, len(recs))
+	bar := newProgress(env, len(recs), "replay", nil)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	sem := make(chan struct{}, 8)
+	done := 0
+	for i, r := range recs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int, r synth.Record) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			eps[i], errs[i] = synth.Replay(ctx, tool, r.Task(), r.Demonstration())
+			mu.Lock()
+			done++
+			bar.step(done, len(recs), nil)
+			mu.Unlock()
+		}(i, r)
+	}
+	wg.Wait()
+	err = atomicfile.WriteChecked(path, episode.FileFormat, func(w io.Writer) error {
+		for i, e := range eps {
+			if errs[i] != nil {
+				return fmt.Errorf("%s: %w", env.Stage.ID(), errs[i])
+			}
+			if !e.Solved {
+				unsolved++
+				env.Logger.Warn("demonstration does not repair its program; left out of training",
+					"task", e.TaskID, "actions", len(recs[i].Actions), "played", e.Played)
+				continue
+			}
+			kept++
+			ep := e.Episode
+			ep.Split, ep.Corruptions, ep.Learn = recs[i].Split, recs[i].Corruptions, recs[i].Learn
+			if err := episode.Write(w, ep); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return kept, unsolved, err
+}
+
+// trainingTasks loads the tasks a stage trains on, without those that
+// hold a program the experiment evaluates on (each left out with a
+// warning).
+func trainingTasks(ctx context.Context, env *runner.StageEnv, dataset experiment.Ref, split string, maxTasks int) ([]sdk.Task, error) {
+	ts, err := loadTasks(ctx, env, dataset, split, maxTasks)
+	if err != nil {
+		return nil, err
+	}
+	programs, err := evalPrograms(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	ts, leaks := withoutLeaks(ts, programs)
+	for _, l := range leaks {
+		env.Logger.Warn("training task left out: it holds a program this experiment evaluates on", "stage", env.Stage.Label, "leak", l.String())
+	}
+	if len(leaks) > 0 {
+		fmt.Fprintf(env.Progress, "%-12s %d training tasks left out: they hold programs this experiment evaluates on (see run.log)\n", env.Stage.Label, len(leaks))
+	}
+	if len(ts) == 0 {
+		return nil, fmt.Errorf("%s: every task of split %q holds a program this experiment evaluates on", env.Stage.ID(), split)
+	}
+	return ts, nil
 }

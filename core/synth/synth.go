@@ -45,6 +45,9 @@ type Record struct {
 	Actions     []string `json:"actions"`
 	Split       string   `json:"split,omitempty"`
 	Corruptions []string `json:"corruptions"`
+	// Learn counts the leading actions that are a policy's own (DAgger:
+	// the expert continues after them); training learns only the rest.
+	Learn int `json:"learn,omitempty"`
 }
 
 // Task returns the task the record's demonstration starts: its program is
