@@ -1,8 +1,8 @@
 # GRPO from a trained checkpoint of another run, and an eval of the result:
 # the reward and RL settings as variables, everything else as the run that
 # trained the checkpoint (its tool options, the quickstart-sized model).
-# Compare the eval with the source run's eval of its SFT stage: the same
-# seed gives the same held-out tasks, broken the same way.
+# The eval plays the checkpoint before and after GRPO on the same held-out
+# tasks, broken the same way.
 #
 #   lathe run experiments/grpo.hcl -var init=runs/typo/<time>/stages/sft \
 #       -var 'operators=["typo"]' -var max_corruptions=1
@@ -110,7 +110,7 @@ eval "test" {
   tool         = tool.editor
   dataset      = dataset.basic
   split        = "test"
-  checkpoints  = [stage.rl]
+  checkpoints  = [var.init, stage.rl]
   k            = [1, 4]
   history      = "last"
   max_tokens   = 48
