@@ -245,6 +245,12 @@ func TestMistakes(t *testing.T) {
 			detail:  "without quotes",
 		},
 		{
+			name:    "quoted stage reference where a path may stand",
+			src:     base + "stage \"sft\" {\n  kind = \"sft\"\n  model = model.policy\n  data = stage.demos\n}\neval \"test\" {\n  model = model.policy\n  tool = tool.editor\n  dataset = dataset.basic\n  checkpoints = [@@\"stage.sft\"]\n}\n",
+			summary: "Invalid reference",
+			detail:  "without quotes: stage.sft",
+		},
+		{
 			name:    "init neither a reference nor a path",
 			src:     base + "stage \"sft\" {\n  kind = \"sft\"\n  model = model.policy\n  data = stage.demos\n  init = @@3\n}\n",
 			summary: "Invalid reference",

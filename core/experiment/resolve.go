@@ -542,6 +542,13 @@ func (r *resolver) reference(expr hcl.Expression, sp attrSpec, from *Stage) (Ref
 			if val.AsString() == "" {
 				return bad("Empty path", fmt.Sprintf("The %q argument takes %s or the path of a checkpoint, not an empty string.", sp.Name, example), expr.Range())
 			}
+			if root, label, ok := strings.Cut(val.AsString(), "."); ok && root == "stage" {
+				if _, declared := r.declared["stage"][label]; declared {
+					// A quoted reference, not a path someone meant.
+					return bad("Invalid reference", fmt.Sprintf("The %q argument takes a reference such as %s, written without quotes: %s, not %q.",
+						sp.Name, example, val.AsString(), val.AsString()), expr.Range())
+				}
+			}
 			return Ref{Kind: PathRef, Label: val.AsString(), Range: expr.Range()}, true
 		}
 	}
