@@ -112,6 +112,27 @@ func TestEpisode(t *testing.T) {
 	}
 }
 
+// TestKeepFeedback: with keep_feedback, a malformed command's error comes
+// with the unchanged program's test feedback, so a model that sees only
+// the last state still knows what the tests said.
+func TestKeepFeedback(t *testing.T) {
+	ctx := context.Background()
+	tool := configured(t, &coedittest.Runner{}, map[string]any{"keep_feedback": true})
+	reset, err := tool.Reset(ctx, sdk.ResetRequest{Task: addTask})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := tool.Step(ctx, sdk.StepRequest{Session: reset.Session, Action: "REPW 2 >>>return >>>x\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "L 1 def add(a, b):\nL 2     retrun a - b\n***\nREPW 2: \"return\" does not occur in line 2\n" +
+		"Test 2 failed: \"return a + b\" not found\nAssertionError\n"
+	if resp.Observation.Text != want {
+		t.Errorf("state =\n%q\nwant\n%q", resp.Observation.Text, want)
+	}
+}
+
 func TestTurnLimit(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -208,7 +229,7 @@ func TestSchemaMatchesOptions(t *testing.T) {
 		names = append(names, a.Name)
 		defaults[a.Name] = a.Default
 	}
-	if got := strings.Join(names, ","); got != "max_turns,timeout_s,workers,show_feedback,show_tests,show_instructions,demo_order,rename,operators,max_corruptions" {
+	if got := strings.Join(names, ","); got != "max_turns,timeout_s,workers,show_feedback,show_tests,show_instructions,demo_order,rename,operators,max_corruptions,keep_feedback" {
 		t.Fatalf("attributes = %s", got)
 	}
 	// The schema's defaults, fed back through Configure, are the defaults.

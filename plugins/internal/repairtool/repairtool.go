@@ -66,6 +66,9 @@ type Options struct {
 	Operators []string `json:"operators"`
 	// MaxCorruptions is the most corruptions of one program (1..5).
 	MaxCorruptions int `json:"max_corruptions"`
+	// KeepFeedback shows, under a malformed command's error, the test
+	// feedback of the program it left unchanged.
+	KeepFeedback bool `json:"keep_feedback"`
 }
 
 // DefaultMaxTurns is the paper's turn budget.
@@ -103,6 +106,8 @@ func Attributes() []sdk.Attribute {
 			Description: "corruption operators that break programs, for demonstrations and for tasks given only a correct reference (empty: all of " + strings.Join(corrupt.Operators(), ", ") + "); a curriculum or a per-bug diagnostic names a few"},
 		{Name: "max_corruptions", Type: "number", Default: float64(d.MaxCorruptions),
 			Description: "most corruptions of one program, each drawing its count uniformly from 1 to this; 1 to 5"},
+		{Name: "keep_feedback", Type: "bool", Default: d.KeepFeedback,
+			Description: "after a malformed or out-of-range command, show the unchanged program's test feedback under the command's error (with history = \"last\" the model otherwise no longer sees what the tests said)"},
 	}
 }
 
@@ -354,7 +359,11 @@ func (t *Tool) Step(ctx context.Context, req sdk.StepRequest) (sdk.StepResponse,
 		// The program is unchanged, so its test results are too; the
 		// feedback says what was wrong with the action instead.
 		info.Valid, info.ErrorClass = false, string(de.Class)
-		feedback = de.Msg
+		if t.Options().KeepFeedback {
+			feedback = de.Msg + "\n" + s.feedback
+		} else {
+			feedback = de.Msg
+		}
 	case err != nil:
 		return sdk.StepResponse{}, t.errorf("step: %w", err)
 	case exit && equalLines(next, s.lines):
