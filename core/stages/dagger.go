@@ -68,13 +68,9 @@ func dagger(ctx context.Context, env *runner.StageEnv, a *DaggerAttrs) (runner.O
 	if err != nil {
 		return nil, err
 	}
-	tool, err := env.Tool(ctx, a.Tool)
+	tool, expert, err := demonstratingTool(ctx, env, a.Tool)
 	if err != nil {
 		return nil, err
-	}
-	expert, ok := tool.(sdk.ToolWithDemonstrate)
-	if !ok {
-		return nil, fmt.Errorf("%s: the tool does not write demonstrations", env.Stage.ID())
 	}
 	m, err := env.Model(ctx, a.Model)
 	if err != nil {

@@ -45,13 +45,9 @@ func synthesize(ctx context.Context, env *runner.StageEnv, a *SynthesizeAttrs) (
 	if err != nil {
 		return nil, err
 	}
-	tool, err := env.Tool(ctx, a.Tool)
+	tool, demonstrator, err := demonstratingTool(ctx, env, a.Tool)
 	if err != nil {
 		return nil, err
-	}
-	demonstrator, ok := tool.(sdk.ToolWithDemonstrate)
-	if !ok {
-		return nil, fmt.Errorf("%s: the tool does not write demonstrations", env.Stage.ID())
 	}
 	fmt.Fprintf(env.Progress, "%-12s %d tasks x %d demonstrations\n", env.Stage.Label, len(ts), a.PerTask)
 	// Demonstrations run the tests at every command they write, so this
@@ -159,4 +155,17 @@ func trainingTasks(ctx context.Context, env *runner.StageEnv, dataset experiment
 		return nil, fmt.Errorf("%s: every task of split %q holds a program this experiment evaluates on", env.Stage.ID(), split)
 	}
 	return ts, nil
+}
+
+// demonstratingTool is the tool block ref names and its expert.
+func demonstratingTool(ctx context.Context, env *runner.StageEnv, ref experiment.Ref) (sdk.Tool, sdk.ToolWithDemonstrate, error) {
+	tool, err := env.Tool(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, ok := tool.(sdk.ToolWithDemonstrate)
+	if !ok {
+		return nil, nil, fmt.Errorf("%s: the tool does not write demonstrations", env.Stage.ID())
+	}
+	return tool, d, nil
 }
