@@ -62,7 +62,7 @@ type DamagedError struct {
 }
 
 func (e *DamagedError) Error() string {
-	msg := fmt.Sprintf("train: checkpoint %s is damaged: %v", e.Checkpoint, e.Err)
+	msg := fmt.Sprintf("train: checkpoint %s: %v", e.Checkpoint, e.Err)
 	if e.LastGood == "" {
 		return msg + "; no earlier checkpoint in " + filepath.Dir(e.Checkpoint) + " is intact"
 	}
@@ -84,7 +84,7 @@ func ReadCursor(dir string) (Cursor, error) {
 		return c, &DamagedError{Checkpoint: dir, Err: err}
 	}
 	if err := json.Unmarshal(b, &c); err != nil {
-		return c, &DamagedError{Checkpoint: dir, Err: &atomicfile.CorruptError{Path: p, Reason: err.Error()}}
+		return c, &DamagedError{Checkpoint: dir, Err: fmt.Errorf("%s is damaged: %w", p, err)}
 	}
 	names := make([]string, 0, len(c.Files))
 	for name := range c.Files {
@@ -95,16 +95,16 @@ func ReadCursor(dir string) (Cursor, error) {
 		want := c.Files[name]
 		fp := filepath.Join(dir, filepath.FromSlash(name))
 		if !filepath.IsLocal(filepath.FromSlash(name)) {
-			return c, &DamagedError{Checkpoint: dir, Err: &atomicfile.CorruptError{Path: p, Reason: fmt.Sprintf("lists %q, outside the checkpoint", name)}}
+			return c, &DamagedError{Checkpoint: dir, Err: fmt.Errorf("%s is damaged: it lists %q, outside the checkpoint", p, name)}
 		}
 		got, err := atomicfile.DigestFile(fp)
 		switch {
 		case err != nil:
-			return c, &DamagedError{Checkpoint: dir, Err: &atomicfile.CorruptError{Path: fp, Reason: "unreadable: " + err.Error()}}
+			return c, &DamagedError{Checkpoint: dir, Err: fmt.Errorf("%s is damaged: unreadable: %w", fp, err)}
 		case got.Bytes != want.Bytes:
-			return c, &DamagedError{Checkpoint: dir, Err: &atomicfile.CorruptError{Path: fp, Reason: fmt.Sprintf("%d bytes, but %d were saved", got.Bytes, want.Bytes)}}
+			return c, &DamagedError{Checkpoint: dir, Err: fmt.Errorf("%s is damaged: %d bytes, but %d were saved", fp, got.Bytes, want.Bytes)}
 		case got.SHA256 != want.SHA256:
-			return c, &DamagedError{Checkpoint: dir, Err: &atomicfile.CorruptError{Path: fp, Reason: fmt.Sprintf("its SHA-256 is %.12s..., but %.12s... was saved", got.SHA256, want.SHA256)}}
+			return c, &DamagedError{Checkpoint: dir, Err: fmt.Errorf("%s is damaged: its SHA-256 is %.12s..., but %.12s... was saved", fp, got.SHA256, want.SHA256)}
 		}
 	}
 	return c, nil

@@ -95,6 +95,7 @@ func TestLatestCheckpointDamaged(t *testing.T) {
 				t.Errorf("damaged %s, last good %s; want step-000006 and step-000004", de.Checkpoint, de.LastGood)
 			}
 			msg := err.Error()
+			t.Log(msg) // what a resume over it prints
 			for _, s := range []string{filepath.Join(newest, tc.file), tc.want, "the last good checkpoint is " + de.LastGood} {
 				if !strings.Contains(msg, s) {
 					t.Errorf("err = %v\nwant it to say %q", msg, s)
