@@ -235,3 +235,40 @@ func (nestedModel) Save(_ context.Context, dir string) error {
 	}
 	return nil
 }
+
+// failingModel saves part of its weights and then fails, as a full disk
+// makes a model's Save fail.
+type failingModel struct{ foldModel }
+
+func (*failingModel) Save(_ context.Context, dir string) error {
+	if err := os.WriteFile(filepath.Join(dir, "w"), []byte("10"), 0o644); err != nil {
+		return err
+	}
+	return errors.New("write w: no space left on device")
+}
+
+// TestSaveCheckpointFailure: a save that fails halfway returns the error,
+// leaves no cursor, and so no checkpoint: the next resume starts from the
+// one before, whose files are intact.
+func TestSaveCheckpointFailure(t *testing.T) {
+	dir := t.TempDir()
+	saveSteps(t, dir, 2)
+	_, err := SaveCheckpoint(context.Background(), &failingModel{}, dir, Cursor{Stage: "sft", Step: 4})
+	if err == nil || !strings.Contains(err.Error(), "no space left") || !strings.Contains(err.Error(), filepath.Join(dir, "step-000004")) {
+		t.Fatalf("err = %v, want the model's error naming the checkpoint", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "step-000004", cursorFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a failed save left a cursor: %v", err)
+	}
+	p, c, ok, err := LatestCheckpoint(dir)
+	if err != nil || !ok || c.Step != 2 || filepath.Base(p) != "step-000002" {
+		t.Errorf("LatestCheckpoint = %s step %d ok=%v err=%v, want step-000002", p, c.Step, ok, err)
+	}
+	// Saved again over the half-written directory, the checkpoint is whole.
+	if _, err := SaveCheckpoint(context.Background(), &foldModel{state: 4}, dir, Cursor{Stage: "sft", Step: 4}); err != nil {
+		t.Fatal(err)
+	}
+	if _, c, ok, err := LatestCheckpoint(dir); err != nil || !ok || c.Step != 4 {
+		t.Errorf("after a second save: step %d ok=%v err=%v", c.Step, ok, err)
+	}
+}
