@@ -116,8 +116,19 @@ func playSoakSession(ctx context.Context, tool sdk.Tool, i int, n *soakCounts) e
 	n.checks.Add(1)
 	wantSolved := kind < 7
 	solved := reset.Observation.Info.Solved
+	// Every third session steps through StepBatch, as rollouts do.
+	batch, _ := tool.(sdk.ToolWithBatch)
 	for _, a := range actions {
-		resp, err := tool.Step(ctx, sdk.StepRequest{Session: reset.Session, Action: a})
+		var resp sdk.StepResponse
+		req := sdk.StepRequest{Session: reset.Session, Action: a}
+		if batch != nil && i%3 == 0 {
+			var rs []sdk.StepResponse
+			if rs, err = batch.StepBatch(ctx, []sdk.StepRequest{req}); err == nil {
+				resp = rs[0]
+			}
+		} else {
+			resp, err = tool.Step(ctx, req)
+		}
 		if err != nil {
 			return fmt.Errorf("session %d: step %.80q: %w", i, a, err)
 		}
@@ -249,13 +260,13 @@ func rssOf(pid int) int64 {
 }
 
 // TestSoak plays coedit sessions through the plugin host, a mix of correct,
-// broken, malformed-command and hostile programs, four at a time, and then
-// requires that nothing leaked: the same processes (the plugin and its
-// sandbox pool), descriptors and goroutines as after the warm-up, resident
-// memory within bounds, and no file in the temporary directory but the
-// pool's own; after the host closes, no process and no file at all. By
-// default it plays 300 sessions; LATHE_LONG=1 plays 10,000 (and
-// LATHE_SOAK_SESSIONS=N any number).
+// broken, malformed-command and hostile programs, four at a time (every
+// third session stepping through StepBatch), and then requires that nothing
+// leaked: the same processes (the plugin and its sandbox pool), descriptors
+// and goroutines as after the warm-up, resident memory within bounds, and no
+// file in the temporary directory but the pool's own; after the host
+// closes, no process and no file at all. By default it plays 300 sessions;
+// LATHE_LONG=1 plays 10,000 (and LATHE_SOAK_SESSIONS=N any number).
 func TestSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("plays hundreds of sandboxed sessions; skipped in -short mode")
@@ -295,6 +306,9 @@ func TestSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 	tool := inst.Tool()
+	if _, ok := tool.(sdk.ToolWithBatch); !ok {
+		t.Fatal("the coedit plugin does not advertise ToolWithBatch")
+	}
 	cfg, err := sdk.ConfigFrom(map[string]any{"max_turns": 8.0, "timeout_s": 1.0, "workers": 2.0})
 	if err != nil {
 		t.Fatal(err)
