@@ -41,6 +41,12 @@ variable "rl_lr" {
   default = 1e-4
 }
 
+variable "context" {
+  type        = number
+  default     = 1024
+  description = "Model window. The direct answer needs the prompt, the program and the whole program again: at 512 half of its held-out episodes overflowed before answering."
+}
+
 variable "per_task" {
   type    = number
   default = 8
@@ -77,7 +83,7 @@ model "policy" {
   layers       = 2
   d_model      = 128
   heads        = 4
-  context      = 512
+  context      = var.context
   vocab        = 1024
   space_tokens = true
   copy         = true
