@@ -88,13 +88,15 @@ reward "solved" {
 
 # Rotary positions (the default), space_tokens (a name is one token
 # wherever it stands) and the copy head: each next token may be copied
-# from the context, which is what most of a repair command is.
+# from the context, which is what most of a repair command is. The window
+# must hold the direct answer's prompt, program and whole answer (up to
+# 256 tokens): at 512, half of its episodes overflowed before answering.
 model "policy" {
   plugin       = "transformer"
   layers       = 2
   d_model      = 128
   heads        = 4
-  context      = 512
+  context      = 1024
   space_tokens = true
   copy         = true
   device       = "cpu"
