@@ -154,6 +154,15 @@ func eval(ctx context.Context, env *runner.StageEnv, a *EvalAttrs) (runner.Outpu
 		if err != nil {
 			return nil, fmt.Errorf("%s: checkpoint %q: %w", env.Stage.ID(), ck.Label, err)
 		}
+		if res.Overflows > 0 {
+			// An episode that outgrew the window ended without its action:
+			// the numbers then measure the window, not the model.
+			sampled := res.Tasks * res.Samples
+			env.Logger.Warn("episodes outgrew the model's window", "eval", env.Stage.Label, "checkpoint", ck.Label,
+				"overflows", res.Overflows, "episodes", sampled)
+			fmt.Fprintf(env.Progress, "%-12s warning: %d of %d sampled episodes outgrew the model's window and ended early; raise the model's context or lower max_tokens (%d)\n",
+				env.Stage.Label, res.Overflows, sampled, a.MaxTokens)
+		}
 		row := results.Row{
 			Stage: ck.Label, StageKind: ck.Kind, Tool: toolBlock.Plugin, Model: modelBlock.Label,
 			Tasks: res.Tasks, Samples: res.Samples, PassAt: res.PassAtK, MeanTurns: res.MeanTurns,
