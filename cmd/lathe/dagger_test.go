@@ -103,3 +103,34 @@ func TestDaggerStage(t *testing.T) {
 		t.Errorf("sft on the relabelled data left no checkpoints: %v", err)
 	}
 }
+
+// TestEvalWarnsOfOverflow: episodes whose context leaves no room in the
+// window for max_tokens end without acting, and the eval says so.
+func TestEvalWarnsOfOverflow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a toy eval end to end")
+	}
+	src := strings.Replace(daggerExperiment, `stage "relabel" {`, `eval "cramped" {
+  model       = model.policy
+  tool        = tool.editor
+  dataset     = dataset.basic
+  split       = "all"
+  checkpoints = [stage.sft]
+  k           = [1]
+  max_tokens  = 120
+}
+stage "unused" {`, 1)
+	src = src[:strings.Index(src, `stage "unused" {`)]
+	dir := t.TempDir()
+	file := filepath.Join(dir, "cramped.hcl")
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := runRun(context.Background(), []string{file, "--out", filepath.Join(dir, "run")}, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "sampled episodes outgrew the model's window and ended early; raise the model's context or lower max_tokens (120)") {
+		t.Errorf("no overflow warning:\n%s", stderr.String())
+	}
+}
