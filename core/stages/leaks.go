@@ -14,7 +14,9 @@ import (
 // evalPrograms are the programs this experiment evaluates on, which no
 // training data may hold: the split of every eval block and the test and
 // validation splits of every dataset, reference and starting program both.
-func evalPrograms(ctx context.Context, env *runner.StageEnv) ([]corpus.Program, error) {
+// heldOut names those of a test or validation split, which not even the
+// task they come from may train on.
+func evalPrograms(ctx context.Context, env *runner.StageEnv) (programs []corpus.Program, heldOut map[string]bool, err error) {
 	type use struct{ dataset, split string }
 	uses := map[use]bool{}
 	var order []use
@@ -30,7 +32,7 @@ func evalPrograms(ctx context.Context, env *runner.StageEnv) ([]corpus.Program, 
 		}
 		var a EvalAttrs
 		if err := s.Attrs.Decode(&a); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if a.Dataset.Kind != "" {
 			add(use{a.Dataset.Label, a.Split})
@@ -40,7 +42,7 @@ func evalPrograms(ctx context.Context, env *runner.StageEnv) ([]corpus.Program, 
 		add(use{d.Label, tasks.SplitTest})
 		add(use{d.Label, tasks.SplitValidation})
 	}
-	var out []corpus.Program
+	heldOut = map[string]bool{}
 	for _, u := range order {
 		ds := env.Experiment.Dataset(u.dataset)
 		if ds == nil {
@@ -48,23 +50,30 @@ func evalPrograms(ctx context.Context, env *runner.StageEnv) ([]corpus.Program, 
 		}
 		ts, err := loadDataset(ctx, env, ds, u.split)
 		if err != nil {
-			return nil, fmt.Errorf("%s: reading the programs evaluated on, to keep them out of training: %w", env.Stage.ID(), err)
+			return nil, nil, fmt.Errorf("%s: reading the programs evaluated on, to keep them out of training: %w", env.Stage.ID(), err)
 		}
+		held := u.split == tasks.SplitTest || u.split == tasks.SplitValidation
 		for _, t := range ts {
 			name := fmt.Sprintf("%s (dataset %q, split %s)", t.ID, ds.Label, u.split)
-			out = append(out, corpus.Program{Name: name, Text: t.Reference})
+			ps := []corpus.Program{{Name: name, Text: t.Reference}}
 			if t.Program != t.Reference {
-				out = append(out, corpus.Program{Name: name + ", its broken program", Text: t.Program})
+				ps = append(ps, corpus.Program{Name: name + ", its broken program", Text: t.Program})
+			}
+			for _, p := range ps {
+				programs = append(programs, p)
+				heldOut[p.Name] = held
 			}
 		}
 	}
-	return out, nil
+	return programs, heldOut, nil
 }
 
 // withoutLeaks drops the tasks whose reference or program holds one of
-// programs, unless the task is itself one of them by name (an eval of the
-// training split, which the experiment asked for).
-func withoutLeaks(ts []sdk.Task, programs []corpus.Program) ([]sdk.Task, []corpus.Leak) {
+// programs, unless the task is itself that program by name and it is not
+// held out (an eval of the training split, which the experiment asked
+// for): a task of a test or validation split never trains, not even on a
+// training split that includes it ("all").
+func withoutLeaks(ts []sdk.Task, programs []corpus.Program, heldOut map[string]bool) ([]sdk.Task, []corpus.Leak) {
 	docs := make([]corpus.Document, 0, 2*len(ts))
 	for _, t := range ts {
 		docs = append(docs, corpus.Document{Path: t.ID, Text: t.Reference})
@@ -75,7 +84,8 @@ func withoutLeaks(ts []sdk.Task, programs []corpus.Program) ([]sdk.Task, []corpu
 	var leaks []corpus.Leak
 	bad := map[string]bool{}
 	for _, l := range corpus.Leaks(docs, programs) {
-		if strings.HasPrefix(l.Program, l.Path+" ") || bad[l.Path] {
+		own := strings.HasPrefix(l.Program, l.Path+" ")
+		if (own && !heldOut[l.Program]) || bad[l.Path] {
 			continue
 		}
 		bad[l.Path] = true
@@ -93,7 +103,7 @@ func withoutLeaks(ts []sdk.Task, programs []corpus.Program) ([]sdk.Task, []corpu
 // refuseLeaks fails when a training document holds a program the
 // experiment evaluates on, naming the first few.
 func refuseLeaks(ctx context.Context, env *runner.StageEnv, docs []corpus.Document, what string) error {
-	programs, err := evalPrograms(ctx, env)
+	programs, _, err := evalPrograms(ctx, env)
 	if err != nil {
 		return err
 	}

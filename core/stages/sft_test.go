@@ -182,23 +182,27 @@ func TestLastPerStepKeepsTheResumedValue(t *testing.T) {
 }
 
 // TestWithoutLeaks: a training task holding an evaluated program is left
-// out; a task evaluated on its own split (an eval of the train split) stays.
+// out; a task evaluated on its own split (an eval of the train split)
+// stays; a held-out task (test or validation) is left out even of a split
+// that includes it (all), though the program it holds is its own.
 func TestWithoutLeaks(t *testing.T) {
 	prog := "def f(xs):\n    total = 0\n    for x in xs:\n        total += x\n    return total\n"
 	ts := []sdk.Task{
 		{ID: "train/1", Reference: "def g(x):\n    return x\n", Program: "def g(x):\n    return x\n"},
 		{ID: "train/2", Reference: "import os\n" + prog, Program: "import os\n" + prog},
 		{ID: "train/3", Reference: "def h():\n    y = 1\n    z = 2\n    return y + z\n", Program: "def h():\n    y = 1\n    z = 2\n    return y + z\n"},
+		{ID: "test/9", Reference: prog, Program: prog},
 	}
 	programs := []corpus.Program{
 		{Name: "test/9 (dataset \"d\", split test)", Text: prog},
 		{Name: "train/3 (dataset \"d\", split train)", Text: ts[2].Reference},
 	}
-	kept, leaks := withoutLeaks(ts, programs)
+	heldOut := map[string]bool{programs[0].Name: true}
+	kept, leaks := withoutLeaks(ts, programs, heldOut)
 	if len(kept) != 2 || kept[0].ID != "train/1" || kept[1].ID != "train/3" {
 		t.Errorf("kept %v, want train/1 and train/3", kept)
 	}
-	if len(leaks) != 1 || leaks[0].Path != "train/2" || !strings.HasPrefix(leaks[0].Program, "test/9") {
-		t.Errorf("leaks %v, want train/2 holding test/9", leaks)
+	if len(leaks) != 2 || leaks[0].Path != "train/2" || leaks[1].Path != "test/9" || !strings.HasPrefix(leaks[0].Program, "test/9") {
+		t.Errorf("leaks %v, want train/2 and test/9 holding test/9", leaks)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/lathe-ml/lathe/core/experiment"
 	"github.com/lathe-ml/lathe/core/runner"
 	"github.com/lathe-ml/lathe/core/synth"
+	"github.com/lathe-ml/lathe/core/tasks"
 	"github.com/lathe-ml/lathe/sdk"
 	"github.com/lathe-ml/lathe/sdk/pluginclient"
 )
@@ -132,27 +133,40 @@ func replayToFile(ctx context.Context, env *runner.StageEnv, tool sdk.Tool, recs
 	return kept, unsolved, err
 }
 
-// trainingTasks loads the tasks a stage trains on, without those that
-// hold a program the experiment evaluates on (each left out with a
-// warning).
+// trainingTasks loads the tasks a stage trains on, without those of a
+// test or validation split (held out for evaluation, even when split is
+// "all") and those that hold a program the experiment evaluates on, each
+// left out with a warning.
 func trainingTasks(ctx context.Context, env *runner.StageEnv, dataset experiment.Ref, split string, maxTasks int) ([]sdk.Task, error) {
 	ts, err := loadTasks(ctx, env, dataset, split, maxTasks)
 	if err != nil {
 		return nil, err
 	}
-	programs, err := evalPrograms(ctx, env)
+	kept := make([]sdk.Task, 0, len(ts))
+	for _, t := range ts {
+		if t.Split == tasks.SplitTest || t.Split == tasks.SplitValidation {
+			env.Logger.Warn("training task left out: it is held out for evaluation", "stage", env.Stage.Label, "task", t.ID, "split", t.Split)
+			continue
+		}
+		kept = append(kept, t)
+	}
+	heldOutTasks := len(ts) - len(kept)
+	programs, heldOut, err := evalPrograms(ctx, env)
 	if err != nil {
 		return nil, err
 	}
-	ts, leaks := withoutLeaks(ts, programs)
+	ts, leaks := withoutLeaks(kept, programs, heldOut)
 	for _, l := range leaks {
 		env.Logger.Warn("training task left out: it holds a program this experiment evaluates on", "stage", env.Stage.Label, "leak", l.String())
+	}
+	if heldOutTasks > 0 {
+		fmt.Fprintf(env.Progress, "%-12s %d training tasks left out: they are in a test or validation split, held out for evaluation (see run.log)\n", env.Stage.Label, heldOutTasks)
 	}
 	if len(leaks) > 0 {
 		fmt.Fprintf(env.Progress, "%-12s %d training tasks left out: they hold programs this experiment evaluates on (see run.log)\n", env.Stage.Label, len(leaks))
 	}
 	if len(ts) == 0 {
-		return nil, fmt.Errorf("%s: every task of split %q holds a program this experiment evaluates on", env.Stage.ID(), split)
+		return nil, fmt.Errorf("%s: every task of split %q is held out for evaluation (a test or validation task) or holds a program this experiment evaluates on", env.Stage.ID(), split)
 	}
 	return ts, nil
 }
