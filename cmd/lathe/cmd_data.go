@@ -1,26 +1,29 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
-	"runtime"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
-	"golang.org/x/term"
 
-	"github.com/lathe-ml/lathe/core/pluginhost"
+	"github.com/lathe-ml/lathe/core/atomicfile"
+	"github.com/lathe-ml/lathe/core/experiment"
+	"github.com/lathe-ml/lathe/core/rundir"
+	"github.com/lathe-ml/lathe/core/runner"
+	"github.com/lathe-ml/lathe/core/stages"
 	"github.com/lathe-ml/lathe/core/synth"
 	"github.com/lathe-ml/lathe/core/tasks"
-	"github.com/lathe-ml/lathe/plugins/builtin"
 	"github.com/lathe-ml/lathe/sdk"
-	"github.com/lathe-ml/lathe/sdk/pluginclient"
 )
 
 func init() {
@@ -30,27 +33,55 @@ func init() {
 
 const dataSynthUsage = `data synth [flags] --out FILE.jsonl
 
-Breaks each task's correct program with 1-5 corruptions, keeps the broken
-programs that fail their tests (run in the sandbox), and writes the tool's
-repair trace for each, one JSON object per line:
+Runs the synthesize stage an experiment with the same settings runs, by the
+same stage code and with the same defaults (its split, per_task and
+max_tasks; the tool's options): the tool breaks each task's correct program
+with 1-5 corruptions, keeps the broken programs that fail their tests (run
+in the sandbox) and writes its repair trace of each, and every trace is
+replayed through the tool. The stage's demonstrations go to --out with their
+checksum file (FILE.jsonl.sum, which lathe data stats and sft check), one
+JSON object per line:
   {task_id, program, tests, setup?, reference?, actions, split?, corruptions}
-The output is byte-identical for the same dataset, tool, split and seed.`
+The output is byte-identical for the same dataset, tool, tool options,
+split and seed, and equal to the stage's demos.jsonl.
+
+A dataset's test and validation tasks are held out for evaluation and never
+become training demonstrations (the stage's leak rule): --split test and
+--split validation are refused, and --split all leaves them out with a
+warning, as does any training task that holds one of their programs.
+
+The tool is a built-in name or the path of a tool plugin executable; the
+runner starts either as a plugin process (so there is no --plugin switch)
+and configures it from --tool-option NAME=VALUE as an experiment's tool
+block (--workers and --timeout set its workers and timeout_s options). The
+stage keeps 8 tasks in flight, so there is no --parallel: the tool's
+workers option sizes its sandbox. The run
+directory (run.log naming every task left out, metrics, the replayed
+episodes.jsonl) is deleted unless --run-dir DIR keeps it.`
 
 func runDataSynth(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	// The flags' defaults are the synthesize kind's, as a stage block that
+	// sets none of them has them.
+	defVals, _ := stages.Kinds().Defaults("synthesize", nil, 1)
+	var def stages.SynthesizeAttrs
+	if err := defVals.Decode(&def); err != nil {
+		return err
+	}
 	fs := newFlags("data synth", dataSynthUsage, stderr)
-	dataset := fs.String("dataset", "builtin:basic", "task source: builtin:NAME, mbpp:PATH, humaneval:PATH, quixbugs:DIR or jsonl:PATH")
-	toolName := fs.String("tool", "coedit", "tool whose demonstrations to write: coedit, rewrite, or the path of a tool plugin executable")
-	asPlugin := fs.Bool("plugin", false, "run a built-in tool as a plugin process (as `lathe run` does) instead of in this process")
-	split := fs.String("split", tasks.SplitTrain, "split: train, validation, test, prompt or all")
-	perTask := fs.Int("per-task", 10, "demonstrations per task")
-	seed := fs.Int64("seed", 1, "seed of the corruptions (and of hash splits)")
+	source := fs.String("dataset", "builtin:basic", "task source: builtin:NAME, mbpp:PATH, humaneval:PATH, quixbugs:DIR or jsonl:PATH")
+	toolName := fs.String("tool", "coedit", "tool plugin whose demonstrations to write: a built-in name (coedit, rewrite) or an executable path")
+	opts := toolOptions{}
+	fs.Var(opts, "tool-option", "`NAME=VALUE` option of the tool, as in an experiment's tool block (repeatable)")
+	split := fs.String("split", def.Split, "split: train, prompt or all (all leaves the held-out test and validation tasks out)")
+	perTask := fs.Int("per-task", def.PerTask, "demonstrations per task")
+	seed := fs.Int64("seed", 1, "seed of the corruptions and of hash splits")
 	out := fs.String("out", "", "output JSONL file (- for stdout)")
-	maxTasks := fs.Int("max-tasks", 0, "use only the first N tasks of the split (0: all)")
-	workers := fs.Int("workers", runtime.NumCPU(), "sandbox workers (Python processes)")
-	parallel := fs.Int("parallel", 0, "tasks in flight at once (0: 2 per worker)")
-	timeout := fs.Float64("timeout", 5, "seconds one test run may take")
+	maxTasks := fs.Int("max-tasks", def.MaxTasks, "use only the first N tasks of the split (0: all)")
+	workers := fs.Int("workers", 0, "sandbox workers (Python processes): the tool's workers option (unset: the tool's default)")
+	timeout := fs.Float64("timeout", 0, "seconds one test run may take: the tool's timeout_s option (unset: the tool's default)")
 	strict := fs.Bool("strict", false, "stop at a malformed dataset record instead of skipping it with a warning")
-	verbose := fs.Bool("v", false, "show progress even when stderr is not a terminal")
+	runDir := fs.String("run-dir", "", "keep the run directory (run.log, metrics, demos.jsonl, episodes.jsonl) in `DIR`")
+	verbose := fs.Bool("v", false, "log plugin output")
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
@@ -63,114 +94,155 @@ func runDataSynth(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *perTask < 1 {
 		return fmt.Errorf("--per-task must be at least 1, got %d", *perTask)
 	}
-	ts, err := tasks.Load(ctx, *dataset, tasks.Options{Split: *split, Seed: *seed, MaxTasks: *maxTasks, Strict: *strict,
-		Warn: func(err error) { fmt.Fprintf(stderr, "warning: %v (skipped)\n", err) }})
-	if err != nil {
-		return err
+	switch *split {
+	case tasks.SplitTrain, tasks.SplitPrompt, tasks.SplitAll:
+	case tasks.SplitTest, tasks.SplitValidation:
+		return fmt.Errorf("--split %s: a dataset's test and validation tasks are held out for evaluation and never become training demonstrations; use --split train, or --split all, which leaves them out", *split)
+	default:
+		return fmt.Errorf("--split: unknown split %q (want train, prompt or all)", *split)
 	}
-	if len(ts) == 0 {
-		return fmt.Errorf("dataset %s has no tasks in split %q", *dataset, *split)
-	}
-	tool, stop, err := startTool(ctx, *toolName, *asPlugin, map[string]any{"workers": *workers, "timeout_s": *timeout})
-	if err != nil {
-		return err
-	}
-	defer stop()
-	demo, ok := tool.(sdk.ToolWithDemonstrate)
-	if !ok {
-		return fmt.Errorf("tool %s does not write demonstrations", *toolName)
-	}
-	opts := synth.Options{PerTask: *perTask, Seed: *seed, Parallel: *parallel}
-	if opts.Parallel <= 0 {
-		opts.Parallel = 2 * max(1, *workers)
-	}
-	if *verbose || isTerminal(stderr) {
-		opts.Progress = stderr
-	}
-	res, err := synth.Synthesize(ctx, demo, ts, opts)
-	if err != nil {
-		return err
-	}
-	if err := writeRecords(*out, stdout, res.Records); err != nil {
-		return err
-	}
-	fmt.Fprintf(stderr, "%d demonstrations of %d %s tasks (%s, seed %d) in %.1fs: %.1f demos/s\n",
-		len(res.Records), len(ts), *split, *toolName, *seed, res.Elapsed.Seconds(), res.DemosPerSecond())
-	if len(res.Short) > 0 {
-		ids := make([]string, 0, len(res.Short))
-		for id, n := range res.Short {
-			ids = append(ids, fmt.Sprintf("%s (%d)", id, n))
+	// --workers and --timeout, when given, are the tool options they name.
+	shorthands := map[string]struct {
+		option string
+		value  any
+	}{"workers": {"workers", float64(*workers)}, "timeout": {"timeout_s", *timeout}}
+	var conflict error
+	fs.Visit(func(f *flag.Flag) {
+		sh, ok := shorthands[f.Name]
+		if !ok {
+			return
 		}
-		sort.Strings(ids)
-		if len(ids) > 8 {
-			ids = append(ids[:8], fmt.Sprintf("and %d more", len(ids)-8))
+		if _, set := opts[sh.option]; set {
+			conflict = fmt.Errorf("--%s and --tool-option %s set the same option; give one", f.Name, sh.option)
 		}
-		fmt.Fprintf(stderr, "%d tasks got fewer than %d demonstrations (a short program has few distinct failing corruptions; 0 may mean the reference fails its own tests, e.g. over --timeout): %s\n",
-			len(res.Short), *perTask, strings.Join(ids, ", "))
+		opts[sh.option] = sh.value
+	})
+	if conflict != nil {
+		return conflict
+	}
+	vals, _ := stages.Kinds().Defaults("synthesize", experiment.Values{"split": *split, "per_task": *perTask,
+		"max_tasks": *maxTasks, "seed": int(*seed)}, *seed)
+	var a stages.SynthesizeAttrs
+	if err := vals.Decode(&a); err != nil {
+		return err
+	}
+
+	host := newStderrHost(stderr, *verbose)
+	defer host.Close()
+	toolCfg, err := toolConfig(ctx, host, *toolName, opts)
+	if err != nil {
+		return err
+	}
+	tool := &experiment.PluginBlock{Kind: sdk.KindTool, Label: "tool", Plugin: *toolName, Config: toolCfg}
+	dataset, err := experiment.Encode(&experiment.DatasetAttrs{Source: *source, Seed: int(*seed), Strict: *strict})
+	if err != nil {
+		return err
+	}
+	a.Tool = experiment.Ref{Kind: string(sdk.KindTool), Label: tool.Label}
+	a.Dataset = experiment.Ref{Kind: "dataset", Label: "tasks"}
+
+	dir := *runDir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "lathe-synth-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dir = filepath.Join(tmp, "run")
+	}
+	const label = "synthesize"
+	rep, err := runner.RunStage(ctx, runner.StageOptions{
+		Kinds: stages.Kinds(), Kind: "synthesize", Label: label, Attrs: &a, Seed: *seed,
+		Plugins:  []*experiment.PluginBlock{tool},
+		Datasets: []*experiment.Dataset{{Label: "tasks", Attrs: dataset}},
+		Host:     runner.PluginHost(host), Dir: dir, Stderr: stderr,
+	})
+	if rep != nil && *runDir == "" {
+		// run.log goes with the temporary run directory: say what it warned of.
+		printWarnings(stderr, filepath.Join(rep.Dir, rundir.LogFile))
+	}
+	if err != nil {
+		return err
+	}
+	sr := rep.Stages[0]
+	b, err := atomicfile.ReadChecked(sr.Outputs["data"], synth.FileFormat)
+	if err != nil {
+		return err
+	}
+	recs, err := synth.ReadJSONL(bytes.NewReader(b), sr.Outputs["data"])
+	if err != nil {
+		return err
+	}
+	if *out == "-" {
+		if _, err := stdout.Write(b); err != nil {
+			return err
+		}
+	} else if err := atomicfile.WriteCheckedBytes(*out, synth.FileFormat, b); err != nil {
+		return err
+	}
+	// The stage's counts: the tasks left after the leak rule, and the
+	// demonstrations whose replay repairs the program.
+	taskCount, solved := 0, 0
+	if ms, err := rundir.ReadMetrics(filepath.Join(rep.Dir, rundir.MetricsFile)); err == nil {
+		for _, m := range ms {
+			if n, ok := m["tasks"].(float64); ok && m["stage"] == label {
+				taskCount = int(n)
+				e, _ := m["episodes"].(float64)
+				solved = int(e)
+			}
+		}
+	}
+	fmt.Fprintf(stderr, "%d demonstrations of %d %s tasks (%s, seed %d) in %.1fs; %d repair their program when replayed\n",
+		len(recs), taskCount, a.Split, *toolName, a.Seed, sr.Wall.Seconds(), solved)
+	per := map[string]int{}
+	for _, r := range recs {
+		per[r.TaskID]++
+	}
+	var short []string
+	for id, n := range per {
+		if n < a.PerTask {
+			short = append(short, fmt.Sprintf("%s (%d)", id, n))
+		}
+	}
+	sort.Strings(short)
+	n := len(short)
+	if none := taskCount - len(per); none > 0 {
+		n += none
+		short = append(short, fmt.Sprintf("%d with none", none))
+	}
+	if n > 0 {
+		if len(short) > 8 {
+			short = append(short[:8], fmt.Sprintf("and %d more", len(short)-8))
+		}
+		fmt.Fprintf(stderr, "%d tasks got fewer than %d demonstrations (a short program has few distinct failing corruptions; none may mean the reference fails its own tests, e.g. over the tool's timeout_s): %s\n",
+			n, a.PerTask, strings.Join(short, ", "))
 	}
 	return nil
 }
 
-// startTool starts a tool and configures it: a built-in in this process,
-// or, with asPlugin or when name is a path, as a plugin process through
-// the plugin host. stop releases its sandbox or kills the process.
-func startTool(ctx context.Context, name string, asPlugin bool, cfg map[string]any) (sdk.Tool, func(), error) {
-	c, err := sdk.ConfigFrom(cfg)
+// printWarnings copies the warnings of a run's log to w as "warning:"
+// lines, the first 8 of them.
+func printWarnings(w io.Writer, logPath string) {
+	b, err := os.ReadFile(logPath)
 	if err != nil {
-		return nil, nil, err
+		return
 	}
-	if asPlugin || strings.ContainsRune(name, '/') || strings.ContainsRune(name, os.PathSeparator) {
-		h := pluginhost.New(pluginhost.Options{})
-		inst, err := h.Start(ctx, sdk.KindTool, "", name)
-		if err != nil {
-			return nil, nil, err
-		}
-		tool := inst.Tool()
-		if !inst.Has(pluginclient.CapToolWithDemonstrate) {
-			inst.Kill()
-			return nil, nil, fmt.Errorf("tool plugin %s does not write demonstrations", name)
-		}
-		if err := tool.Configure(ctx, c); err != nil {
-			inst.Kill()
-			return nil, nil, err
-		}
-		return tool, inst.Kill, nil
-	}
-	e, ok := builtin.Lookup(name)
-	if !ok || e.Kind != sdk.KindTool {
-		var names []string
-		for _, e := range builtin.All() {
-			if e.Kind == sdk.KindTool {
-				names = append(names, e.Name)
+	var warns []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if _, msg, ok := strings.Cut(line, " [WARN]  "); ok {
+			if name, rest, ok := strings.Cut(msg, ": "); ok && strings.HasPrefix(name, "lathe") {
+				msg = rest // the logger's name: the stage is the only one
 			}
-		}
-		return nil, nil, fmt.Errorf("unknown tool %q (built-in tools: %s)", name, strings.Join(names, ", "))
-	}
-	tool := e.NewTool()
-	if err := tool.Configure(ctx, c); err != nil {
-		return nil, nil, err
-	}
-	stop := func() {
-		if s, ok := tool.(interface{ Shutdown() error }); ok {
-			_ = s.Shutdown()
+			warns = append(warns, msg)
 		}
 	}
-	return tool, stop, nil
-}
-
-// writeRecords writes to a temporary file renamed into place, so an
-// interrupted run never leaves a truncated file under the final name, with
-// a checksum file beside it that lathe data stats and SFT check.
-func writeRecords(path string, stdout io.Writer, recs []synth.Record) error {
-	if path == "-" {
-		return synth.WriteJSONL(stdout, recs)
+	for i, msg := range warns {
+		if i == 8 {
+			fmt.Fprintf(w, "warning: and %d more (--run-dir DIR keeps run.log)\n", len(warns)-8)
+			break
+		}
+		fmt.Fprintln(w, "warning:", msg)
 	}
-	return synth.WriteFile(path, recs)
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 const dataStatsUsage = `data stats [flags] (SOURCE | FILE.jsonl)

@@ -241,6 +241,10 @@ func TestRunStage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The stage's outputs come back in its report, as the CLI copies them.
+	if got, want := rep.Stages[0].Outputs["checkpoint"], filepath.Join(rep.Dir, "stages", "one"); got != want {
+		t.Errorf("outputs %v, want checkpoint %s", rep.Stages[0].Outputs, want)
+	}
 	b, err := os.ReadFile(filepath.Join(rep.Dir, "stages", "one", "count"))
 	if err != nil {
 		t.Fatal(err)

@@ -78,6 +78,9 @@ type StageReport struct {
 	Status string
 	Wall   time.Duration
 	Err    error
+	// Outputs are what a stage done in this session left (its
+	// demonstrations, its checkpoint), paths as the stage gave them.
+	Outputs Outputs
 }
 
 // Report is the outcome of a run, returned even when a stage failed.
@@ -290,7 +293,7 @@ func (r *run) runStage(ctx context.Context, s *experiment.Stage) StageReport {
 		return fail(err)
 	}
 	_ = r.dir.Metrics().Write(map[string]any{"stage": s.Label, "event": "done", "kind": s.Kind, "wall_s": state.WallS})
-	sr.Status, sr.Wall = "done", time.Since(start)
+	sr.Status, sr.Wall, sr.Outputs = "done", time.Since(start), out
 	fmt.Fprintf(r.stderr, "    done in %s\n", sr.Wall.Round(time.Millisecond))
 	return sr
 }
