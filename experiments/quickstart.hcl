@@ -1,7 +1,7 @@
 # Quickstart: train a small transformer to repair Python with the
 # Chain-of-Edits tool (SFT on synthetic demonstrations, then GRPO), train the
 # same model to answer directly (the paper's baseline), and evaluate both on
-# held-out built-in tasks. Sized to finish in about nine and a half minutes
+# held-out built-in tasks. Sized to finish in about nine minutes
 # on 2 CPU cores (the direct-answer SFT is the longest stage, 5 min); raise
 # the variables (and the model) to go further, or start both SFT stages from
 # a pretraining run with -var pretrained=DIR (experiments/pretrain.hcl, 7
