@@ -132,19 +132,11 @@ func dagger(ctx context.Context, env *runner.StageEnv, a *DaggerAttrs) (runner.O
 	var reqs []request
 	seen := map[string]bool{}
 	for p, pl := range plays {
-		acts := pl.traj.Episode().Actions
-		for k := 1; k <= len(acts); k++ {
-			if pl.traj.Turns[k-1].Done && !pl.traj.Turns[k-1].Info.Solved {
-				break // ended (EXIT or the turn limit) unsolved: no state to go on from
-			}
-			key := pl.task.ID + "\x00" + pl.task.Program + "\x00" + strings.Join(acts[:k], "\x00")
-			if seen[key] {
-				continue
-			}
-			seen[key] = true
-			reqs = append(reqs, request{p, acts[:k]})
-			if pl.traj.Turns[k-1].Info.Solved {
-				break // the expert's answer here is EXIT; nothing after it
+		for _, after := range continuationPrefixes(pl.traj) {
+			key := pl.task.ID + "\x00" + pl.task.Program + "\x00" + strings.Join(after, "\x00")
+			if !seen[key] {
+				seen[key] = true
+				reqs = append(reqs, request{p, after})
 			}
 		}
 	}
@@ -215,4 +207,25 @@ func dagger(ctx context.Context, env *runner.StageEnv, a *DaggerAttrs) (runner.O
 		return nil, fmt.Errorf("%s: no continuation repaired its program within the turn limit", env.Stage.ID())
 	}
 	return runner.Outputs{outData: dataPath, outEpisodes: epsPath}, nil
+}
+
+// continuationPrefixes are the prefixes of a played episode's actions that
+// the expert continues: every one from the first action on (before it the
+// expert's trace is synthesis's own demonstration) that left the episode
+// open, up to the first that made the tests pass (the expert's answer
+// there is EXIT, nothing after it). An action that ended the episode (EXIT,
+// the turn limit) leaves no state to go on from.
+func continuationPrefixes(tr *rollout.Trajectory) [][]string {
+	acts := tr.Episode().Actions
+	var out [][]string
+	for k := 1; k <= len(acts); k++ {
+		if tr.Turns[k-1].Done {
+			break
+		}
+		out = append(out, acts[:k])
+		if tr.Turns[k-1].Info.Solved {
+			break
+		}
+	}
+	return out
 }

@@ -115,7 +115,9 @@ func replayToFile(ctx context.Context, env *runner.StageEnv, tool sdk.Tool, recs
 			if errs[i] != nil {
 				return fmt.Errorf("%s: %w", env.Stage.ID(), errs[i])
 			}
-			if !e.Solved {
+			if !e.Solved || e.Played <= recs[i].Learn {
+				// Unsolved, or over before the first action to learn (a
+				// policy's prefix that already ended the episode).
 				unsolved++
 				env.Logger.Warn("demonstration does not repair its program; left out of training",
 					"task", e.TaskID, "actions", len(recs[i].Actions), "played", e.Played)
