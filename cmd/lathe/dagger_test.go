@@ -11,36 +11,10 @@ import (
 	"github.com/lathe-ml/lathe/core/episode"
 )
 
-// daggerExperiment: a toy policy plays, the coedit expert continues its
-// episodes, and SFT goes on from the policy on both kinds of data.
-const daggerExperiment = `experiment "dagger" { seed = 5 }
-dataset "basic" {
-  source    = "builtin:basic"
-  max_tasks = 3
-}
-tool "editor" { plugin = "coedit" }
-model "policy" {
-  plugin  = "transformer"
-  layers  = 1
-  d_model = 16
-  heads   = 2
-  context = 128
-  vocab   = 270
-}
-stage "demos" {
-  kind     = "synthesize"
-  tool     = tool.editor
-  dataset  = dataset.basic
-  split    = "all"
-  per_task = 1
-}
-stage "sft" {
-  kind       = "sft"
-  model      = model.policy
-  data       = stage.demos
-  steps      = 2
-  batch_size = 2
-}
+// daggerExperiment: tinyExperiment's demonstrations and SFT, then the toy
+// policy plays, the coedit expert continues its episodes, and SFT goes on
+// from the policy on both kinds of data.
+var daggerExperiment = tinyExperiment[:strings.Index(tinyExperiment, `stage "rl" {`)] + `
 stage "relabel" {
   kind       = "dagger"
   model      = model.policy
