@@ -2,7 +2,6 @@ package transformer
 
 import (
 	"math"
-	"runtime"
 )
 
 const lnEps = 1e-5
@@ -35,9 +34,12 @@ func layerNormForward(y, mean, rstd, x, g, b []float32, n, c int) {
 }
 
 // layerNormBackward adds to dx [n, c], dg and db [c] the gradients given dy.
-// Each worker sums its own dg/db partials so rows can run in parallel.
+// Each worker sums its own dg/db partials so rows can run in parallel; the
+// partials are added in row order, not in the order workers finish, so a
+// training run is bit-for-bit the same for a given seed (float addition is
+// not associative, and a last-bit difference grows into a different model).
 func layerNormBackward(dx, dg, db, dy, x, mean, rstd, g []float32, n, c int) {
-	parts := make(chan []float32, runtime.GOMAXPROCS(0)+1) // one per worker, so none blocks
+	parts := make([][]float32, n) // parts[lo]: the partials of the chunk starting at row lo
 	parallelFor(n, 16, func(lo, hi int) {
 		p := make([]float32, 2*c) // dg then db
 		for i := lo; i < hi; i++ {
@@ -59,10 +61,12 @@ func layerNormBackward(dx, dg, db, dy, x, mean, rstd, g []float32, n, c int) {
 				dxi[j] += (dyi[j]*g[j] - sumD - norm*sumDN) * r
 			}
 		}
-		parts <- p
+		parts[lo] = p
 	})
-	close(parts)
-	for p := range parts {
+	for _, p := range parts {
+		if p == nil {
+			continue
+		}
 		for j := 0; j < c; j++ {
 			dg[j] += p[j]
 			db[j] += p[c+j]
