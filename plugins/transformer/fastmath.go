@@ -40,11 +40,17 @@ func tanhf32(x float32) float32 {
 }
 
 // expShift sets x[j] = e^(x[j]-mx) for every j and returns the sum; with mx
-// the row's maximum every exponent is <= 0. It is expf32 applied to a whole
-// softmax row, with the body written out since the compiler will not inline
-// expf32 into the loop.
+// the row's maximum every exponent is <= 0.
 func expShift(x []float32, mx float32) float32 {
-	var sum float32
+	sum, _ := expShiftMoment(x, mx)
+	return sum
+}
+
+// expShiftMoment is expShift that also returns sum_j e^(x[j]-mx)·(x[j]-mx),
+// from which a softmax row's entropy follows without a logarithm per entry:
+// H = log(sum) - moment/sum. It is expf32 applied to a whole row, with the
+// body written out since the compiler will not inline expf32 into the loop.
+func expShiftMoment(x []float32, mx float32) (sum, moment float32) {
 	for j, v := range x {
 		d := max(v-mx, -87)
 		z := d*1.4426950408889634 - 0.5 // d <= 0: round to nearest
@@ -53,6 +59,7 @@ func expShift(x []float32, mx float32) float32 {
 		e := (1 + r*(1+r*(0.5+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))) * math.Float32frombits(uint32(int32(k)+127)<<23)
 		x[j] = e
 		sum += e
+		moment += e * d
 	}
-	return sum
+	return sum, moment
 }

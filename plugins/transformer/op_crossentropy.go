@@ -6,7 +6,10 @@ import (
 
 // softmaxXent turns each row of logits [m, v] into probabilities in place and
 // returns, per row, the log-probability of the target and the entropy.
-// Working in place keeps the largest activation (m x vocab) to one buffer.
+// Working in place keeps the largest activation (m x vocab) to one buffer;
+// float32 exponentials (expShiftMoment) and an entropy with one logarithm per
+// row, not one per entry, cut its CPU time to a quarter (it was 16% of
+// an SFT step with context_loss, where every position is a row).
 func softmaxXent(probs []float32, targets []int32, logp, ent []float32, m, v int) {
 	parallelFor(m, 4, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -15,23 +18,17 @@ func softmaxXent(probs []float32, targets []int32, logp, ent []float32, m, v int
 			for _, x := range row {
 				mx = max(mx, x)
 			}
-			var sum float64
-			for j, x := range row {
-				e := math.Exp(float64(x - mx))
-				row[j] = float32(e)
-				sum += e
-			}
-			t := targets[i]
-			logp[i] = float32(math.Log(float64(row[t]) / sum))
-			inv := float32(1 / sum)
-			var h float64
+			// log p_t = (x_t - mx) - log sum: exact for a target too unlikely
+			// for its probability to be a float32.
+			dt := row[targets[i]] - mx
+			sum, moment := expShiftMoment(row, mx)
+			lse := float32(math.Log(float64(sum)))
+			logp[i] = dt - lse
+			ent[i] = lse - moment/sum
+			inv := 1 / sum
 			for j := range row {
 				row[j] *= inv
-				if p := float64(row[j]); p > 0 {
-					h -= p * math.Log(p)
-				}
 			}
-			ent[i] = float32(h)
 		}
 	})
 }
