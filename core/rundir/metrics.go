@@ -3,6 +3,7 @@ package rundir
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -13,18 +14,56 @@ import (
 // is written with a single Write on an O_APPEND file, so a reader never
 // sees half a line from a live run and a crash loses at most the record
 // being written. It is safe for concurrent use.
+//
+// A record only partly written (the disk filled up, or the process died in
+// the middle of the write) never joins the next one: a failed write is cut
+// back off the file, and opening a file whose last line has no newline
+// cuts that line, so a resumed run appends whole lines after whole lines.
 type Metrics struct {
 	mu   sync.Mutex
 	f    *os.File
 	path string
+	size int64 // bytes of whole records in the file
 }
 
 func openMetrics(path string) (*Metrics, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("rundir: %w", err)
 	}
-	return &Metrics{f: f, path: path}, nil
+	size, err := wholeLines(f)
+	if err == nil {
+		err = f.Truncate(size) // a no-op unless a crash left half a record
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("rundir: %s: %w", path, err)
+	}
+	return &Metrics{f: f, path: path, size: size}, nil
+}
+
+// wholeLines is the length of f up to and including its last newline.
+func wholeLines(f *os.File) (int64, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	end := st.Size()
+	buf := make([]byte, 4096)
+	for end > 0 {
+		n := int64(len(buf))
+		if end < n {
+			n = end
+		}
+		if _, err := f.ReadAt(buf[:n], end-n); err != nil {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			return end - n + int64(i) + 1, nil
+		}
+		end -= n
+	}
+	return 0, nil
 }
 
 // Write appends one record, which must encode as a JSON object.
@@ -43,8 +82,14 @@ func (m *Metrics) Write(record any) error {
 		return fmt.Errorf("rundir: metrics file %s is closed", m.path)
 	}
 	if _, err := m.f.Write(b); err != nil {
-		return fmt.Errorf("rundir: write %s: %w", m.path, err)
+		// Cut what part of the record was written, so the next record (or
+		// the resumed run's) starts a line of its own.
+		if terr := m.f.Truncate(m.size); terr != nil {
+			err = errors.Join(err, terr)
+		}
+		return fmt.Errorf("rundir: %w", err) // err names the file
 	}
+	m.size += int64(len(b))
 	return nil
 }
 

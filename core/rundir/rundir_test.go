@@ -139,3 +139,43 @@ func TestStateSurvivesResume(t *testing.T) {
 		t.Error("Open accepted a directory without state.json")
 	}
 }
+
+// TestMetricsCutsTornRecord: a record cut short by a crash or a full disk
+// is removed when the file is opened again, so the resumed run's records
+// do not join it into one malformed line.
+func TestMetricsCutsTornRecord(t *testing.T) {
+	for _, tc := range []struct {
+		name, before string
+		want         int // records read back after one more is written
+	}{
+		{"empty", "", 1},
+		{"whole lines", `{"step":1}` + "\n" + `{"step":2}` + "\n", 3},
+		{"torn last record", `{"step":1}` + "\n" + `{"step":2,"lo`, 2},
+		{"only a torn record", `{"st`, 1},
+		{"torn after a long line", `{"pad":"` + strings.Repeat("x", 9000) + `"}` + "\n" + `{"st`, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), MetricsFile)
+			if err := os.WriteFile(path, []byte(tc.before), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			m, err := openMetrics(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Log("sft", 3, map[string]float64{"loss": 1}); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.close(); err != nil {
+				t.Fatal(err)
+			}
+			recs, err := ReadMetrics(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(recs) != tc.want || recs[len(recs)-1]["step"] != 3.0 {
+				t.Fatalf("read %v, want %d records ending with step 3", recs, tc.want)
+			}
+		})
+	}
+}
