@@ -41,6 +41,12 @@ variable "rl_steps" {
   description = "GRPO steps (each plays group x tasks_per_step episodes)."
 }
 
+variable "closing_turns" {
+  type        = number
+  default     = 1
+  description = "Share of the CoE demonstrations whose closing EXIT is a training example (every one-typo demonstration is [fix, EXIT])."
+}
+
 variable "per_task" {
   type        = number
   default     = 8
@@ -153,8 +159,9 @@ stage "sft" {
   init         = var.pretrained
   steps        = var.sft_steps
   batch_size   = 8
-  history      = "last"
-  context_loss = 0.5
+  history       = "last"
+  context_loss  = 0.5
+  closing_turns = var.closing_turns
 }
 
 stage "sft_direct" {

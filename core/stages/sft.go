@@ -60,6 +60,31 @@ func holdOut(eps []episode.Episode, seed int64, frac float64) (train, heldout []
 	return train, heldout
 }
 
+// dropClosingTurns takes the closing turn off all but a share keep of the
+// episodes (chosen by a hash of seed, task and position) and returns them
+// with the number taken off. A closing turn is the last action of a solved
+// episode that left its state as it was: it only ends the episode. The
+// held-out demonstrations keep theirs, so their loss stays comparable.
+func dropClosingTurns(eps []episode.Episode, seed int64, keep float64) ([]episode.Episode, int) {
+	if keep >= 1 {
+		return eps, 0
+	}
+	out := make([]episode.Episode, len(eps))
+	dropped := 0
+	for i, e := range eps {
+		out[i] = e
+		n := len(e.Actions)
+		closing := e.Solved && n >= 2 && e.States[n-1] == e.States[n]
+		if !closing || tasks.HashSplit(seed, fmt.Sprintf("closing\x00%s\x00%d", e.TaskID, i), keep, 0) == tasks.SplitTest {
+			continue
+		}
+		out[i].Actions = e.Actions[:n-1]
+		out[i].States = e.States[:n]
+		dropped++
+	}
+	return out, dropped
+}
+
 // WholeEpisodeExamples turns each episode into one example: its first
 // turn's context and action, then every later (new state, action) pair, so
 // a model that trains whole episodes (sdk.ModelInfo.WholeEpisodes) reads
@@ -166,7 +191,12 @@ type SFTAttrs struct {
 	ContextLoss float64 `attr:"context_loss" default:"0"`
 	// Heldout: fraction of the demonstrations' tasks kept out of
 	// training; their loss is logged at every checkpoint.
-	Heldout         float64 `attr:"heldout" default:"0.05"`
+	Heldout float64 `attr:"heldout" default:"0.05"`
+	// ClosingTurns: share of the training demonstrations that keep their
+	// closing turn (EXIT once the tests pass) as an example. A one-fix
+	// demonstration is [fix, EXIT], so at 1 half of every batch teaches
+	// the one command a model learns from a few examples.
+	ClosingTurns    float64 `attr:"closing_turns" default:"1"`
 	CheckpointEvery int     `attr:"checkpoint_every" default:"50"`
 	LR              float64 `attr:"lr" default:"0"` // peak learning rate; 0: the model's own
 	Seed            int     `attr:"seed" default:"experiment.seed"`
@@ -208,6 +238,10 @@ func sft(ctx context.Context, env *runner.StageEnv, a *SFTAttrs) (runner.Outputs
 	if len(eps) == 0 {
 		return nil, fmt.Errorf("%s: heldout = %g leaves no demonstration to train on", env.Stage.ID(), frac)
 	}
+	if a.ClosingTurns < 0 || a.ClosingTurns > 1 {
+		return nil, fmt.Errorf("%s: closing_turns must be in [0, 1], got %g", env.Stage.ID(), a.ClosingTurns)
+	}
+	eps, dropped := dropClosingTurns(eps, env.Seed, a.ClosingTurns)
 	heldout, err := SupervisedExamples(heldoutEps, h)
 	if err != nil {
 		return nil, err
@@ -238,7 +272,7 @@ func sft(ctx context.Context, env *runner.StageEnv, a *SFTAttrs) (runner.Outputs
 		return nil, err
 	}
 	env.Logger.Info("sft", "stage", env.Stage.Label, "episodes", len(eps), "examples", len(examples),
-		"heldout_episodes", len(heldoutEps), "heldout_examples", len(heldout),
+		"heldout_episodes", len(heldoutEps), "heldout_examples", len(heldout), "closing_turns_dropped", dropped,
 		"history", h, "whole_episodes", whole, "context_loss", a.ContextLoss,
 		"params", info.Parameters, "backend", info.Backend, "device", info.Device)
 	bar := newProgress(env, a.Steps, "sft", func(v map[string]float64) string {

@@ -206,3 +206,73 @@ func TestWithoutLeaks(t *testing.T) {
 		t.Errorf("leaks %v, want train/2 and test/9 holding test/9", leaks)
 	}
 }
+
+func TestDropClosingTurns(t *testing.T) {
+	fixed := "L 1 x = 2\n***\nAll 1 tests passed."
+	demo := func(id string) episode.Episode {
+		return episode.Episode{TaskID: id, Solved: true,
+			States:  []string{"L 1 x = 1\n***\nfail", fixed, fixed},
+			Actions: []string{"REPL 1 >>>x = 2", "EXIT"}}
+	}
+	// Not closing turns: an unsolved episode, a last action that changed
+	// the program, and a one-action episode (a direct answer).
+	unsolved := demo("u")
+	unsolved.Solved = false
+	lastFix := episode.Episode{TaskID: "f", Solved: true,
+		States:  []string{"L 1 x = 1\n***\nfail", "L 1 x = 3\n***\nfail", fixed},
+		Actions: []string{"REPL 1 >>>x = 3", "REPL 1 >>>x = 2"}}
+	direct := episode.Episode{TaskID: "d", Solved: true, States: []string{"x = 1", "x = 2"}, Actions: []string{"x = 2"}}
+	var eps []episode.Episode
+	for i := range 200 {
+		eps = append(eps, demo(fmt.Sprintf("t%d", i)))
+	}
+	eps = append(eps, unsolved, lastFix, direct)
+	tests := []struct {
+		keep             float64
+		minDrop, maxDrop int
+	}{
+		{1, 0, 0},
+		{0, 200, 200},
+		{0.25, 130, 170}, // about 150 of 200
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.keep), func(t *testing.T) {
+			got, dropped := dropClosingTurns(eps, 7, tt.keep)
+			if dropped < tt.minDrop || dropped > tt.maxDrop {
+				t.Fatalf("dropped %d closing turns, want %d-%d", dropped, tt.minDrop, tt.maxDrop)
+			}
+			ex, err := SupervisedExamples(got, episode.Last)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := 200*2 + 2 + 2 + 1 - dropped; len(ex) != want {
+				t.Errorf("%d examples, want %d", len(ex), want)
+			}
+			trimmed := 0
+			for i, e := range got {
+				if len(e.States) != len(e.Actions)+1 {
+					t.Fatalf("episode %d: %d states for %d actions", i, len(e.States), len(e.Actions))
+				}
+				if i >= 200 && !reflect.DeepEqual(e, eps[i]) {
+					t.Errorf("episode %s without a closing turn was changed: %+v", e.TaskID, e)
+				}
+				if len(e.Actions) == 1 && i < 200 {
+					trimmed++
+					if e.Actions[0] != "REPL 1 >>>x = 2" {
+						t.Errorf("episode %d kept %q, want the fix", i, e.Actions)
+					}
+				}
+			}
+			if trimmed != dropped {
+				t.Errorf("%d episodes trimmed, %d reported", trimmed, dropped)
+			}
+			again, _ := dropClosingTurns(eps, 7, tt.keep)
+			if !reflect.DeepEqual(again, got) {
+				t.Error("same seed, different episodes trimmed")
+			}
+		})
+	}
+	if len(eps[0].Actions) != 2 {
+		t.Error("the input episodes were changed")
+	}
+}
