@@ -18,67 +18,8 @@ import (
 
 // faultExperiment is resumeExperiment with every stage long enough (a few
 // seconds on two cores) for a fault to land inside it.
-const faultExperiment = `
-experiment "faults" { seed = 13 }
-dataset "basic" {
-  source    = "builtin:basic"
-  max_tasks = 8
-}
-tool "editor" {
-  plugin    = "coedit"
-  max_turns = 3
-  timeout_s = 2
-}
-reward "solved" { plugin = "tests" }
-model "policy" {
-  plugin  = "transformer"
-  layers  = 1
-  d_model = 32
-  heads   = 2
-  context = 256
-  vocab   = 300
-}
-stage "demos" {
-  kind     = "synthesize"
-  tool     = tool.editor
-  dataset  = dataset.basic
-  per_task = 40
-}
-stage "sft" {
-  kind             = "sft"
-  model            = model.policy
-  data             = stage.demos
-  steps            = 300
-  batch_size       = 4
-  history          = "last"
-  checkpoint_every = 50
-}
-stage "rl" {
-  kind             = "grpo"
-  model            = model.policy
-  tool             = tool.editor
-  reward           = reward.solved
-  dataset          = dataset.basic
-  init             = stage.sft
-  steps            = 40
-  group            = 2
-  tasks_per_step   = 2
-  history          = "last"
-  max_tokens       = 24
-  temperature      = 1.5
-  checkpoint_every = 4
-}
-eval "coe" {
-  model       = model.policy
-  tool        = tool.editor
-  dataset     = dataset.basic
-  split       = "train"
-  checkpoints = [stage.sft, stage.rl]
-  k           = [1, 16]
-  history     = "last"
-  max_tokens  = 24
-}
-`
+var faultExperiment = smallRun{name: "faults", seed: 13, tasks: 8, perTask: 40, rlSteps: 40, rlEvery: 4,
+	evalSplit: "train", evalK: 16}.hcl()
 
 // faultStage is where a fault lands: once the run's log shows started, and
 // before the run records done.

@@ -17,13 +17,25 @@ import (
 	"github.com/lathe-ml/lathe/core/rundir"
 )
 
-// resumeExperiment is small enough to run in seconds and long enough that
-// a kill lands inside the stage it aims at.
-const resumeExperiment = `
-experiment "resume" { seed = 11 }
+// smallRun sizes the experiment the resume and fault tests run: a 1-layer
+// model, synthesis, SFT, GRPO and an eval, small enough to finish in
+// seconds and long enough that a kill lands inside the stage it aims at.
+type smallRun struct {
+	name             string
+	seed, tasks      int
+	perTask          int // demonstrations per task
+	rlSteps, rlEvery int // GRPO steps and checkpoint interval
+	evalSplit        string
+	evalK            int // the larger k of the eval
+}
+
+// hcl is the experiment file of r.
+func (r smallRun) hcl() string {
+	return fmt.Sprintf(`
+experiment %q { seed = %d }
 dataset "basic" {
   source    = "builtin:basic"
-  max_tasks = 6
+  max_tasks = %d
 }
 tool "editor" {
   plugin    = "coedit"
@@ -43,7 +55,7 @@ stage "demos" {
   kind     = "synthesize"
   tool     = tool.editor
   dataset  = dataset.basic
-  per_task = 2
+  per_task = %d
 }
 stage "sft" {
   kind             = "sft"
@@ -61,24 +73,30 @@ stage "rl" {
   reward           = reward.solved
   dataset          = dataset.basic
   init             = stage.sft
-  steps            = 12
+  steps            = %d
   group            = 2
   tasks_per_step   = 2
   history          = "last"
   max_tokens       = 24
   temperature      = 1.5
-  checkpoint_every = 2
+  checkpoint_every = %d
 }
 eval "coe" {
   model       = model.policy
   tool        = tool.editor
   dataset     = dataset.basic
+  split       = %q
   checkpoints = [stage.sft, stage.rl]
-  k           = [1, 2]
+  k           = [1, %d]
   history     = "last"
   max_tokens  = 24
 }
-`
+`, r.name, r.seed, r.tasks, r.perTask, r.rlSteps, r.rlEvery, r.evalSplit, r.evalK)
+}
+
+// resumeExperiment runs in seconds.
+var resumeExperiment = smallRun{name: "resume", seed: 11, tasks: 6, perTask: 2, rlSteps: 12, rlEvery: 2,
+	evalSplit: "test", evalK: 2}.hcl()
 
 var (
 	buildOnce sync.Once
