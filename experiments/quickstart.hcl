@@ -4,10 +4,10 @@
 # all held-out built-in tasks. The bugs are one misspelled name per program
 # (the operator a model this small learns in minutes; on the full mixture,
 # -var 'operators=[]' -var max_corruptions=5, it repairs next to nothing,
-# README). Sized to finish in about nine and a half minutes on 2 CPU cores,
-# most of it the CoE SFT (7 min); raise sft_steps (1600: test pass@1
-# ~0.3, 15 min) or start both SFT stages from a pretraining run with
-# -var pretrained=DIR (experiments/pretrain.hcl).
+# README). Sized for about ten minutes on 2 CPU cores (9.5-12 measured,
+# most of it the CoE SFT): CoE test pass@1 0.20, greedy 0.29, over three
+# seeds; raise sft_steps (1600: ~0.35, 24 min) or start both SFT stages
+# from a pretraining run with -var pretrained=DIR (experiments/pretrain.hcl).
 #
 #   lathe validate experiments/quickstart.hcl
 #   lathe run experiments/quickstart.hcl -var sft_steps=1600 -var seed=8
@@ -43,8 +43,8 @@ variable "rl_steps" {
 
 variable "closing_turns" {
   type        = number
-  default     = 1
-  description = "Share of the CoE demonstrations whose closing EXIT is a training example (every one-typo demonstration is [fix, EXIT])."
+  default     = 0.25
+  description = "Share of the CoE demonstrations whose closing EXIT is a training example (every one-typo demonstration is [fix, EXIT]; 1 keeps all, README)."
 }
 
 variable "per_task" {
