@@ -328,3 +328,37 @@ func BenchmarkGELUKernel(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds()/1e6, "Melem/s")
 }
+
+// BenchmarkSGEMMSubnormal is BenchmarkSGEMM's product with a tenth of the
+// left operand's entries tiny: 0 ("zero") or a float32 subnormal, 1e-39
+// ("subnormal"), as softmax probabilities far below a row's maximum were
+// before expShiftMoment flushed them. The ratio of the two is what the
+// flush buys where such entries reach a product.
+func BenchmarkSGEMMSubnormal(b *testing.B) {
+	bl, name := defaultBLAS()
+	M, N, K := benchBatch*benchArch.Context, 4*benchArch.DModel, benchArch.DModel
+	for _, tiny := range []struct {
+		name string
+		v    float32
+	}{{"zero", 0}, {"subnormal", 1e-39}} {
+		b.Run(tiny.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(2, 2))
+			x, w, y := make([]float32, M*K), make([]float32, N*K), make([]float32, M*N)
+			for i := range x {
+				x[i] = rng.Float32()
+				if i%10 == 0 {
+					x[i] = tiny.v
+				}
+			}
+			for i := range w {
+				w[i] = rng.Float32()
+			}
+			start := time.Now()
+			for range b.N {
+				parSgemm(bl, blas.NoTrans, blas.Trans, M, N, K, 1, x, K, w, K, 0, y, N)
+			}
+			b.ReportMetric(float64(b.N)*2*float64(M*N*K)/time.Since(start).Seconds()/1e9, "GFLOP/s")
+			b.Logf("backend %s, %dx%dx%d", name, M, N, K)
+		})
+	}
+}
