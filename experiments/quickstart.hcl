@@ -4,7 +4,7 @@
 # all held-out built-in tasks. The bugs are one misspelled name per program
 # (the operator a model this small learns in minutes; on the full mixture,
 # -var 'operators=[]' -var max_corruptions=5, it repairs next to nothing,
-# README). Sized for about ten minutes on 2 CPU cores (9.5-12 measured,
+# README). Sized for ten minutes on 2 CPU cores (8 min 42 s - 9 min 26 s,
 # most of it the CoE SFT): CoE test pass@1 0.20, greedy 0.29, over three
 # seeds; raise sft_steps (1600: ~0.35, 24 min) or start both SFT stages
 # from a pretraining run with -var pretrained=DIR (experiments/pretrain.hcl).
