@@ -37,8 +37,18 @@ const maxHeldout = 256
 
 // heldoutFraction is the stage's heldout attribute, checked to be in [0, 1).
 func heldoutFraction(env *runner.StageEnv, f float64) (float64, error) {
-	if f < 0 || f >= 1 {
-		return 0, fmt.Errorf("%s: heldout must be in [0, 1), got %g", env.Stage.ID(), f)
+	return share(env, "heldout", f, false)
+}
+
+// share checks a stage attribute that is a fraction: in [0, 1), or in
+// [0, 1] where all of it (1) is allowed.
+func share(env *runner.StageEnv, name string, f float64, all bool) (float64, error) {
+	if f < 0 || f > 1 || f == 1 && !all {
+		hi := ")"
+		if all {
+			hi = "]"
+		}
+		return 0, fmt.Errorf("%s: %s must be in [0, 1%s, got %g", env.Stage.ID(), name, hi, f)
 	}
 	return f, nil
 }
@@ -210,6 +220,20 @@ var sftKind = runner.Kind[SFTAttrs]{
 }
 
 func sft(ctx context.Context, env *runner.StageEnv, a *SFTAttrs) (runner.Outputs, error) {
+	// The attributes first: a bad value fails before the demonstrations
+	// are read.
+	frac, err := heldoutFraction(env, a.Heldout)
+	if err != nil {
+		return nil, err
+	}
+	keepClosing, err := share(env, "closing_turns", a.ClosingTurns, true)
+	if err != nil {
+		return nil, err
+	}
+	h, err := episode.ParseHistory(a.History)
+	if err != nil {
+		return nil, err
+	}
 	ins, err := env.Inputs(a.Data)
 	if err != nil {
 		return nil, err
@@ -226,22 +250,11 @@ func sft(ctx context.Context, env *runner.StageEnv, a *SFTAttrs) (runner.Outputs
 		}
 		eps = append(eps, more...)
 	}
-	h, err := episode.ParseHistory(a.History)
-	if err != nil {
-		return nil, err
-	}
-	frac, err := heldoutFraction(env, a.Heldout)
-	if err != nil {
-		return nil, err
-	}
 	eps, heldoutEps := holdOut(eps, env.Seed, frac)
 	if len(eps) == 0 {
 		return nil, fmt.Errorf("%s: heldout = %g leaves no demonstration to train on", env.Stage.ID(), frac)
 	}
-	if a.ClosingTurns < 0 || a.ClosingTurns > 1 {
-		return nil, fmt.Errorf("%s: closing_turns must be in [0, 1], got %g", env.Stage.ID(), a.ClosingTurns)
-	}
-	eps, dropped := dropClosingTurns(eps, env.Seed, a.ClosingTurns)
+	eps, dropped := dropClosingTurns(eps, env.Seed, keepClosing)
 	heldout, err := SupervisedExamples(heldoutEps, h)
 	if err != nil {
 		return nil, err

@@ -10,7 +10,9 @@ import (
 
 	"github.com/lathe-ml/lathe/core/corpus"
 	"github.com/lathe-ml/lathe/core/episode"
+	"github.com/lathe-ml/lathe/core/experiment"
 	"github.com/lathe-ml/lathe/core/plots"
+	"github.com/lathe-ml/lathe/core/runner"
 	"github.com/lathe-ml/lathe/sdk"
 )
 
@@ -274,5 +276,36 @@ func TestDropClosingTurns(t *testing.T) {
 	}
 	if len(eps[0].Actions) != 2 {
 		t.Error("the input episodes were changed")
+	}
+}
+
+// TestShare: fractions outside their range are refused with the stage and
+// the attribute named; heldout may not be 1, closing_turns may.
+func TestShare(t *testing.T) {
+	env := &runner.StageEnv{Stage: &experiment.Stage{Block: "stage", Label: "sft"}}
+	tests := []struct {
+		name    string
+		f       float64
+		all     bool
+		wantErr string
+	}{
+		{"heldout", 0.05, false, ""},
+		{"heldout", 0, false, ""},
+		{"heldout", 1, false, "stage.sft: heldout must be in [0, 1), got 1"},
+		{"closing_turns", 1, true, ""},
+		{"closing_turns", 0.25, true, ""},
+		{"closing_turns", -0.1, true, "stage.sft: closing_turns must be in [0, 1], got -0.1"},
+		{"closing_turns", 1.5, true, "stage.sft: closing_turns must be in [0, 1], got 1.5"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.name, tt.f), func(t *testing.T) {
+			got, err := share(env, tt.name, tt.f, tt.all)
+			switch {
+			case tt.wantErr == "" && (err != nil || got != tt.f):
+				t.Errorf("got %g, %v; want %g", got, err, tt.f)
+			case tt.wantErr != "" && (err == nil || err.Error() != tt.wantErr):
+				t.Errorf("error %v, want %q", err, tt.wantErr)
+			}
+		})
 	}
 }
