@@ -1,24 +1,28 @@
 # The paper's comparison on MBPP: Chain-of-Edits against a direct answer at
-# the same model size, after SFT and after SFT+RL, pass@1 and pass@4 on
-# MBPP's test split, and success as a function of the turn budget.
+# the same model size, SFT against SFT+GRPO, pass@1 and pass@4 on MBPP's
+# 500 test tasks, and success as a function of the turn budget. The recipe
+# is the quickstart's (README, "The quickstart"), on MBPP's 374 training
+# tasks: a 2-layer, 128-wide model with the copy head, one misspelled name
+# per program (-var 'operators=[]' -var max_corruptions=5 for the full
+# mixture, which a model this size does not learn; README), history =
+# "last", SFT in small batches.
 #
+#   lathe run experiments/paper.hcl -var seed=1
 #   lathe run experiments/paper.hcl -var datasets=/path/to/datasets
 #
-# The defaults are sized to finish in about an hour on 2 CPU cores (a
-# 2-layer, 128-wide model; 1200 SFT steps; 20 GRPO steps; 4 samples per
-# test task). At that size the model learns the command format only in
-# part, so expect pass rates near zero. The scale the paper's comparison
-# calls for is many hours of CPU, or a GPU:
-#
-#   lathe run experiments/paper.hcl -var layers=6 -var d_model=256 \
-#     -var per_task=50 -var sft_steps=2000 -var rl_steps=200 -var samples=8
-#
 # MBPP is read from ${var.datasets}/mbpp/mbpp.jsonl (official splits: tasks
-# 11-510 test, 511-600 validation, 601-974 train).
+# 11-510 test, 511-600 validation, 601-974 train). Start both SFT stages
+# from a pretraining run with -var pretrained=DIR (experiments/pretrain.hcl).
 
 experiment "paper" {
-  seed        = 1
+  seed        = var.seed
   description = "MBPP: CoE vs direct answer, SFT and SFT+GRPO"
+}
+
+variable "seed" {
+  type        = number
+  default     = 1
+  description = "Seed of every stage (the MBPP split is the official one whatever the seed)."
 }
 
 variable "datasets" {
@@ -28,19 +32,51 @@ variable "datasets" {
 }
 
 variable "sft_steps" {
-  type    = number
-  default = 1200
+  type        = number
+  default     = 3200
+  description = "Supervised steps of the Chain-of-Edits SFT (4 examples each)."
+}
+
+variable "direct_steps" {
+  type        = number
+  default     = 200
+  description = "Supervised steps of the direct-answer SFT (8 examples each; a step costs about twice a CoE step)."
 }
 
 variable "rl_steps" {
-  type    = number
-  default = 20
+  type        = number
+  default     = 100
+  description = "GRPO steps (each plays group x tasks_per_step episodes)."
 }
 
 variable "per_task" {
   type        = number
-  default     = 10
+  default     = 8
   description = "Synthetic demonstrations per MBPP train task and tool."
+}
+
+variable "closing_turns" {
+  type        = number
+  default     = 0.25
+  description = "Share of the CoE demonstrations whose closing EXIT is a training example."
+}
+
+variable "turns" {
+  type        = number
+  default     = 6
+  description = "Turn limit of the editing tool (the paper uses 10)."
+}
+
+variable "operators" {
+  type        = list(string)
+  default     = ["typo"]
+  description = "Corruption operators of both tools ([] for all; see the README)."
+}
+
+variable "max_corruptions" {
+  type        = number
+  default     = 1
+  description = "Most corruptions per broken program."
 }
 
 variable "samples" {
@@ -77,32 +113,37 @@ dataset "mbpp" {
 
 tool "editor" {
   plugin            = "coedit"
-  max_turns         = 10
-  timeout_s         = 3
+  max_turns         = var.turns
+  timeout_s         = 2
   show_instructions = false
+  operators         = var.operators
+  max_corruptions   = var.max_corruptions
 }
 
 # The direct-answer baseline: the same tests and feedback, one action that is
 # the whole program. Only the tool differs between the two arms.
 tool "direct" {
   plugin            = "rewrite"
-  timeout_s         = 3
+  timeout_s         = 2
   show_instructions = false
+  operators         = var.operators
+  max_corruptions   = var.max_corruptions
 }
 
 reward "solved" {
-  plugin = "tests"
+  plugin         = "tests"
+  format_penalty = -0.5
 }
 
 # The copy head: a model trained from scratch on a CPU copies what it reads
-# (line numbers, names, lines) only with it (README, "The copy head").
+# (line numbers, names, lines) only with it (README, "The copy head"). The
+# window holds the direct answer's prompt, program and whole answer.
 model "policy" {
   plugin       = "transformer"
   layers       = var.layers
   d_model      = var.d_model
   heads        = 4
   context      = 1024
-  vocab        = 2048
   space_tokens = true
   copy         = true
 }
@@ -124,13 +165,16 @@ stage "demos_direct" {
 }
 
 stage "sft" {
-  kind         = "sft"
-  model        = model.policy
-  data         = stage.demos
-  init         = var.pretrained
-  steps        = var.sft_steps
-  batch_size   = 16
-  context_loss = 0.5
+  kind             = "sft"
+  model            = model.policy
+  data             = stage.demos
+  init             = var.pretrained
+  steps            = var.sft_steps
+  batch_size       = 4
+  history          = "last"
+  context_loss     = 0.5
+  closing_turns    = var.closing_turns
+  checkpoint_every = 400
 }
 
 stage "sft_direct" {
@@ -138,14 +182,15 @@ stage "sft_direct" {
   model        = model.policy
   data         = stage.demos_direct
   init         = var.pretrained
-  steps        = var.sft_steps
-  batch_size   = 16
+  steps        = var.direct_steps
+  batch_size   = 8
   context_loss = 0.5
 }
 
-# RL from each SFT checkpoint (also the frozen KL reference), with the
-# paper's defaults: G = 4, clip 0.2, KL 0.01, +1 at the first pass, -0.5 for
-# a malformed command or a missing EXIT.
+# RL from the SFT checkpoint (also the frozen KL reference) with the
+# paper's reward: +1 at the first pass, -0.5 for a malformed command or a
+# missing EXIT. The direct arm gets no RL: its SFT model passes no training
+# task, so every group's rewards are equal and GRPO has no signal.
 stage "rl" {
   kind           = "grpo"
   model          = model.policy
@@ -154,26 +199,11 @@ stage "rl" {
   dataset        = dataset.mbpp
   init           = stage.sft
   steps          = var.rl_steps
-  group          = 4
-  tasks_per_step = 8
-  clip           = 0.2
-  kl             = 0.01
-  max_tokens     = 96
-  lr             = 3e-4
-}
-
-stage "rl_direct" {
-  kind           = "grpo"
-  model          = model.policy
-  tool           = tool.direct
-  reward         = reward.solved
-  dataset        = dataset.mbpp
-  init           = stage.sft_direct
-  steps          = var.rl_steps
-  group          = 4
-  tasks_per_step = 8
-  max_tokens     = 384
-  lr             = 3e-4
+  group          = 8
+  tasks_per_step = 4
+  history        = "last"
+  max_tokens     = 48
+  lr             = 1e-4
 }
 
 eval "coe" {
@@ -184,9 +214,10 @@ eval "coe" {
   checkpoints  = [stage.sft, stage.rl]
   k            = [1, 4]
   samples      = var.samples
-  max_tokens   = 96
+  history      = "last"
+  max_tokens   = 48
   max_tasks    = var.eval_tasks
-  turn_budgets = [1, 2, 3, 4, 6, 8, 10]
+  turn_budgets = [1, 2, 4, 6]
 }
 
 eval "direct" {
@@ -194,7 +225,7 @@ eval "direct" {
   tool        = tool.direct
   dataset     = dataset.mbpp
   split       = "test"
-  checkpoints = [stage.sft_direct, stage.rl_direct]
+  checkpoints = [stage.sft_direct]
   k           = [1, 4]
   samples     = var.samples
   max_tokens  = 384
