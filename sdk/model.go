@@ -14,6 +14,12 @@ type Sampling struct {
 	// strings; the stop string is kept in the completion.
 	Stop []string
 	Seed int64
+	// Seeds, when it holds one seed per context, gives context i a sampler
+	// seeded by Seeds[i] alone, so what it draws does not depend on which
+	// other contexts share the call or where it stands among them (the
+	// rollout engine sets it, so batching and overlap leave results
+	// alone). Unset, context i is seeded by (Seed, i).
+	Seeds []int64
 }
 
 // GenerateRequest asks for one completion per context.

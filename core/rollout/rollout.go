@@ -48,18 +48,34 @@ type Engine struct {
 	// plugins (remote workers); Play then shards even with ShardTasks 0
 	// (one task per shard), and Progress and Phases are left alone.
 	Executor Executor
+	// Overlap keeps the model generating while the tool checks actions:
+	// the live episodes are played in two batches, one at the model while
+	// the other is at the tool. The trajectories are the same as without
+	// it (every trajectory samples from its own seeds); only the time
+	// differs.
+	Overlap bool
 }
 
 // Phases is where the time of Play calls went: the model generating, the
-// tool resetting and stepping sessions (the sandbox), the reward scoring.
-// Turns run in lockstep, so the three add up to nearly the whole time.
+// tool resetting and stepping sessions (the sandbox), the reward scoring,
+// and the wall time of the calls. Lockstep turns add up to nearly the
+// wall time; overlapped ones (Engine.Overlap) add up to more, by the time
+// the model and the tool were busy at once.
 type Phases struct {
-	Generate, Tool, Score time.Duration
+	Generate, Tool, Score, Wall time.Duration
 }
 
-// Seconds returns the phases as metrics: generate_s, tool_s, score_s.
+func (p *Phases) add(q Phases) {
+	p.Generate += q.Generate
+	p.Tool += q.Tool
+	p.Score += q.Score
+	p.Wall += q.Wall
+}
+
+// Seconds returns the phases as metrics: generate_s, tool_s, score_s and
+// rollout_s (the wall time).
 func (p *Phases) Seconds() map[string]float64 {
-	return map[string]float64{"generate_s": p.Generate.Seconds(), "tool_s": p.Tool.Seconds(), "score_s": p.Score.Seconds()}
+	return map[string]float64{"generate_s": p.Generate.Seconds(), "tool_s": p.Tool.Seconds(), "score_s": p.Score.Seconds(), "rollout_s": p.Wall.Seconds()}
 }
 
 // Config controls one Play call.
@@ -157,7 +173,10 @@ func (t *Trajectory) GeneratedTokens() int {
 
 // live is a trajectory still being played.
 type live struct {
-	traj    *Trajectory
+	traj *Trajectory
+	// index is the trajectory's position in Play's output; with the turn
+	// it seeds every sample the trajectory draws (sampleSeed).
+	index   int
 	session string
 	actions []string
 	info    sdk.StepInfo
@@ -173,7 +192,12 @@ func (e *Engine) Play(ctx context.Context, tasks []sdk.Task, cfg Config) ([]*Tra
 	return e.play(ctx, tasks, cfg)
 }
 
-// play is Play with every task's episodes in one lockstep batch.
+// play is Play with every task's episodes in one call: the model writes the
+// next action of a batch of live episodes, the tool applies them and the
+// reward scores them, until every episode is done. Each trajectory draws
+// its samples from seeds of its own (sampleSeed), so which episodes share
+// a Generate call does not change what any of them writes: lockstep turns
+// and overlapped ones (Overlap) give the same trajectories.
 func (e *Engine) play(ctx context.Context, tasks []sdk.Task, cfg Config) ([]*Trajectory, error) {
 	group := max(cfg.Group, 1)
 	lives := make([]*live, 0, len(tasks)*group)
@@ -188,15 +212,14 @@ func (e *Engine) play(ctx context.Context, tasks []sdk.Task, cfg Config) ([]*Tra
 		}
 	}()
 
-	var ph struct{ gen, tool, score time.Duration }
+	var ph Phases
+	began := time.Now()
 	defer func() {
 		if e.Phases != nil {
-			e.Phases.Generate += ph.gen
-			e.Phases.Tool += ph.tool
-			e.Phases.Score += ph.score
+			ph.Wall = time.Since(began)
+			e.Phases.add(ph)
 		}
 	}()
-	t0 := time.Now()
 	for _, task := range tasks {
 		for j := 0; j < group; j++ {
 			resp, err := e.Tool.Reset(ctx, sdk.ResetRequest{Task: task})
@@ -213,7 +236,7 @@ func (e *Engine) play(ctx context.Context, tasks []sdk.Task, cfg Config) ([]*Tra
 			}
 			// A program that passes before any action counts as solved
 			// earlier, so no turn is rewarded for it.
-			l := &live{traj: tr, session: resp.Session, info: resp.Observation.Info, solved: resp.Observation.Info.Solved}
+			l := &live{traj: tr, index: len(out), session: resp.Session, info: resp.Observation.Info, solved: resp.Observation.Info.Solved}
 			out = append(out, tr)
 			lives = append(lives, l)
 			if resp.Observation.Done {
@@ -221,110 +244,235 @@ func (e *Engine) play(ctx context.Context, tasks []sdk.Task, cfg Config) ([]*Tra
 			}
 		}
 	}
+	ph.Tool += time.Since(began)
 
-	ph.tool += time.Since(t0)
-	seed := cfg.Sampling.Seed
-	for turn := 0; ; turn++ {
-		var active []*live
-		for _, l := range lives {
-			if l.session != "" && (cfg.MaxTurns <= 0 || turn < cfg.MaxTurns) {
-				active = append(active, l)
-			}
+	var ready []*live
+	for _, l := range lives {
+		if l.session != "" {
+			ready = append(ready, l)
 		}
-		if len(active) == 0 {
-			break
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if e.Progress != nil {
-			e.Progress(turn+1, len(active), len(lives))
-		}
-		t0 := time.Now()
-		completions, contexts, err := e.generate(ctx, active, cfg, seed)
-		ph.gen += time.Since(t0)
-		if err != nil {
-			return nil, err
-		}
-		seed += int64(len(active))
-
-		// An overflowed context ends its episode without an action.
-		var stepping []*live
-		var reqs []sdk.StepRequest
-		for i, l := range active {
-			if completions[i].StopReason == "context" {
-				l.traj.Overflowed = true
-				e.closeLive(ctx, l)
-				continue
-			}
-			stepping = append(stepping, l)
-			reqs = append(reqs, sdk.StepRequest{Session: l.session, Action: completions[i].Text})
-		}
-		t0 = time.Now()
-		resps, err := e.step(ctx, reqs)
-		ph.tool += time.Since(t0)
-		if err != nil {
-			return nil, err
-		}
-
-		transitions := make([]sdk.Transition, len(stepping))
-		for i, l := range stepping {
-			obs := resps[i].Observation
-			idx := indexOf(active, l)
-			done := obs.Done || (cfg.MaxTurns > 0 && turn+1 >= cfg.MaxTurns)
-			transitions[i] = sdk.Transition{
-				TaskID:        l.traj.TaskID,
-				Action:        completions[idx].Text,
-				Before:        l.info,
-				After:         obs.Info,
-				Turn:          turn,
-				Done:          done,
-				SolvedEarlier: l.solved,
-			}
-			l.traj.Turns = append(l.traj.Turns, Turn{
-				Context:    contexts[idx],
-				Completion: completions[idx],
-				Info:       obs.Info,
-				Done:       done,
-			})
-			l.traj.States = append(l.traj.States, obs.Text)
-			l.actions = append(l.actions, completions[idx].Text)
-			l.info = obs.Info
-			if obs.Info.Solved {
-				if !l.solved {
-					l.traj.SolvedAt = turn + 1
-				}
-				l.solved = true
-			}
-		}
-		if e.Reward != nil && len(transitions) > 0 {
-			t0 := time.Now()
-			scores, err := e.score(ctx, transitions)
-			ph.score += time.Since(t0)
-			if err != nil {
-				return nil, err
-			}
-			for i, l := range stepping {
-				t := &l.traj.Turns[len(l.traj.Turns)-1]
-				t.Reward, t.Components = scores[i].Reward, scores[i].Components
-			}
-		}
-		for i, l := range stepping {
-			if transitions[i].Done {
-				e.closeLive(ctx, l)
-			}
-		}
+	}
+	var err error
+	if e.Overlap {
+		err = e.playOverlapped(ctx, ready, len(lives), cfg, &ph)
+	} else {
+		err = e.playLockstep(ctx, ready, len(lives), cfg, &ph)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
-func indexOf(ls []*live, l *live) int {
-	for i, x := range ls {
-		if x == l {
-			return i
+// playLockstep plays turn after turn: every live episode's action in one
+// batch, then the tool applies them all while the model waits.
+func (e *Engine) playLockstep(ctx context.Context, ready []*live, total int, cfg Config, ph *Phases) error {
+	for turn := 0; len(ready) > 0; turn++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if e.Progress != nil {
+			e.Progress(turn+1, len(ready), total)
+		}
+		t0 := time.Now()
+		completions, contexts, err := e.generate(ctx, ready, cfg)
+		ph.Generate += time.Since(t0)
+		if err != nil {
+			return err
+		}
+		if ready, err = e.apply(ctx, ready, completions, contexts, cfg, ph); err != nil {
+			return err
 		}
 	}
-	panic("rollout: live trajectory lost")
+	return nil
+}
+
+// playOverlapped keeps the model writing while the tool checks: while the
+// tool applies one batch's actions (on its own goroutine), the model
+// writes the next batch's. An episode whose action is being checked is out
+// of the model's batches until its new state is back; when the tool holds
+// nothing, the model takes half of the ready episodes, so there is always
+// a second batch to write while the first is checked. The tool takes
+// batches one at a time, in the order they were written.
+func (e *Engine) playOverlapped(ctx context.Context, ready []*live, total int, cfg Config, ph *Phases) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type job struct {
+		batch       []*live
+		completions []sdk.Completion
+		contexts    []string
+	}
+	type result struct {
+		sent int // episodes the job held
+		next []*live
+		err  error
+	}
+	// At most two jobs are ever out (see below), so neither channel blocks
+	// its sender.
+	jobs := make(chan job, 2)
+	results := make(chan result, 2)
+	var toolPh Phases
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for j := range jobs {
+			next, err := e.apply(ctx, j.batch, j.completions, j.contexts, cfg, &toolPh)
+			if err != nil {
+				cancel() // the model's call in progress is not worth finishing
+			}
+			results <- result{len(j.batch), next, err}
+		}
+	}()
+
+	inflight, atTool := 0, 0 // jobs out, and the episodes they hold
+	receive := func(r result) error {
+		inflight--
+		atTool -= r.sent
+		if r.err != nil {
+			return r.err
+		}
+		ready = append(ready, r.next...)
+		return nil
+	}
+	err := func() error {
+		for len(ready) > 0 || inflight > 0 {
+			// Take in what the tool has finished, waiting only when there
+			// is nothing to write.
+			for collecting := true; collecting; {
+				select {
+				case r := <-results:
+					if err := receive(r); err != nil {
+						return err
+					}
+				default:
+					collecting = false
+				}
+			}
+			if len(ready) == 0 {
+				if err := receive(<-results); err != nil {
+					return err
+				}
+				continue
+			}
+			n := len(ready)
+			if inflight == 0 && n > 1 {
+				n = (n + 1) / 2
+			}
+			batch := ready[:n:n]
+			ready = ready[n:]
+			if e.Progress != nil {
+				e.Progress(len(batch[0].actions)+1, len(batch)+len(ready)+atTool, total)
+			}
+			t0 := time.Now()
+			completions, contexts, err := e.generate(ctx, batch, cfg)
+			ph.Generate += time.Since(t0)
+			if err != nil {
+				// A tool failure cancels the call; report that, not the
+				// cancellation.
+				for inflight > 0 {
+					if terr := receive(<-results); terr != nil {
+						return terr
+					}
+				}
+				return err
+			}
+			// A batch is taken whole only while the tool holds a job, and
+			// split only while it holds none, so this is at most the
+			// second job out.
+			inflight++
+			atTool += len(batch)
+			jobs <- job{batch, completions, contexts}
+		}
+		return nil
+	}()
+	close(jobs)
+	for inflight > 0 {
+		_ = receive(<-results) // the first error is already err
+	}
+	wg.Wait()
+	ph.Tool += toolPh.Tool
+	ph.Score += toolPh.Score
+	return err
+}
+
+// apply hands the tool the actions the model wrote for batch, records each
+// turn, scores the transitions and closes the episodes that ended; it
+// returns the episodes that go on.
+func (e *Engine) apply(ctx context.Context, batch []*live, completions []sdk.Completion, contexts []string, cfg Config, ph *Phases) ([]*live, error) {
+	// An overflowed context ends its episode without an action.
+	var stepping []*live
+	var picked []int
+	var reqs []sdk.StepRequest
+	for i, l := range batch {
+		if completions[i].StopReason == "context" {
+			l.traj.Overflowed = true
+			e.closeLive(ctx, l)
+			continue
+		}
+		stepping = append(stepping, l)
+		picked = append(picked, i)
+		reqs = append(reqs, sdk.StepRequest{Session: l.session, Action: completions[i].Text})
+	}
+	t0 := time.Now()
+	resps, err := e.step(ctx, reqs)
+	ph.Tool += time.Since(t0)
+	if err != nil {
+		return nil, err
+	}
+
+	transitions := make([]sdk.Transition, len(stepping))
+	for i, l := range stepping {
+		obs := resps[i].Observation
+		idx := picked[i]
+		turn := len(l.actions)
+		done := obs.Done || (cfg.MaxTurns > 0 && turn+1 >= cfg.MaxTurns)
+		transitions[i] = sdk.Transition{
+			TaskID:        l.traj.TaskID,
+			Action:        completions[idx].Text,
+			Before:        l.info,
+			After:         obs.Info,
+			Turn:          turn,
+			Done:          done,
+			SolvedEarlier: l.solved,
+		}
+		l.traj.Turns = append(l.traj.Turns, Turn{
+			Context:    contexts[idx],
+			Completion: completions[idx],
+			Info:       obs.Info,
+			Done:       done,
+		})
+		l.traj.States = append(l.traj.States, obs.Text)
+		l.actions = append(l.actions, completions[idx].Text)
+		l.info = obs.Info
+		if obs.Info.Solved {
+			if !l.solved {
+				l.traj.SolvedAt = turn + 1
+			}
+			l.solved = true
+		}
+	}
+	if e.Reward != nil && len(transitions) > 0 {
+		t0 := time.Now()
+		scores, err := e.score(ctx, transitions)
+		ph.Score += time.Since(t0)
+		if err != nil {
+			return nil, err
+		}
+		for i, l := range stepping {
+			t := &l.traj.Turns[len(l.traj.Turns)-1]
+			t.Reward, t.Components = scores[i].Reward, scores[i].Components
+		}
+	}
+	var next []*live
+	for i, l := range stepping {
+		if transitions[i].Done {
+			e.closeLive(ctx, l)
+		} else {
+			next = append(next, l)
+		}
+	}
+	return next, nil
 }
 
 func (e *Engine) closeLive(ctx context.Context, l *live) {
@@ -336,21 +484,23 @@ func (e *Engine) closeLive(ctx context.Context, l *live) {
 // A trajectory whose full history does not fit falls back to the last
 // state only (counted in Truncated); if even that does not fit, its
 // completion comes back with StopReason "context".
-func (e *Engine) generate(ctx context.Context, active []*live, cfg Config, seed int64) ([]sdk.Completion, []string, error) {
+func (e *Engine) generate(ctx context.Context, active []*live, cfg Config) ([]sdk.Completion, []string, error) {
 	history := cfg.History
 	if history == "" {
 		history = episode.Full
 	}
 	contexts := make([]string, len(active))
 	msgs := make([][]sdk.Message, len(active))
+	seeds := make([]int64, len(active))
 	for i, l := range active {
 		c, m, err := render(l, history)
 		if err != nil {
 			return nil, nil, err
 		}
 		contexts[i], msgs[i] = c, m
+		seeds[i] = sampleSeed(cfg.Sampling.Seed, l.index, len(l.actions), false)
 	}
-	completions, err := e.generateChunked(ctx, contexts, msgs, stopsOf(active), cfg.Sampling, seed)
+	completions, err := e.generateChunked(ctx, contexts, msgs, stopsOf(active), seeds, cfg.Sampling)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -369,6 +519,7 @@ func (e *Engine) generate(ctx context.Context, active []*live, cfg Config, seed 
 	short := make([]string, len(retry))
 	shortMsgs := make([][]sdk.Message, len(retry))
 	stops := make([][]string, len(retry))
+	shortSeeds := make([]int64, len(retry))
 	for j, i := range retry {
 		l := active[i]
 		c, m, err := render(l, episode.Last)
@@ -376,9 +527,10 @@ func (e *Engine) generate(ctx context.Context, active []*live, cfg Config, seed 
 			return nil, nil, err
 		}
 		short[j], shortMsgs[j], stops[j] = c, m, l.traj.Stop
+		shortSeeds[j] = sampleSeed(cfg.Sampling.Seed, l.index, len(l.actions), true)
 		l.traj.Truncated++
 	}
-	again, err := e.generateChunked(ctx, short, shortMsgs, stops, cfg.Sampling, seed+int64(len(active)))
+	again, err := e.generateChunked(ctx, short, shortMsgs, stops, shortSeeds, cfg.Sampling)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -386,6 +538,18 @@ func (e *Engine) generate(ctx context.Context, active []*live, cfg Config, seed 
 		completions[i], contexts[i] = again[j], short[j]
 	}
 	return completions, contexts, nil
+}
+
+// sampleSeed is the seed of what trajectory traj samples at turn (its
+// retry with the last state only, when the full history did not fit,
+// has its own): a splitmix64 mix of the three, so it depends on nothing
+// else, not on which trajectories share the Generate call.
+func sampleSeed(seed int64, traj, turn int, retry bool) int64 {
+	k := uint64(traj)<<24 | uint64(turn)<<1
+	if retry {
+		k |= 1
+	}
+	return ShardSeed(seed, int(k))
 }
 
 // render builds a trajectory's next context, as text and as chat turns.
@@ -407,8 +571,10 @@ func stopsOf(ls []*live) [][]string {
 }
 
 // generateChunked calls Generate once per run of contexts that share stop
-// strings, at most GenerateBatch at a time.
-func (e *Engine) generateChunked(ctx context.Context, contexts []string, msgs [][]sdk.Message, stops [][]string, s sdk.Sampling, seed int64) ([]sdk.Completion, error) {
+// strings, at most GenerateBatch at a time; context i samples from
+// seeds[i] (sdk.Sampling.Seeds; a model that ignores them gets Seed plus
+// the context's place in the call, as before there were per-context seeds).
+func (e *Engine) generateChunked(ctx context.Context, contexts []string, msgs [][]sdk.Message, stops [][]string, seeds []int64, s sdk.Sampling) ([]sdk.Completion, error) {
 	batch := e.GenerateBatch
 	if batch <= 0 {
 		batch = 64
@@ -421,7 +587,8 @@ func (e *Engine) generateChunked(ctx context.Context, contexts []string, msgs []
 		}
 		req := s
 		req.Stop = stops[start]
-		req.Seed = seed + int64(start)
+		req.Seed = seeds[start]
+		req.Seeds = seeds[start:end]
 		resp, err := e.Model.Generate(ctx, sdk.GenerateRequest{Contexts: contexts[start:end], Messages: msgs[start:end], Sampling: req})
 		if err != nil {
 			return nil, fmt.Errorf("rollout: generate: %w", err)

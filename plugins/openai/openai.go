@@ -22,9 +22,10 @@
 // and the reply is the next action. A request without turns (one prompt)
 // is sent as a single user message. Both endpoints get the tool's stop
 // strings, max_tokens (omitted when 0: the server's default applies),
-// temperature (0 is greedy), top_p, and a seed of Sampling.Seed plus the
-// context's index, so samples of the same context differ and a rerun with
-// a seeding server repeats them; with logprobs = true the token log-probs
+// temperature (0 is greedy), top_p, and a seed (Sampling.Seeds[i] when the
+// request has one per context, else Sampling.Seed plus the context's
+// index), so samples of the same context differ and a rerun with a seeding
+// server repeats them; with logprobs = true the token log-probs
 // the server returns fill Completion.Logprobs (Completion.Tokens stays
 // empty: the server's token ids mean nothing to Lathe).
 //
@@ -260,7 +261,11 @@ func (m *Model) Generate(ctx context.Context, req sdk.GenerateRequest) (sdk.Gene
 				return
 			}
 			defer func() { <-sem }()
-			comp, err := c.complete(ctx, req.Contexts[i], msgs, S, S.Seed+int64(i))
+			seed := S.Seed + int64(i)
+			if len(S.Seeds) == len(req.Contexts) {
+				seed = S.Seeds[i]
+			}
+			comp, err := c.complete(ctx, req.Contexts[i], msgs, S, seed)
 			if err != nil {
 				errs[i] = err
 				cancel()

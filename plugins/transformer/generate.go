@@ -261,8 +261,8 @@ func (m *model) copyStep(buf *decodeBuf, cache *kvCache, pos, slots []int, want 
 // line among them (m.tail; the rule training
 // uses, so TrainPolicy and Logprobs score a completion on the context it
 // was sampled from); a sequence that fills the window stops with
-// StopReason "context". MaxTokens 0 means "until the window is full". The same Seed gives the same text:
-// each context samples from its own generator seeded by (Seed, index).
+// StopReason "context". MaxTokens 0 means "until the window is full". The same seed gives the same text:
+// each context samples from its own generator (contextRNG).
 func (m *Model) Generate(ctx context.Context, req sdk.GenerateRequest) (sdk.GenerateResponse, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -342,7 +342,7 @@ func (m *Model) Generate(ctx context.Context, req sdk.GenerateRequest) (sdk.Gene
 	}
 	st := make([]*state, n)
 	for i := range st {
-		st[i] = &state{rng: rand.New(rand.NewPCG(uint64(S.Seed), uint64(i))), length: len(prompts[i])}
+		st[i] = &state{rng: contextRNG(S, i, n), length: len(prompts[i])}
 	}
 	stops := make([][]byte, 0, len(S.Stop))
 	for _, s := range S.Stop {
@@ -401,6 +401,16 @@ func (m *Model) Generate(ctx context.Context, req sdk.GenerateRequest) (sdk.Gene
 		resp.Completions[i] = s.out
 	}
 	return resp, nil
+}
+
+// contextRNG is context i's sampler among n: seeded by Seeds[i] alone when
+// the request gives one seed per context (a rollout's, whose draws must not
+// depend on the batch), else by (Seed, i).
+func contextRNG(S sdk.Sampling, i, n int) *rand.Rand {
+	if len(S.Seeds) == n {
+		return rand.New(rand.NewPCG(uint64(S.Seeds[i]), 0x5eed))
+	}
+	return rand.New(rand.NewPCG(uint64(S.Seed), uint64(i)))
 }
 
 // findStop looks for a stop string ending in the bytes added after prev and

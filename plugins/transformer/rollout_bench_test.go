@@ -22,7 +22,8 @@ import (
 // BenchmarkRollout plays evaluation episodes as paper.hcl's coe eval does
 // (MBPP test tasks broken by the tool, the paper-sized model, history
 // "full", 10 turns, 4 samples per task, max_tokens 96) with the prefix cache
-// off and on, in the same run:
+// off and on, and with the model generating while the sandbox checks
+// (rollout.Engine.Overlap), in the same run:
 //
 //	go test -run '^$' -bench Rollout -benchtime 1x ./plugins/transformer
 //
@@ -61,12 +62,17 @@ func BenchmarkRollout(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, mb := range []int{0, DefaultPrefixCacheMB} {
-		name := "cache=off"
-		if mb > 0 {
-			name = "cache=on"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, setting := range []struct {
+		name    string
+		mb      int
+		overlap bool
+	}{
+		{"cache=off", 0, false},
+		{"cache=on", DefaultPrefixCacheMB, false},
+		{"cache=on,overlap=on", DefaultPrefixCacheMB, true},
+	} {
+		mb := setting.mb
+		b.Run(setting.name, func(b *testing.B) {
 			var episodes, genTokens int
 			var modelNS, toolNS atomic.Int64
 			var reused, prefilled int64
@@ -84,7 +90,7 @@ func BenchmarkRollout(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				e := &rollout.Engine{Tool: timedTool{tool, &toolNS}, Model: timedModel{m, &modelNS}}
+				e := &rollout.Engine{Tool: timedTool{tool, &toolNS}, Model: timedModel{m, &modelNS}, Overlap: setting.overlap}
 				start := time.Now()
 				res, err := evaluate.Run(ctx, e, ts, evaluate.Options{Samples: 4, Ks: []int{1}, Temperature: 0.8,
 					MaxTokens: 96, History: episode.Full, Seed: 1})

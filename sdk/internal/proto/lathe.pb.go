@@ -1419,12 +1419,15 @@ func (x *ScoreBatchResponse) GetScores() []*ScoreResponse {
 }
 
 type Sampling struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Temperature   float64                `protobuf:"fixed64,1,opt,name=temperature,proto3" json:"temperature,omitempty"`
-	TopP          float64                `protobuf:"fixed64,2,opt,name=top_p,json=topP,proto3" json:"top_p,omitempty"`
-	MaxTokens     int32                  `protobuf:"varint,3,opt,name=max_tokens,json=maxTokens,proto3" json:"max_tokens,omitempty"`
-	Stop          []string               `protobuf:"bytes,4,rep,name=stop,proto3" json:"stop,omitempty"`
-	Seed          int64                  `protobuf:"varint,5,opt,name=seed,proto3" json:"seed,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Temperature float64                `protobuf:"fixed64,1,opt,name=temperature,proto3" json:"temperature,omitempty"`
+	TopP        float64                `protobuf:"fixed64,2,opt,name=top_p,json=topP,proto3" json:"top_p,omitempty"`
+	MaxTokens   int32                  `protobuf:"varint,3,opt,name=max_tokens,json=maxTokens,proto3" json:"max_tokens,omitempty"`
+	Stop        []string               `protobuf:"bytes,4,rep,name=stop,proto3" json:"stop,omitempty"`
+	Seed        int64                  `protobuf:"varint,5,opt,name=seed,proto3" json:"seed,omitempty"`
+	// One per context when set: context i samples from a generator seeded by
+	// seeds[i] alone, whatever else shares the call.
+	Seeds         []int64 `protobuf:"varint,6,rep,packed,name=seeds,proto3" json:"seeds,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1492,6 +1495,13 @@ func (x *Sampling) GetSeed() int64 {
 		return x.Seed
 	}
 	return 0
+}
+
+func (x *Sampling) GetSeeds() []int64 {
+	if x != nil {
+		return x.Seeds
+	}
+	return nil
 }
 
 type GenerateRequest struct {
@@ -2596,14 +2606,15 @@ const file_lathe_proto_rawDesc = "" +
 	"\x11ScoreBatchRequest\x12=\n" +
 	"\vtransitions\x18\x01 \x03(\v2\x1b.lathe.plugin.v1.TransitionR\vtransitions\"L\n" +
 	"\x12ScoreBatchResponse\x126\n" +
-	"\x06scores\x18\x01 \x03(\v2\x1e.lathe.plugin.v1.ScoreResponseR\x06scores\"\x88\x01\n" +
+	"\x06scores\x18\x01 \x03(\v2\x1e.lathe.plugin.v1.ScoreResponseR\x06scores\"\x9e\x01\n" +
 	"\bSampling\x12 \n" +
 	"\vtemperature\x18\x01 \x01(\x01R\vtemperature\x12\x13\n" +
 	"\x05top_p\x18\x02 \x01(\x01R\x04topP\x12\x1d\n" +
 	"\n" +
 	"max_tokens\x18\x03 \x01(\x05R\tmaxTokens\x12\x12\n" +
 	"\x04stop\x18\x04 \x03(\tR\x04stop\x12\x12\n" +
-	"\x04seed\x18\x05 \x01(\x03R\x04seed\"\x9f\x01\n" +
+	"\x04seed\x18\x05 \x01(\x03R\x04seed\x12\x14\n" +
+	"\x05seeds\x18\x06 \x03(\x03R\x05seeds\"\x9f\x01\n" +
 	"\x0fGenerateRequest\x12\x1a\n" +
 	"\bcontexts\x18\x01 \x03(\tR\bcontexts\x125\n" +
 	"\bsampling\x18\x02 \x01(\v2\x19.lathe.plugin.v1.SamplingR\bsampling\x129\n" +

@@ -167,7 +167,7 @@ func ScoreFromProto(p *pb.ScoreResponse) sdk.Score {
 func SamplingToProto(s sdk.Sampling) *pb.Sampling {
 	return &pb.Sampling{
 		Temperature: s.Temperature, TopP: s.TopP, MaxTokens: int32(s.MaxTokens),
-		Stop: s.Stop, Seed: s.Seed,
+		Stop: s.Stop, Seed: s.Seed, Seeds: s.Seeds,
 	}
 }
 
@@ -175,7 +175,7 @@ func SamplingToProto(s sdk.Sampling) *pb.Sampling {
 func SamplingFromProto(p *pb.Sampling) sdk.Sampling {
 	return sdk.Sampling{
 		Temperature: p.GetTemperature(), TopP: p.GetTopP(), MaxTokens: int(p.GetMaxTokens()),
-		Stop: p.GetStop(), Seed: p.GetSeed(),
+		Stop: p.GetStop(), Seed: p.GetSeed(), Seeds: p.GetSeeds(),
 	}
 }
 

@@ -40,7 +40,7 @@ func TestRoundTrip(t *testing.T) {
 		{"score", sdk.Score{Reward: -0.5, Components: map[string]float64{"format": -0.5}},
 			func(v any) any { return ScoreFromProto(ScoreToProto(v.(sdk.Score))) },
 			func() any { return ScoreFromProto(nil) }},
-		{"generate request", sdk.GenerateRequest{Contexts: []string{"a", "b"}, Sampling: sdk.Sampling{Temperature: 0.7, TopP: 0.9, MaxTokens: 64, Stop: []string{"\n"}, Seed: 7}},
+		{"generate request", sdk.GenerateRequest{Contexts: []string{"a", "b"}, Sampling: sdk.Sampling{Temperature: 0.7, TopP: 0.9, MaxTokens: 64, Stop: []string{"\n"}, Seed: 7, Seeds: []int64{3, -4}}},
 			func(v any) any { return GenerateRequestFromProto(GenerateRequestToProto(v.(sdk.GenerateRequest))) },
 			func() any { return GenerateRequestFromProto(nil) }},
 		{"generate request with messages", sdk.GenerateRequest{Contexts: []string{"p\ns0\n$ A\ns1\n$ ", "p\ns0\n$ "},
