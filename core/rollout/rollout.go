@@ -1,8 +1,11 @@
 // Package rollout plays multi-turn episodes: for each task it starts G
-// sessions of a tool, asks the model for one action per session per turn
-// (all live sessions in one batched Generate call), applies the actions,
-// scores each transition with the reward, and stops a session when the
-// tool says the episode is done.
+// sessions of a tool, asks the model for one action per live session
+// (batched Generate calls), applies the actions, scores each transition
+// with the reward, and stops a session when the tool says the episode is
+// done. Turns run in lockstep (every live session in one call, then the
+// tool) or overlapped (the model writes one batch while the tool checks
+// another); every trajectory samples from seeds of its own, so the two
+// give the same episodes.
 //
 // It is used by GRPO (groups of G samples, rewards and log-probs kept for
 // the update) and by evaluation (n samples, success per turn budget).

@@ -580,27 +580,9 @@ func (m *Model) Logprobs(ctx context.Context, req sdk.LogprobsRequest) (sdk.Logp
 		e := req.Examples[i]
 		return e.Context, e.Completion, e.Tokens
 	})
-	out := make([][]float64, len(req.Examples))
-	for i := range out {
-		out[i] = []float64{}
-	}
-	for _, mb := range microBatches(seqs, m.cfg.BatchTokens) {
-		if err := ctx.Err(); err != nil {
-			return sdk.LogprobsResponse{}, fmt.Errorf("transformer: %w", err)
-		}
-		s, err := m.net.score(mb, nil)
-		if err != nil {
-			return sdk.LogprobsResponse{}, err
-		}
-		k := 0
-		for _, sq := range mb {
-			lp := make([]float64, len(sq.target))
-			for j := range lp {
-				lp[j] = float64(s.logp[k])
-				k++
-			}
-			out[sq.ex] = lp
-		}
+	out, err := m.cachedLogprobs(ctx, seqs)
+	if err != nil {
+		return sdk.LogprobsResponse{}, err
 	}
 	return sdk.LogprobsResponse{Logprobs: out}, nil
 }
