@@ -79,8 +79,14 @@ func (m *weighted) Generate(ctx context.Context, req sdk.GenerateRequest) (sdk.G
 	m.mu.Unlock()
 	var out sdk.GenerateResponse
 	for i := range req.Contexts {
+		// Each context's own seed, as the transformer samples, so episodes
+		// do not depend on which others share the call.
+		seed := req.Sampling.Seed + int64(i)
+		if len(req.Sampling.Seeds) == len(req.Contexts) {
+			seed = req.Sampling.Seeds[i]
+		}
 		a := "INC"
-		if (uint64(req.Sampling.Seed)+uint64(i)+uint64(w))%4 == 0 {
+		if (uint64(seed)+uint64(w))%4 == 0 {
 			a = "junk"
 		}
 		out.Completions = append(out.Completions, sdk.Completion{Text: a + "\n", Tokens: []int32{int32(w)},

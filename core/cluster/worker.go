@@ -275,7 +275,7 @@ func (s *slot) play(ctx context.Context, it *Item) ([]*rollout.Trajectory, rollo
 		}
 		s.weights = it.Weights
 	}
-	e := &rollout.Engine{Tool: tool.inst.Tool(), Model: model.inst.Model(), Phases: &ph}
+	e := &rollout.Engine{Tool: tool.inst.Tool(), Model: model.inst.Model(), Phases: &ph, Overlap: true}
 	if it.Reward.Plugin != "" {
 		reward, err := s.ensure(ctx, &s.reward, sdk.KindReward, it.Reward)
 		if err != nil {

@@ -17,13 +17,14 @@ import (
 
 // engine builds a rollout engine over the tool block toolRef names (and
 // the reward block rewardRef names, unless it is zero), using the batch
-// forms the plugins advertise.
+// forms the plugins advertise, with the model writing while the tool
+// checks (which changes no result, only the time: rollout.Engine.Overlap).
 func engine(ctx context.Context, env *runner.StageEnv, toolRef, rewardRef experiment.Ref, model sdk.Model) (*rollout.Engine, error) {
 	tool, err := env.Tool(ctx, toolRef)
 	if err != nil {
 		return nil, err
 	}
-	e := &rollout.Engine{Tool: tool, Model: model}
+	e := &rollout.Engine{Tool: tool, Model: model, Overlap: true}
 	if rewardRef.Kind != "" {
 		if e.Reward, err = env.Reward(ctx, rewardRef); err != nil {
 			return nil, err
