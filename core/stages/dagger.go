@@ -32,7 +32,8 @@ type DaggerAttrs struct {
 	MaxTurns    int     `attr:"max_turns"` // 0: the tool's own limit
 	MaxTokens   int     `attr:"max_tokens" default:"96"`
 	History     string  `attr:"history" enum:"full,last" default:"full"`
-	MaxTasks    int     `attr:"max_tasks" default:"0"` // 0: all
+	Overlap     bool    `attr:"overlap" default:"true"` // as in eval blocks
+	MaxTasks    int     `attr:"max_tasks" default:"0"`  // 0: all
 	Seed        int     `attr:"seed" default:"experiment.seed"`
 }
 
@@ -87,7 +88,7 @@ func dagger(ctx context.Context, env *runner.StageEnv, a *DaggerAttrs) (runner.O
 	if err := lm.Load(ctx, dir); err != nil {
 		return nil, fmt.Errorf("%s: load init checkpoint %s: %w", env.Stage.ID(), dir, err)
 	}
-	e, err := engine(ctx, env, a.Tool, experiment.Ref{}, m)
+	e, err := engine(ctx, env, a.Tool, experiment.Ref{}, m, a.Overlap)
 	if err != nil {
 		return nil, err
 	}

@@ -36,9 +36,12 @@ type EvalAttrs struct {
 	MaxTurns    int              `attr:"max_turns"` // 0: the tool's own limit
 	MaxTokens   int              `attr:"max_tokens" default:"96"`
 	History     string           `attr:"history" enum:"full,last" default:"full"`
-	TurnBudgets []int            `attr:"turn_budgets"`
-	MaxTasks    int              `attr:"max_tasks" default:"0"` // 0: all
-	Seed        int              `attr:"seed" default:"experiment.seed"`
+	// Overlap: the model writes one batch of actions while the tool checks
+	// another; the episodes are the same either way.
+	Overlap     bool  `attr:"overlap" default:"true"`
+	TurnBudgets []int `attr:"turn_budgets"`
+	MaxTasks    int   `attr:"max_tasks" default:"0"` // 0: all
+	Seed        int   `attr:"seed" default:"experiment.seed"`
 }
 
 var evalKind = runner.Kind[EvalAttrs]{
@@ -65,7 +68,7 @@ func eval(ctx context.Context, env *runner.StageEnv, a *EvalAttrs) (runner.Outpu
 	if err != nil {
 		return nil, err
 	}
-	e, err := engine(ctx, env, a.Tool, experiment.Ref{}, m)
+	e, err := engine(ctx, env, a.Tool, experiment.Ref{}, m, a.Overlap)
 	if err != nil {
 		return nil, err
 	}

@@ -17,14 +17,14 @@ import (
 
 // engine builds a rollout engine over the tool block toolRef names (and
 // the reward block rewardRef names, unless it is zero), using the batch
-// forms the plugins advertise, with the model writing while the tool
+// forms the plugins advertise; overlap has the model write while the tool
 // checks (which changes no result, only the time: rollout.Engine.Overlap).
-func engine(ctx context.Context, env *runner.StageEnv, toolRef, rewardRef experiment.Ref, model sdk.Model) (*rollout.Engine, error) {
+func engine(ctx context.Context, env *runner.StageEnv, toolRef, rewardRef experiment.Ref, model sdk.Model, overlap bool) (*rollout.Engine, error) {
 	tool, err := env.Tool(ctx, toolRef)
 	if err != nil {
 		return nil, err
 	}
-	e := &rollout.Engine{Tool: tool, Model: model, Overlap: true}
+	e := &rollout.Engine{Tool: tool, Model: model, Overlap: overlap}
 	if rewardRef.Kind != "" {
 		if e.Reward, err = env.Reward(ctx, rewardRef); err != nil {
 			return nil, err
@@ -84,6 +84,9 @@ type GRPOAttrs struct {
 	MaxTokens    int            `attr:"max_tokens" default:"96"`
 	Advantage    string         `attr:"advantage" enum:"turn,trajectory" default:"turn"`
 	History      string         `attr:"history" enum:"full,last" default:"full"`
+	// Overlap: the model writes one batch of actions while the tool checks
+	// another; the episodes are the same either way.
+	Overlap bool `attr:"overlap" default:"true"`
 	// CheckpointEvery and LR (peak learning rate; 0: the model's own).
 	CheckpointEvery int     `attr:"checkpoint_every" default:"10"`
 	LR              float64 `attr:"lr" default:"0"`
@@ -142,7 +145,7 @@ func grpoStage(ctx context.Context, env *runner.StageEnv, a *GRPOAttrs) (runner.
 		}
 		ref = rt
 	}
-	e, err := engine(ctx, env, a.Tool, a.Reward, m)
+	e, err := engine(ctx, env, a.Tool, a.Reward, m, a.Overlap)
 	if err != nil {
 		return nil, err
 	}
