@@ -266,7 +266,7 @@ func Apply(lines []string, c Command) ([]string, error) {
 		return append(out, lines[i+1:]...), nil
 	case ReplaceWord:
 		if c.Old == "" || !strings.Contains(lines[i], c.Old) {
-			return nil, errorf(ClassNoop, "REPW %d: %q does not occur in line %d", c.Line, c.Old, c.Line)
+			return nil, errorf(ClassNoop, "REPW %d: %q does not occur in line %d%s", c.Line, c.Old, c.Line, occursIn(lines, c.Old))
 		}
 		// A command that changes nothing is a mistake worth saying so: the
 		// model would otherwise see the same state again and, deciding
@@ -284,6 +284,29 @@ func Apply(lines []string, c Command) ([]string, error) {
 		out := append([]string(nil), lines...)
 		out[i] = c.Text
 		return out, nil
+	}
+}
+
+// occursIn says where else old occurs, " (it does in line 4)" or " (it does
+// in lines 2, 5)", so a command aimed at the wrong line gets, with the
+// error, the line it meant; "" when old is nowhere in the program.
+func occursIn(lines []string, old string) string {
+	if old == "" {
+		return ""
+	}
+	var at []string
+	for i, l := range lines {
+		if strings.Contains(l, old) {
+			at = append(at, strconv.Itoa(i+1))
+		}
+	}
+	switch len(at) {
+	case 0:
+		return ""
+	case 1:
+		return " (it does in line " + at[0] + ")"
+	default:
+		return " (it does in lines " + strings.Join(at, ", ") + ")"
 	}
 }
 

@@ -160,6 +160,8 @@ func TestApply(t *testing.T) {
 		{"repl out of range", "REPL 9 >>>x", nil, ClassRange, "REPL 9: line 9 does not exist (program has 4 lines)"},
 		{"repw first occurrence only", "REPW 2 >>>a >>>set(a)", []string{"def f(a, b):", "    res = set(a) | b", "    retrun (res)", ""}, "", ""},
 		{"repw absent", "REPW 3 >>>return >>>x", nil, ClassNoop, `REPW 3: "return" does not occur in line 3`},
+		{"repw on the wrong line", "REPW 1 >>>res >>>r", nil, ClassNoop, `REPW 1: "res" does not occur in line 1 (it does in lines 2, 3)`},
+		{"repw on the wrong line, one other", "REPW 3 >>>| >>>&", nil, ClassNoop, `REPW 3: "|" does not occur in line 3 (it does in line 2)`},
 		{"repw same text", "REPW 2 >>>res >>>res", nil, ClassNoop, "REPW 2: the new text is the old text; nothing changed"},
 		{"repl same line", "REPL 2 >>>    res = a | b", nil, ClassNoop, "REPL 2: line 2 already reads so; nothing changed"},
 		{"repw out of range", "REPW 0 >>>a >>>b", nil, ClassRange, "REPW 0: line 0 does not exist (program has 4 lines)"},
