@@ -137,6 +137,11 @@ type Demonstration struct {
 	Actions []string
 	// Corruptions names the operators that broke the program, for stats.
 	Corruptions []string
+	// Learn counts the leading actions that are mistakes the rest of the
+	// demonstration recovers from (a command aimed at the wrong line, say):
+	// training reads them as context and learns only the actions after
+	// them (episode.Episode.Learn).
+	Learn int
 }
 
 // ToolWithDemonstrate produces synthetic demonstrations for supervised

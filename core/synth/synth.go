@@ -46,7 +46,9 @@ type Record struct {
 	Split       string   `json:"split,omitempty"`
 	Corruptions []string `json:"corruptions"`
 	// Learn counts the leading actions that are a policy's own (DAgger:
-	// the expert continues after them); training learns only the rest.
+	// the expert continues after them) or mistakes the tool's
+	// demonstration recovers from (sdk.Demonstration.Learn); training
+	// learns only the rest.
 	Learn int `json:"learn,omitempty"`
 }
 
@@ -58,7 +60,7 @@ func (r Record) Task() sdk.Task {
 
 // Demonstration returns the record as the tool's demonstration.
 func (r Record) Demonstration() sdk.Demonstration {
-	return sdk.Demonstration{TaskID: r.TaskID, Program: r.Program, Actions: r.Actions, Corruptions: r.Corruptions}
+	return sdk.Demonstration{TaskID: r.TaskID, Program: r.Program, Actions: r.Actions, Corruptions: r.Corruptions, Learn: r.Learn}
 }
 
 // Options controls Synthesize.
@@ -184,9 +186,12 @@ feed:
 			if d.TaskID != "" && d.TaskID != t.ID {
 				return Result{}, fmt.Errorf("synth: tool returned a demonstration of task %s for task %s", d.TaskID, t.ID)
 			}
+			if d.Learn < 0 || (d.Learn > 0 && d.Learn >= len(d.Actions)) {
+				return Result{}, fmt.Errorf("synth: tool returned a demonstration of task %s that learns from action %d of %d", t.ID, d.Learn, len(d.Actions))
+			}
 			res.Records = append(res.Records, Record{
 				TaskID: t.ID, Program: d.Program, Tests: t.Tests, Setup: t.Setup, Reference: t.Reference,
-				Actions: d.Actions, Split: t.Split, Corruptions: d.Corruptions,
+				Actions: d.Actions, Split: t.Split, Corruptions: d.Corruptions, Learn: d.Learn,
 			})
 		}
 	}

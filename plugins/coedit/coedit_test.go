@@ -196,6 +196,8 @@ func TestConfigure(t *testing.T) {
 		{"unknown operator", `{"operators":["typo","flip_bits"]}`, `coedit: configure: operators names an unknown corruption operator "flip_bits" (known: delete_line,`, nil},
 		{"too many corruptions", `{"max_corruptions":6}`, "coedit: configure: max_corruptions must be between 1 and 5, got 6", nil},
 		{"zero corruptions", `{"max_corruptions":0}`, "coedit: configure: max_corruptions must be between 1 and 5, got 0", nil},
+		{"recovery", `{"recovery":0.25}`, "", func(o repairtool.Options) bool { return o.Recovery == 0.25 }},
+		{"recovery above 1", `{"recovery":1.5}`, "coedit: configure: recovery must be between 0 and 1, got 1.5", nil},
 		{"wrong type", `{"max_turns":"ten"}`, "coedit: configure: sdk: decode config", nil},
 	}
 	for _, tt := range tests {
@@ -229,7 +231,7 @@ func TestSchemaMatchesOptions(t *testing.T) {
 		names = append(names, a.Name)
 		defaults[a.Name] = a.Default
 	}
-	if got := strings.Join(names, ","); got != "max_turns,timeout_s,workers,show_feedback,show_tests,show_instructions,demo_order,rename,operators,max_corruptions,keep_feedback" {
+	if got := strings.Join(names, ","); got != "max_turns,timeout_s,workers,show_feedback,show_tests,show_instructions,demo_order,rename,operators,max_corruptions,recovery,keep_feedback" {
 		t.Fatalf("attributes = %s", got)
 	}
 	// The schema's defaults, fed back through Configure, are the defaults.
@@ -495,5 +497,85 @@ func TestNoRunner(t *testing.T) {
 	_, err := tool.Reset(context.Background(), sdk.ResetRequest{Task: addTask})
 	if err == nil || err.Error() != "coedit: reset add: start sandbox: nil sandbox runner" {
 		t.Fatalf("Reset without a sandbox: %v", err)
+	}
+}
+
+// TestDemonstrateRecovery: with recovery = 1 every one-typo demonstration
+// starts with its REPW on a line without the word, learned from the
+// second action on; the tool answers that command with an error naming
+// the line that holds the word, and the rest of the trace still repairs
+// the program. With recovery = 0 no demonstration has such a prefix.
+func TestDemonstrateRecovery(t *testing.T) {
+	ctx := context.Background()
+	task := sdk.Task{
+		ID:        "count_pairs",
+		Reference: "def count_pairs(arr, target):\n    count = 0\n    n = len(arr)\n    for i in range(n):\n        for j in range(i + 1, n):\n            if arr[i] + arr[j] == target:\n                count += 1\n    return count\n",
+		Tests:     "assert count_pairs([1, 2, 3], 4) == 1\nassert count_pairs([], 1) == 0",
+	}
+	for _, recovery := range []float64{0, 1} {
+		t.Run(fmt.Sprint("recovery=", recovery), func(t *testing.T) {
+			tool := configured(t, &coedittest.Runner{}, map[string]any{"max_turns": 10, "operators": []any{"typo"},
+				"max_corruptions": 1.0, "recovery": recovery})
+			demos, err := tool.Demonstrate(ctx, sdk.DemonstrateRequest{Task: task, Seed: 3, N: 8})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(demos) == 0 {
+				t.Fatal("no demonstrations")
+			}
+			misplaced := 0
+			defer func() {
+				if recovery == 1 && misplaced == 0 {
+					t.Error("no demonstration starts with a misplaced REPW")
+				}
+			}()
+			for i, d := range demos {
+				if recovery == 0 {
+					if d.Learn != 0 {
+						t.Fatalf("demonstration %d learns from action %d with recovery off", i, d.Learn)
+					}
+					continue
+				}
+				first, err := dsl.Parse(d.Actions[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if first.Op != dsl.ReplaceWord {
+					if d.Learn != 0 {
+						t.Fatalf("demonstration %d starts with %q yet learns from action %d", i, d.Actions[0], d.Learn)
+					}
+					continue
+				}
+				misplaced++
+				if d.Learn != 1 || len(d.Actions) < 3 {
+					t.Fatalf("demonstration %d: learn %d, actions %q; want a misplaced REPW first", i, d.Learn, d.Actions)
+				}
+				fix, _ := dsl.Parse(d.Actions[1])
+				if fix.Op != dsl.ReplaceWord || fix.Old != first.Old || fix.Text != first.Text || fix.Line == first.Line {
+					t.Fatalf("demonstration %d: %q is not the fix %q on another line", i, d.Actions[0], d.Actions[1])
+				}
+				task := task
+				task.Program = d.Program
+				reset, err := tool.Reset(ctx, sdk.ResetRequest{Task: task})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var obs sdk.Observation
+				for k, a := range d.Actions {
+					resp, err := tool.Step(ctx, sdk.StepRequest{Session: reset.Session, Action: a + "\n"})
+					if err != nil {
+						t.Fatal(err)
+					}
+					obs = resp.Observation
+					hint := fmt.Sprintf("(it does in line %d)", fix.Line)
+					if k == 0 && (obs.Info.Valid || !strings.Contains(obs.Text, hint)) {
+						t.Fatalf("demonstration %d: the misplaced %q got %q, want an error with %q", i, a, obs.Text, hint)
+					}
+				}
+				if !obs.Info.Solved || !obs.Done {
+					t.Fatalf("demonstration %d %q ends unsolved:\n%s", i, d.Actions, obs.Text)
+				}
+			}
+		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"strconv"
 	"strings"
@@ -69,6 +70,11 @@ type Options struct {
 	// KeepFeedback shows, under a malformed command's error, the test
 	// feedback of the program it left unchanged.
 	KeepFeedback bool `json:"keep_feedback"`
+	// Recovery is the share of Chain-of-Edits demonstrations that start
+	// with their first REPW aimed at a line that lacks its word: the tool's
+	// error (which names the right line) is then part of the demonstration,
+	// and the misplaced command is read, not learned (misplace).
+	Recovery float64 `json:"recovery"`
 }
 
 // DefaultMaxTurns is the paper's turn budget.
@@ -106,6 +112,8 @@ func Attributes() []sdk.Attribute {
 			Description: "corruption operators that break programs, for demonstrations and for tasks given only a correct reference (empty: all of " + strings.Join(corrupt.Operators(), ", ") + "); a curriculum or a per-bug diagnostic names a few"},
 		{Name: "max_corruptions", Type: "number", Default: float64(d.MaxCorruptions),
 			Description: "most corruptions of one program, each drawing its count uniformly from 1 to this; 1 to 5"},
+		{Name: "recovery", Type: "number", Default: d.Recovery,
+			Description: "share of synthetic demonstrations, 0 to 1, that begin with their first REPW on a line without its word, so the model is shown the tool's error (which names the line that has it) and the repair after it; the misplaced command is never a training target"},
 		{Name: "keep_feedback", Type: "bool", Default: d.KeepFeedback,
 			Description: "after a malformed or out-of-range command, show the unchanged program's test feedback under the command's error (with history = \"last\" the model otherwise no longer sees what the tests said)"},
 	}
@@ -217,6 +225,9 @@ func decodeOptions(cfg sdk.Config) (Options, sdk.ConfigErrors, error) {
 	}
 	if o.Rename < 0 || o.Rename > 1 {
 		bad("rename", "must be between 0 and 1, got %g", o.Rename)
+	}
+	if o.Recovery < 0 || o.Recovery > 1 {
+		bad("recovery", "must be between 0 and 1, got %g", o.Recovery)
 	}
 	if o.MaxCorruptions < 1 || o.MaxCorruptions > corrupt.MaxCorruptions {
 		bad("max_corruptions", "must be between 1 and %d, got %d", corrupt.MaxCorruptions, o.MaxCorruptions)
@@ -479,8 +490,43 @@ func (t *Tool) Demonstrate(ctx context.Context, req sdk.DemonstrateRequest) ([]s
 	}
 	for i := range demos {
 		demos[i] = t.ed.FinishDemo(demos[i])
+		if o.Recovery > 0 && !req.Verbatim && t.ed.Style() == corrupt.Coedit {
+			rng := rand.New(rand.NewPCG(uint64(req.Seed), uint64(i)^0x7ec0))
+			if rng.Float64() < o.Recovery {
+				demos[i] = misplace(demos[i], rng)
+			}
+		}
 	}
 	return demos, nil
+}
+
+// misplace puts a copy of d's first command in front of it, aimed at a
+// line that does not hold its word, when that command is a REPW and such
+// a line exists: the demonstration then shows the tool's error for it
+// ("... does not occur in line 1 (it does in line 4)") and the repair
+// from there, and training learns only the repair (Learn = 1).
+func misplace(d sdk.Demonstration, rng *rand.Rand) sdk.Demonstration {
+	if len(d.Actions) == 0 || d.Learn > 0 {
+		return d
+	}
+	c, err := dsl.Parse(d.Actions[0])
+	if err != nil || c.Op != dsl.ReplaceWord {
+		return d
+	}
+	var lines []int
+	for i, l := range dsl.SplitProgram(d.Program) {
+		if !strings.Contains(l, c.Old) {
+			lines = append(lines, i+1)
+		}
+	}
+	if len(lines) == 0 {
+		return d
+	}
+	wrong := c
+	wrong.Line = lines[rng.IntN(len(lines))]
+	d.Actions = append([]string{dsl.Format(wrong)}, d.Actions...)
+	d.Learn = 1
+	return d
 }
 
 // continuation is the expert's way on from the program req.After leaves of

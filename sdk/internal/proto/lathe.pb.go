@@ -977,11 +977,14 @@ func (x *DemonstrateRequest) GetAfter() []string {
 }
 
 type Demonstration struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TaskId        string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
-	Program       string                 `protobuf:"bytes,2,opt,name=program,proto3" json:"program,omitempty"`
-	Actions       []string               `protobuf:"bytes,3,rep,name=actions,proto3" json:"actions,omitempty"`
-	Corruptions   []string               `protobuf:"bytes,4,rep,name=corruptions,proto3" json:"corruptions,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	TaskId      string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	Program     string                 `protobuf:"bytes,2,opt,name=program,proto3" json:"program,omitempty"`
+	Actions     []string               `protobuf:"bytes,3,rep,name=actions,proto3" json:"actions,omitempty"`
+	Corruptions []string               `protobuf:"bytes,4,rep,name=corruptions,proto3" json:"corruptions,omitempty"`
+	// The leading actions that are mistakes the demonstration recovers
+	// from: read as context, never learned.
+	Learn         int32 `protobuf:"varint,5,opt,name=learn,proto3" json:"learn,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1042,6 +1045,13 @@ func (x *Demonstration) GetCorruptions() []string {
 		return x.Corruptions
 	}
 	return nil
+}
+
+func (x *Demonstration) GetLearn() int32 {
+	if x != nil {
+		return x.Learn
+	}
+	return 0
 }
 
 type DemonstrateResponse struct {
@@ -2573,12 +2583,13 @@ const file_lathe_proto_rawDesc = "" +
 	"\x01n\x18\x03 \x01(\x05R\x01n\x12\x1a\n" +
 	"\bverbatim\x18\x04 \x01(\bR\bverbatim\x12\"\n" +
 	"\fcontinuation\x18\x05 \x01(\bR\fcontinuation\x12\x14\n" +
-	"\x05after\x18\x06 \x03(\tR\x05after\"~\n" +
+	"\x05after\x18\x06 \x03(\tR\x05after\"\x94\x01\n" +
 	"\rDemonstration\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x18\n" +
 	"\aprogram\x18\x02 \x01(\tR\aprogram\x12\x18\n" +
 	"\aactions\x18\x03 \x03(\tR\aactions\x12 \n" +
-	"\vcorruptions\x18\x04 \x03(\tR\vcorruptions\"]\n" +
+	"\vcorruptions\x18\x04 \x03(\tR\vcorruptions\x12\x14\n" +
+	"\x05learn\x18\x05 \x01(\x05R\x05learn\"]\n" +
 	"\x13DemonstrateResponse\x12F\n" +
 	"\x0edemonstrations\x18\x01 \x03(\v2\x1e.lathe.plugin.v1.DemonstrationR\x0edemonstrations\"E\n" +
 	"\vConfigError\x12\x1c\n" +

@@ -124,14 +124,14 @@ func StepRequestFromProto(p *pb.StepRequest) sdk.StepRequest {
 
 // DemonstrationToProto encodes a demonstration.
 func DemonstrationToProto(d sdk.Demonstration) *pb.Demonstration {
-	return &pb.Demonstration{TaskId: d.TaskID, Program: d.Program, Actions: d.Actions, Corruptions: d.Corruptions}
+	return &pb.Demonstration{TaskId: d.TaskID, Program: d.Program, Actions: d.Actions, Corruptions: d.Corruptions, Learn: int32(d.Learn)}
 }
 
 // DemonstrationFromProto decodes a demonstration.
 func DemonstrationFromProto(p *pb.Demonstration) sdk.Demonstration {
 	return sdk.Demonstration{
 		TaskID: p.GetTaskId(), Program: p.GetProgram(),
-		Actions: p.GetActions(), Corruptions: p.GetCorruptions(),
+		Actions: p.GetActions(), Corruptions: p.GetCorruptions(), Learn: int(p.GetLearn()),
 	}
 }
 
