@@ -72,6 +72,18 @@ variable "max_corruptions" {
   description = "Most corruptions per broken program."
 }
 
+variable "recovery" {
+  type        = number
+  default     = 0
+  description = "Share of CoE demonstrations that start with their REPW on a wrong line and show the repair from the tool's error (README)."
+}
+
+variable "keep_feedback" {
+  type        = bool
+  default     = false
+  description = "Show the test feedback under a malformed command's error as well."
+}
+
 variable "pretrained" {
   type        = string
   default     = null
@@ -100,6 +112,8 @@ tool "editor" {
   show_instructions = false
   operators         = var.operators
   max_corruptions   = var.max_corruptions
+  recovery          = var.recovery
+  keep_feedback     = var.keep_feedback
 }
 
 # The direct-answer baseline: one action is the whole repaired program.

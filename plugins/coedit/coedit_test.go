@@ -501,10 +501,11 @@ func TestNoRunner(t *testing.T) {
 }
 
 // TestDemonstrateRecovery: with recovery = 1 every one-typo demonstration
-// starts with its REPW on a line without the word, learned from the
-// second action on; the tool answers that command with an error naming
-// the line that holds the word, and the rest of the trace still repairs
-// the program. With recovery = 0 no demonstration has such a prefix.
+// whose repair is a REPW comes with a copy that starts with that REPW on a
+// line without the word, learned from the second action on; the tool
+// answers the misplaced command with an error naming the line that holds
+// the word, and the rest of the copy still repairs the program. With
+// recovery = 0 there are no copies.
 func TestDemonstrateRecovery(t *testing.T) {
 	ctx := context.Background()
 	task := sdk.Task{
@@ -520,38 +521,24 @@ func TestDemonstrateRecovery(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(demos) == 0 {
-				t.Fatal("no demonstrations")
-			}
-			misplaced := 0
-			defer func() {
-				if recovery == 1 && misplaced == 0 {
-					t.Error("no demonstration starts with a misplaced REPW")
-				}
-			}()
+			repw, copies := 0, 0
 			for i, d := range demos {
-				if recovery == 0 {
-					if d.Learn != 0 {
-						t.Fatalf("demonstration %d learns from action %d with recovery off", i, d.Learn)
-					}
-					continue
-				}
 				first, err := dsl.Parse(d.Actions[0])
 				if err != nil {
 					t.Fatal(err)
 				}
-				if first.Op != dsl.ReplaceWord {
-					if d.Learn != 0 {
-						t.Fatalf("demonstration %d starts with %q yet learns from action %d", i, d.Actions[0], d.Learn)
+				if d.Learn == 0 {
+					if first.Op == dsl.ReplaceWord {
+						repw++
 					}
 					continue
 				}
-				misplaced++
+				copies++
 				if d.Learn != 1 || len(d.Actions) < 3 {
-					t.Fatalf("demonstration %d: learn %d, actions %q; want a misplaced REPW first", i, d.Learn, d.Actions)
+					t.Fatalf("demonstration %d: learn %d, actions %q; want one misplaced REPW first", i, d.Learn, d.Actions)
 				}
 				fix, _ := dsl.Parse(d.Actions[1])
-				if fix.Op != dsl.ReplaceWord || fix.Old != first.Old || fix.Text != first.Text || fix.Line == first.Line {
+				if first.Op != dsl.ReplaceWord || fix.Op != dsl.ReplaceWord || fix.Old != first.Old || fix.Text != first.Text || fix.Line == first.Line {
 					t.Fatalf("demonstration %d: %q is not the fix %q on another line", i, d.Actions[0], d.Actions[1])
 				}
 				task := task
@@ -575,6 +562,12 @@ func TestDemonstrateRecovery(t *testing.T) {
 				if !obs.Info.Solved || !obs.Done {
 					t.Fatalf("demonstration %d %q ends unsolved:\n%s", i, d.Actions, obs.Text)
 				}
+			}
+			if repw == 0 {
+				t.Fatal("no demonstration repairs with a REPW")
+			}
+			if want := int(recovery) * repw; copies != want {
+				t.Errorf("%d misplaced copies of %d REPW demonstrations, want %d", copies, repw, want)
 			}
 		})
 	}

@@ -70,10 +70,11 @@ type Options struct {
 	// KeepFeedback shows, under a malformed command's error, the test
 	// feedback of the program it left unchanged.
 	KeepFeedback bool `json:"keep_feedback"`
-	// Recovery is the share of Chain-of-Edits demonstrations that start
-	// with their first REPW aimed at a line that lacks its word: the tool's
-	// error (which names the right line) is then part of the demonstration,
-	// and the misplaced command is read, not learned (misplace).
+	// Recovery is the share of Chain-of-Edits demonstrations that come
+	// with a second copy starting with their first REPW aimed at a line
+	// that lacks its word: the tool's error (which names the right line)
+	// is then part of the copy, and the misplaced command is read, not
+	// learned (misplace).
 	Recovery float64 `json:"recovery"`
 }
 
@@ -113,7 +114,7 @@ func Attributes() []sdk.Attribute {
 		{Name: "max_corruptions", Type: "number", Default: float64(d.MaxCorruptions),
 			Description: "most corruptions of one program, each drawing its count uniformly from 1 to this; 1 to 5"},
 		{Name: "recovery", Type: "number", Default: d.Recovery,
-			Description: "share of synthetic demonstrations, 0 to 1, that begin with their first REPW on a line without its word, so the model is shown the tool's error (which names the line that has it) and the repair after it; the misplaced command is never a training target"},
+			Description: "share of synthetic demonstrations, 0 to 1, that come with a copy beginning with their first REPW on a line without its word, so the model is shown the tool's error (which names the line that has it) and the repair after it; the misplaced command is never a training target"},
 		{Name: "keep_feedback", Type: "bool", Default: d.KeepFeedback,
 			Description: "after a malformed or out-of-range command, show the unchanged program's test feedback under the command's error (with history = \"last\" the model otherwise no longer sees what the tests said)"},
 	}
@@ -488,30 +489,33 @@ func (t *Tool) Demonstrate(ctx context.Context, req sdk.DemonstrateRequest) ([]s
 	if err != nil {
 		return nil, t.errorf("demonstrate: %w", err)
 	}
+	var extra []sdk.Demonstration
 	for i := range demos {
 		demos[i] = t.ed.FinishDemo(demos[i])
 		if o.Recovery > 0 && !req.Verbatim && t.ed.Style() == corrupt.Coedit {
 			rng := rand.New(rand.NewPCG(uint64(req.Seed), uint64(i)^0x7ec0))
 			if rng.Float64() < o.Recovery {
-				demos[i] = misplace(demos[i], rng)
+				if m, ok := misplace(demos[i], rng); ok {
+					extra = append(extra, m)
+				}
 			}
 		}
 	}
-	return demos, nil
+	return append(demos, extra...), nil
 }
 
-// misplace puts a copy of d's first command in front of it, aimed at a
-// line that does not hold its word, when that command is a REPW and such
-// a line exists: the demonstration then shows the tool's error for it
-// ("... does not occur in line 1 (it does in line 4)") and the repair
-// from there, and training learns only the repair (Learn = 1).
-func misplace(d sdk.Demonstration, rng *rand.Rand) sdk.Demonstration {
+// misplace returns a copy of d that starts with d's first command aimed
+// at a line that does not hold its word, when that command is a REPW and
+// such a line exists: the copy shows the tool's error for it ("... does
+// not occur in line 1 (it does in line 4)") and the repair from there,
+// and training learns only the repair (Learn = 1).
+func misplace(d sdk.Demonstration, rng *rand.Rand) (sdk.Demonstration, bool) {
 	if len(d.Actions) == 0 || d.Learn > 0 {
-		return d
+		return d, false
 	}
 	c, err := dsl.Parse(d.Actions[0])
 	if err != nil || c.Op != dsl.ReplaceWord {
-		return d
+		return d, false
 	}
 	var lines []int
 	for i, l := range dsl.SplitProgram(d.Program) {
@@ -520,13 +524,13 @@ func misplace(d sdk.Demonstration, rng *rand.Rand) sdk.Demonstration {
 		}
 	}
 	if len(lines) == 0 {
-		return d
+		return d, false
 	}
 	wrong := c
 	wrong.Line = lines[rng.IntN(len(lines))]
 	d.Actions = append([]string{dsl.Format(wrong)}, d.Actions...)
 	d.Learn = 1
-	return d
+	return d, true
 }
 
 // continuation is the expert's way on from the program req.After leaves of
