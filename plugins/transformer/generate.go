@@ -3,6 +3,7 @@ package transformer
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -300,38 +301,9 @@ func (m *Model) Generate(ctx context.Context, req sdk.GenerateRequest) (sdk.Gene
 		capacity[i] = min(T, len(p)+room)
 	}
 	cache := newKVCache(m.net.arch, capacity)
-	// Identical prompts (a GRPO group, pass@k samples) are prefilled once;
-	// their copies get the keys, values and first logits by copying.
-	first := map[string]int{}
-	var uniq [][]int32
-	var uslot []int
-	owner := make([]int, n)
-	for i, c := range req.Contexts {
-		u, ok := first[c]
-		if !ok {
-			u = len(uniq)
-			first[c] = u
-			uniq, uslot = append(uniq, prompts[i]), append(uslot, i)
-		}
-		owner[i] = u
-	}
-	var ulogits []float32
-	var err error
-	if m.prefix != nil {
-		ulogits, err = m.prefillCached(uniq, cache, uslot)
-	} else {
-		ulogits, err = m.net.prefill(uniq, cache, uslot, m.cfg.BatchTokens)
-	}
+	logits, err := m.prefillDistinct(prompts, cache)
 	if err != nil {
 		return sdk.GenerateResponse{}, err
-	}
-	logits := make([]float32, n*V)
-	C := m.cfg.DModel
-	for i, u := range owner {
-		copy(logits[i*V:(i+1)*V], ulogits[u*V:(u+1)*V])
-		if src := uslot[u]; src != i {
-			cache.copySlot(src, i, len(prompts[i]), C)
-		}
 	}
 
 	type state struct {
@@ -411,6 +383,55 @@ func contextRNG(S sdk.Sampling, i, n int) *rand.Rand {
 		return rand.New(rand.NewPCG(uint64(S.Seeds[i]), 0x5eed))
 	}
 	return rand.New(rand.NewPCG(uint64(S.Seed), uint64(i)))
+}
+
+// prefillDistinct prefills prompt i into cache slot i and returns every
+// prompt's last-position logits [len(prompts), V]. Identical prompts (a
+// GRPO group, pass@k samples) are run once, from the prefix cache when it
+// is on; their copies get the keys, values and logits by copying.
+func (m *Model) prefillDistinct(prompts [][]int32, cache *kvCache) ([]float32, error) {
+	V := m.net.Vocab
+	first := map[string]int{}
+	var uniq [][]int32
+	var uslot []int
+	owner := make([]int, len(prompts))
+	for i, p := range prompts {
+		k := tokensKey(p)
+		u, ok := first[k]
+		if !ok {
+			u = len(uniq)
+			first[k] = u
+			uniq, uslot = append(uniq, p), append(uslot, i)
+		}
+		owner[i] = u
+	}
+	var ulogits []float32
+	var err error
+	if m.prefix != nil {
+		ulogits, err = m.prefillCached(uniq, cache, uslot)
+	} else {
+		ulogits, err = m.net.prefill(uniq, cache, uslot, m.cfg.BatchTokens)
+	}
+	if err != nil {
+		return nil, err
+	}
+	logits := make([]float32, len(prompts)*V)
+	for i, u := range owner {
+		copy(logits[i*V:(i+1)*V], ulogits[u*V:(u+1)*V])
+		if src := uslot[u]; src != i {
+			cache.copySlot(src, i, len(prompts[i]), m.net.DModel)
+		}
+	}
+	return logits, nil
+}
+
+// tokensKey is a map key for a token sequence.
+func tokensKey(p []int32) string {
+	b := make([]byte, 4*len(p))
+	for i, t := range p {
+		binary.LittleEndian.PutUint32(b[4*i:], uint32(t))
+	}
+	return string(b)
 }
 
 // findStop looks for a stop string ending in the bytes added after prev and

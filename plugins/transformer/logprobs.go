@@ -2,7 +2,6 @@ package transformer
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"math"
 )
@@ -50,36 +49,13 @@ func (m *Model) cachedTargets(ctx context.Context, seqs []sequence) ([][]float64
 		capacity[i] = len(s.tokens)
 	}
 	cache := newKVCache(m.net.arch, capacity)
-	first := map[string]int{}
-	var uniq [][]int32
-	var uslot []int
-	owner := make([]int, n)
-	for i, c := range contexts {
-		k := tokensKey(c)
-		u, ok := first[k]
-		if !ok {
-			u = len(uniq)
-			first[k] = u
-			uniq, uslot = append(uniq, c), append(uslot, i)
-		}
-		owner[i] = u
-	}
-	var ulogits []float32
-	var err error
-	if m.prefix != nil {
-		ulogits, err = m.prefillCached(uniq, cache, uslot)
-	} else {
-		ulogits, err = m.net.prefill(uniq, cache, uslot, m.cfg.BatchTokens)
-	}
+	logits, err := m.prefillDistinct(contexts, cache)
 	if err != nil {
 		return nil, err
 	}
-	for i, u := range owner {
-		if src := uslot[u]; src != i {
-			cache.copySlot(src, i, len(contexts[i]), m.net.DModel)
-		}
-		out[i] = make([]float64, len(seqs[i].target))
-		out[i][0] = logSoftmaxAt(ulogits[u*V:(u+1)*V], seqs[i].target[0])
+	for i, s := range seqs {
+		out[i] = make([]float64, len(s.target))
+		out[i][0] = logSoftmaxAt(logits[i*V:(i+1)*V], s.target[0])
 	}
 
 	// The completions, a run of rows per sequence, as many sequences to a
@@ -102,11 +78,11 @@ func (m *Model) cachedTargets(ctx context.Context, seqs []sequence) ([][]float64
 			if err := ctx.Err(); err != nil {
 				return nil, fmt.Errorf("transformer: %w", err)
 			}
-			logits := m.net.step(&buf, cache, toks, pos, slots, nil)
+			rows := m.net.step(&buf, cache, toks, pos, slots, nil)
 			r := 0
 			for i := lo; i < hi; i++ {
 				for j := 1; j < len(seqs[i].target); j++ {
-					out[i][j] = logSoftmaxAt(logits[r*V:(r+1)*V], seqs[i].target[j])
+					out[i][j] = logSoftmaxAt(rows[r*V:(r+1)*V], seqs[i].target[j])
 					r++
 				}
 			}
@@ -127,13 +103,4 @@ func logSoftmaxAt(logits []float32, tok int32) float64 {
 		sum += math.Exp(float64(x - mx))
 	}
 	return float64(logits[tok]-mx) - math.Log(sum)
-}
-
-// tokensKey is a map key for a token sequence.
-func tokensKey(p []int32) string {
-	b := make([]byte, 4*len(p))
-	for i, t := range p {
-		binary.LittleEndian.PutUint32(b[4*i:], uint32(t))
-	}
-	return string(b)
 }
