@@ -5,7 +5,9 @@
 # tasks: a 2-layer, 128-wide model with the copy head, one misspelled name
 # per program (-var 'operators=[]' -var max_corruptions=5 for the full
 # mixture, which a model this size does not learn; README), history =
-# "last", SFT in small batches.
+# "last", SFT in small batches. Seeds 1-3 (README): CoE test pass@1 0.313
+# after SFT and 0.345 after GRPO (0.291-0.368), the direct answer 0.000;
+# about 30 minutes a seed on 2 CPU cores.
 #
 #   lathe run experiments/paper.hcl -var seed=1
 #   lathe run experiments/paper.hcl -var datasets=/path/to/datasets
