@@ -301,7 +301,7 @@ func (m *Model) Generate(ctx context.Context, req sdk.GenerateRequest) (sdk.Gene
 		capacity[i] = min(T, len(p)+room)
 	}
 	cache := newKVCache(m.net.arch, capacity)
-	logits, err := m.prefillDistinct(prompts, cache)
+	logits, err := m.prefillDistinct(prompts, cache, true)
 	if err != nil {
 		return sdk.GenerateResponse{}, err
 	}
@@ -388,8 +388,9 @@ func contextRNG(S sdk.Sampling, i, n int) *rand.Rand {
 // prefillDistinct prefills prompt i into cache slot i and returns every
 // prompt's last-position logits [len(prompts), V]. Identical prompts (a
 // GRPO group, pass@k samples) are run once, from the prefix cache when it
-// is on; their copies get the keys, values and logits by copying.
-func (m *Model) prefillDistinct(prompts [][]int32, cache *kvCache) ([]float32, error) {
+// is on and usePrefix; their copies get the keys, values and logits by
+// copying.
+func (m *Model) prefillDistinct(prompts [][]int32, cache *kvCache, usePrefix bool) ([]float32, error) {
 	V := m.net.Vocab
 	first := map[string]int{}
 	var uniq [][]int32
@@ -407,7 +408,7 @@ func (m *Model) prefillDistinct(prompts [][]int32, cache *kvCache) ([]float32, e
 	}
 	var ulogits []float32
 	var err error
-	if m.prefix != nil {
+	if m.prefix != nil && usePrefix {
 		ulogits, err = m.prefillCached(uniq, cache, uslot)
 	} else {
 		ulogits, err = m.net.prefill(uniq, cache, uslot, m.cfg.BatchTokens)
