@@ -452,27 +452,13 @@ func TestDemonstrate(t *testing.T) {
 			if len(d.Actions) > 10 {
 				t.Skipf("%d actions exceed the turn budget", len(d.Actions))
 			}
-			task := task
-			task.Program = d.Program
-			reset, err := tool.Reset(ctx, sdk.ResetRequest{Task: task})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if reset.Observation.Info.Solved {
-				t.Fatalf("demonstration starts solved:\n%s", d.Program)
-			}
-			var last sdk.Observation
-			for _, a := range d.Actions {
-				resp, err := tool.Step(ctx, sdk.StepRequest{Session: reset.Session, Action: a + "\n"})
-				if err != nil {
-					t.Fatal(err)
-				}
-				last = resp.Observation
-				if !last.Info.Valid {
-					t.Fatalf("action %q invalid: %s", a, last.Text)
+			obs := replay(t, tool, task, d)
+			for k, o := range obs {
+				if !o.Info.Valid {
+					t.Fatalf("action %q invalid: %s", d.Actions[k], o.Text)
 				}
 			}
-			if !last.Info.Solved || !last.Info.Exited || !last.Done {
+			if last := obs[len(obs)-1]; !last.Info.Solved || !last.Info.Exited || !last.Done {
 				t.Fatalf("trace %q ends unsolved:\n%s", d.Actions, last.Text)
 			}
 		})
@@ -541,26 +527,13 @@ func TestDemonstrateRecovery(t *testing.T) {
 				if first.Op != dsl.ReplaceWord || fix.Op != dsl.ReplaceWord || fix.Old != first.Old || fix.Text != first.Text || fix.Line == first.Line {
 					t.Fatalf("demonstration %d: %q is not the fix %q on another line", i, d.Actions[0], d.Actions[1])
 				}
-				task := task
-				task.Program = d.Program
-				reset, err := tool.Reset(ctx, sdk.ResetRequest{Task: task})
-				if err != nil {
-					t.Fatal(err)
+				obs := replay(t, tool, task, d)
+				hint := fmt.Sprintf("(it does in line %d)", fix.Line)
+				if obs[0].Info.Valid || !strings.Contains(obs[0].Text, hint) {
+					t.Fatalf("demonstration %d: the misplaced %q got %q, want an error with %q", i, d.Actions[0], obs[0].Text, hint)
 				}
-				var obs sdk.Observation
-				for k, a := range d.Actions {
-					resp, err := tool.Step(ctx, sdk.StepRequest{Session: reset.Session, Action: a + "\n"})
-					if err != nil {
-						t.Fatal(err)
-					}
-					obs = resp.Observation
-					hint := fmt.Sprintf("(it does in line %d)", fix.Line)
-					if k == 0 && (obs.Info.Valid || !strings.Contains(obs.Text, hint)) {
-						t.Fatalf("demonstration %d: the misplaced %q got %q, want an error with %q", i, a, obs.Text, hint)
-					}
-				}
-				if !obs.Info.Solved || !obs.Done {
-					t.Fatalf("demonstration %d %q ends unsolved:\n%s", i, d.Actions, obs.Text)
+				if last := obs[len(obs)-1]; !last.Info.Solved || !last.Done {
+					t.Fatalf("demonstration %d %q ends unsolved:\n%s", i, d.Actions, last.Text)
 				}
 			}
 			if repw == 0 {
@@ -571,4 +544,29 @@ func TestDemonstrateRecovery(t *testing.T) {
 			}
 		})
 	}
+}
+
+// replay plays demonstration d of task through tool from its broken
+// program, which must fail its tests, and returns the state after each
+// action.
+func replay(t *testing.T, tool *Tool, task sdk.Task, d sdk.Demonstration) []sdk.Observation {
+	t.Helper()
+	ctx := context.Background()
+	task.Program = d.Program
+	reset, err := tool.Reset(ctx, sdk.ResetRequest{Task: task})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reset.Observation.Info.Solved {
+		t.Fatalf("demonstration starts solved:\n%s", d.Program)
+	}
+	var obs []sdk.Observation
+	for _, a := range d.Actions {
+		resp, err := tool.Step(ctx, sdk.StepRequest{Session: reset.Session, Action: a + "\n"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		obs = append(obs, resp.Observation)
+	}
+	return obs
 }
